@@ -1,0 +1,254 @@
+//! Bundle directories and the FIFO sets of processes (seeds 000 and 001).
+
+use std::ffi::OsString;
+use std::fs;
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use nix::sys::stat::Mode;
+use nix::unistd::{chown, Gid, Uid};
+
+use crate::error::{Error, Result};
+use crate::spec::SpecInfo;
+
+/// The container label that records where a container's bundle directory is.
+pub const BUNDLE_PATH_LABEL: &str = "com.docker/engine.bundle.path";
+
+/// A bundle directory made for a new container, removed again unless [`Bundle::keep`] is called.
+/// This is what makes a failed create leave nothing behind.
+#[derive(Debug)]
+pub struct NewBundle {
+    path: PathBuf,
+    /// The first directory this call created (everything under it is ours to remove).
+    created_root: Option<PathBuf>,
+}
+
+impl NewBundle {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The container now owns the bundle: stop the cleanup.
+    pub fn keep(mut self) -> PathBuf {
+        self.created_root = None;
+        std::mem::take(&mut self.path)
+    }
+}
+
+impl Drop for NewBundle {
+    fn drop(&mut self) {
+        if let Some(root) = self.created_root.take() {
+            if let Err(e) = fs::remove_dir_all(&root) {
+                tracing::warn!(path = %root.display(), error = %e, "failed to remove bundle directory of a failed create");
+            }
+        }
+    }
+}
+
+/// Creates the bundle directory `<state_dir>/<id>` for a container whose spec is `spec`.
+///
+/// Without a user namespace, missing directories are created 0755 and owned by root. With one,
+/// every path component that is missing or not world-executable is replaced by
+/// `<name>.<uid>.<gid>`, created 0700 and owned by the remapped root, so the remapped
+/// container can reach its bundle (moby's `WithBundle`). The returned path is the one to record.
+pub fn create(state_dir: &Path, id: &str, spec: &SpecInfo) -> Result<NewBundle> {
+    if !state_dir.is_absolute() {
+        return Err(Error::invalid_argument(format!("state directory {} is not an absolute path", state_dir.display())));
+    }
+    let target = state_dir.join(id);
+    let (uid, gid) = (spec.host_uid, spec.host_gid);
+    let remapped = uid != 0 || gid != 0;
+    let mut path = PathBuf::from("/");
+    let mut created_root = None;
+    for component in target.components() {
+        let Component::Normal(name) = component else { continue };
+        path.push(name);
+        let metadata = match fs::metadata(&path) {
+            Ok(m) => Some(m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io("inspect bundle path", &path, e)),
+        };
+        if remapped {
+            let world_executable = metadata.as_ref().is_some_and(|m| m.permissions().mode() & 0o001 != 0);
+            if world_executable {
+                continue;
+            }
+            let mut renamed: OsString = path.clone().into_os_string();
+            renamed.push(format!(".{uid}.{gid}"));
+            path = PathBuf::from(renamed);
+            if make_dir(&path, 0o700, uid, gid)? {
+                created_root.get_or_insert_with(|| path.clone());
+            }
+        } else if metadata.is_none() && make_dir(&path, 0o755, 0, 0)? {
+            created_root.get_or_insert_with(|| path.clone());
+        }
+    }
+    Ok(NewBundle { path, created_root })
+}
+
+/// Makes one directory with `mode` owned by `uid:gid`; false when it already existed.
+fn make_dir(path: &Path, mode: u32, uid: u32, gid: u32) -> Result<bool> {
+    match fs::DirBuilder::new().mode(mode).create(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(Error::io("create bundle directory", path, e)),
+    }
+    // The umask may have narrowed the mode.
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| Error::io("set mode of", path, e))?;
+    chown(path, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
+        .map_err(|e| Error::io("change owner of", path, e.into()))?;
+    Ok(true)
+}
+
+/// Removes a container's bundle directory, unless `LIBCONTAINERD_NOCLEAN=1` asks to keep it
+/// for debugging (moby's switch).
+pub fn remove(path: &Path) {
+    if std::env::var_os("LIBCONTAINERD_NOCLEAN").is_some_and(|v| v == "1") {
+        return;
+    }
+    match fs::remove_dir_all(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(path = %path.display(), error = %e, "failed to remove bundle directory"),
+    }
+}
+
+/// Which of a process's standard streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stdio {
+    Stdin,
+    Stdout,
+    Stderr,
+}
+
+/// The FIFOs of one process in its container's bundle directory (moby's `newFIFOSet`):
+/// `<process id>-stdout` always, `-stdin` only when asked, `-stderr` only without a terminal.
+/// Dropping the set removes the files.
+#[derive(Debug)]
+pub struct FifoSet {
+    stdin: Option<PathBuf>,
+    stdout: PathBuf,
+    stderr: Option<PathBuf>,
+}
+
+impl FifoSet {
+    /// Creates the FIFO files. On failure, the ones already made are removed.
+    pub fn create(bundle: &Path, process_id: &str, with_stdin: bool, terminal: bool) -> Result<Self> {
+        let fifo_path = |stream: &str| bundle.join(format!("{process_id}-{stream}"));
+        let mut set = FifoSet { stdin: None, stdout: fifo_path("stdout"), stderr: None };
+        make_fifo(&set.stdout)?;
+        if with_stdin {
+            let path = fifo_path("stdin");
+            make_fifo(&path)?;
+            set.stdin = Some(path);
+        }
+        if !terminal {
+            let path = fifo_path("stderr");
+            make_fifo(&path)?;
+            set.stderr = Some(path);
+        }
+        Ok(set)
+    }
+
+    pub fn path(&self, stream: Stdio) -> Option<&Path> {
+        match stream {
+            Stdio::Stdin => self.stdin.as_deref(),
+            Stdio::Stdout => Some(&self.stdout),
+            Stdio::Stderr => self.stderr.as_deref(),
+        }
+    }
+
+    /// The path as containerd expects it in a request ("" for a stream that is not used).
+    pub fn request_path(&self, stream: Stdio) -> String {
+        self.path(stream).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+}
+
+impl Drop for FifoSet {
+    fn drop(&mut self) {
+        for path in [self.stdin.as_deref(), Some(self.stdout.as_path()), self.stderr.as_deref()].into_iter().flatten() {
+            match fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(path = %path.display(), error = %e, "failed to remove fifo"),
+            }
+        }
+    }
+}
+
+fn make_fifo(path: &Path) -> Result<()> {
+    nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o700)).map_err(|e| Error::io("create fifo", path, e.into()))
+}
+
+/// Turns a byte path from the caller into a `PathBuf`, rejecting interior NULs.
+pub fn path_from_bytes(what: &str, bytes: &[u8]) -> Result<PathBuf> {
+    if bytes.contains(&0) {
+        return Err(Error::invalid_argument(format!("{what} contains a NUL byte")));
+    }
+    Ok(PathBuf::from(OsString::from_vec(bytes.to_vec())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("lcd-bundle-test-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn plain_bundle_is_created_0755_and_removed_when_not_kept() {
+        let state = scratch("plain");
+        let bundle = create(&state, "c1", &SpecInfo::default()).unwrap();
+        assert_eq!(bundle.path(), state.join("c1"));
+        assert_eq!(fs::metadata(bundle.path()).unwrap().permissions().mode() & 0o777, 0o755);
+        drop(bundle);
+        assert!(!state.exists(), "a dropped new bundle removes what it created");
+    }
+
+    #[test]
+    fn existing_bundle_is_not_removed_by_a_failed_create() {
+        let state = scratch("existing");
+        let kept = create(&state, "c1", &SpecInfo::default()).unwrap().keep();
+        drop(create(&state, "c1", &SpecInfo::default()).unwrap());
+        assert!(kept.is_dir());
+        fs::remove_dir_all(&state).unwrap();
+    }
+
+    #[test]
+    fn remapped_bundle_renames_components_that_are_not_world_executable() {
+        let state = scratch("remapped");
+        fs::create_dir_all(&state).unwrap();
+        fs::set_permissions(&state, fs::Permissions::from_mode(0o700)).unwrap();
+        let spec = SpecInfo { terminal: false, host_uid: 100000, host_gid: 100001 };
+        let bundle = create(&state, "c1", &spec).unwrap().keep();
+        let parent = PathBuf::from(format!("{}.100000.100001", state.display()));
+        assert_eq!(bundle, parent.join("c1.100000.100001"));
+        let meta = fs::metadata(&bundle).unwrap();
+        assert_eq!((meta.uid(), meta.gid(), meta.permissions().mode() & 0o777), (100000, 100001, 0o700));
+        fs::remove_dir_all(&parent).unwrap();
+        fs::remove_dir_all(&state).unwrap();
+    }
+
+    #[test]
+    fn fifo_set_follows_stdin_and_terminal_flags_and_cleans_up() {
+        let dir = scratch("fifos");
+        fs::create_dir_all(&dir).unwrap();
+        let set = FifoSet::create(&dir, "p1", true, false).unwrap();
+        for stream in [Stdio::Stdin, Stdio::Stdout, Stdio::Stderr] {
+            let path = set.path(stream).unwrap();
+            assert!(fs::metadata(path).unwrap().file_type().is_fifo());
+        }
+        drop(set);
+        let tty = FifoSet::create(&dir, "p2", false, true).unwrap();
+        assert!(tty.path(Stdio::Stdin).is_none() && tty.path(Stdio::Stderr).is_none());
+        assert_eq!(tty.request_path(Stdio::Stderr), "");
+        drop(tty);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "every fifo removed");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,76 @@
+//! A connection to containerd in one namespace, with the state directory where bundles live.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::containerd::{Containerd, RpcCounts};
+use crate::error::{Error, Result};
+use crate::events::{EventHub, EventStream};
+use crate::identifiers;
+
+/// What every handle made from a client shares.
+#[derive(Debug)]
+pub(crate) struct ClientShared {
+    pub containerd: Arc<Containerd>,
+    pub state_dir: PathBuf,
+    pub events: EventHub,
+}
+
+/// A client of one containerd namespace. Cheap to clone; all clones share one connection and
+/// one event subscription.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub(crate) shared: Arc<ClientShared>,
+}
+
+/// containerd's version, as reported by its Version service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub version: String,
+    pub revision: String,
+}
+
+impl Client {
+    /// Connects to the containerd socket `socket` for `namespace`; bundles go under
+    /// `state_dir`. Starts the task event subscription at once (like moby's `NewClient`), so
+    /// that no exit of a task started through this client is missed.
+    pub async fn connect(socket: &Path, namespace: &str, state_dir: &Path) -> Result<Client> {
+        identifiers::validate("namespace", namespace)?;
+        if !state_dir.is_absolute() {
+            return Err(Error::invalid_argument(format!(
+                "state directory {:?} must be an absolute path",
+                state_dir.display()
+            )));
+        }
+        if socket.as_os_str().is_empty() {
+            return Err(Error::invalid_argument("containerd socket path must not be empty"));
+        }
+        let containerd = Arc::new(Containerd::connect(socket, namespace).await?);
+        let events = EventHub::start(containerd.clone());
+        Ok(Client { shared: Arc::new(ClientShared { containerd, state_dir: state_dir.to_path_buf(), events }) })
+    }
+
+    pub fn namespace(&self) -> &str {
+        self.shared.containerd.namespace()
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        &self.shared.state_dir
+    }
+
+    /// containerd's version and revision. One RPC.
+    pub async fn version(&self) -> Result<Version> {
+        let v = self.shared.containerd.version().await?;
+        Ok(Version { version: v.version, revision: v.revision })
+    }
+
+    /// Opens the caller's event stream (one at a time per client).
+    pub fn subscribe(&self) -> Result<EventStream> {
+        self.shared.events.subscribe()
+    }
+
+    /// How many containerd RPCs this client has sent, by method.
+    pub fn rpc_counts(&self) -> &RpcCounts {
+        self.shared.containerd.counts()
+    }
+}

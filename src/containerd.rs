@@ -1,0 +1,288 @@
+//! The one place that talks to containerd's gRPC services.
+//!
+//! Every request goes through [`Containerd::request`], which adds the namespace metadata and
+//! counts the RPC, and every failure is mapped by [`Error::from_grpc`] with what was being done.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use containerd_client::services::v1 as api;
+use containerd_client::services::v1::{
+    containers_client::ContainersClient, events_client::EventsClient, tasks_client::TasksClient,
+    version_client::VersionClient,
+};
+use containerd_client::types::Envelope;
+use tonic::metadata::AsciiMetadataValue;
+use tonic::transport::{Channel, Endpoint};
+use tonic::Request;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// containerd's own gRPC message limit; tonic's default of 4 MiB is too small for large specs
+/// and pid lists.
+const MAX_MESSAGE_BYTES: usize = 16 << 20;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The containerd RPCs this library sends, for counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Rpc {
+    Version,
+    ContainersCreate,
+    ContainersGet,
+    ContainersDelete,
+    TasksCreate,
+    TasksStart,
+    TasksGet,
+    TasksKill,
+    TasksDelete,
+    EventsSubscribe,
+}
+
+impl Rpc {
+    pub const ALL: [Rpc; 10] = [
+        Rpc::Version,
+        Rpc::ContainersCreate,
+        Rpc::ContainersGet,
+        Rpc::ContainersDelete,
+        Rpc::TasksCreate,
+        Rpc::TasksStart,
+        Rpc::TasksGet,
+        Rpc::TasksKill,
+        Rpc::TasksDelete,
+        Rpc::EventsSubscribe,
+    ];
+
+    /// The gRPC method name as containerd's metrics label it.
+    pub fn method(self) -> &'static str {
+        match self {
+            Rpc::Version => "containerd.services.version.v1.Version/Version",
+            Rpc::ContainersCreate => "containerd.services.containers.v1.Containers/Create",
+            Rpc::ContainersGet => "containerd.services.containers.v1.Containers/Get",
+            Rpc::ContainersDelete => "containerd.services.containers.v1.Containers/Delete",
+            Rpc::TasksCreate => "containerd.services.tasks.v1.Tasks/Create",
+            Rpc::TasksStart => "containerd.services.tasks.v1.Tasks/Start",
+            Rpc::TasksGet => "containerd.services.tasks.v1.Tasks/Get",
+            Rpc::TasksKill => "containerd.services.tasks.v1.Tasks/Kill",
+            Rpc::TasksDelete => "containerd.services.tasks.v1.Tasks/Delete",
+            Rpc::EventsSubscribe => "containerd.services.events.v1.Events/Subscribe",
+        }
+    }
+}
+
+/// Per-method RPC counters of one client.
+#[derive(Debug, Default)]
+pub struct RpcCounts([AtomicU64; Rpc::ALL.len()]);
+
+impl RpcCounts {
+    fn add(&self, rpc: Rpc) {
+        self.0[rpc as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(&self, rpc: Rpc) -> u64 {
+        self.0[rpc as usize].load(Ordering::Relaxed)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+}
+
+/// A gRPC channel to one containerd, bound to one namespace.
+#[derive(Debug)]
+pub struct Containerd {
+    channel: Channel,
+    socket: PathBuf,
+    namespace: String,
+    namespace_header: AsciiMetadataValue,
+    counts: RpcCounts,
+}
+
+impl Containerd {
+    /// Connects to the containerd socket at `socket`. The namespace must already be validated.
+    pub async fn connect(socket: &Path, namespace: &str) -> Result<Self> {
+        let namespace_header = AsciiMetadataValue::try_from(namespace)
+            .map_err(|_| Error::invalid_argument(format!("namespace {namespace:?} is not valid metadata")))?;
+        let path = socket.to_path_buf();
+        // The URI is required by the endpoint type but unused: the connector dials the socket.
+        let endpoint = Endpoint::from_static("http://containerd.sock")
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true);
+        let channel = endpoint
+            .connect_with_connector(tower::service_fn(move |_| {
+                let path = path.clone();
+                async move {
+                    let stream = tokio::net::UnixStream::connect(path).await?;
+                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
+                }
+            }))
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Unavailable,
+                    format!("connect to containerd at {}: {}", socket.display(), source_chain(&e)),
+                )
+            })?;
+        Ok(Containerd {
+            channel,
+            socket: socket.to_path_buf(),
+            namespace: namespace.to_owned(),
+            namespace_header,
+            counts: RpcCounts::default(),
+        })
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    pub fn counts(&self) -> &RpcCounts {
+        &self.counts
+    }
+
+    fn request<T>(&self, rpc: Rpc, message: T) -> Request<T> {
+        self.counts.add(rpc);
+        let mut request = Request::new(message);
+        request.metadata_mut().insert("containerd-namespace", self.namespace_header.clone());
+        request
+    }
+
+    fn containers(&self) -> ContainersClient<Channel> {
+        ContainersClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    fn tasks(&self) -> TasksClient<Channel> {
+        TasksClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    pub async fn version(&self) -> Result<api::VersionResponse> {
+        VersionClient::new(self.channel.clone())
+            .version(self.request(Rpc::Version, ()))
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|s| Error::from_grpc("get containerd version", &s))
+    }
+
+    pub async fn create_container(&self, container: api::Container) -> Result<api::Container> {
+        let id = container.id.clone();
+        let request = api::CreateContainerRequest { container: Some(container) };
+        self.containers()
+            .create(self.request(Rpc::ContainersCreate, request))
+            .await
+            .map_err(|s| Error::from_grpc(&format!("create container {id}"), &s))?
+            .into_inner()
+            .container
+            .ok_or_else(|| Error::internal(format!("create container {id}: containerd returned no container")))
+    }
+
+    pub async fn get_container(&self, id: &str) -> Result<api::Container> {
+        let request = api::GetContainerRequest { id: id.to_owned() };
+        self.containers()
+            .get(self.request(Rpc::ContainersGet, request))
+            .await
+            .map_err(|s| Error::from_grpc(&format!("load container {id}"), &s))?
+            .into_inner()
+            .container
+            .ok_or_else(|| Error::internal(format!("load container {id}: containerd returned no container")))
+    }
+
+    pub async fn delete_container(&self, id: &str) -> Result<()> {
+        let request = api::DeleteContainerRequest { id: id.to_owned() };
+        self.containers()
+            .delete(self.request(Rpc::ContainersDelete, request))
+            .await
+            .map(drop)
+            .map_err(|s| Error::from_grpc(&format!("delete container {id}"), &s))
+    }
+
+    pub async fn create_task(&self, request: api::CreateTaskRequest) -> Result<api::CreateTaskResponse> {
+        let id = request.container_id.clone();
+        self.tasks()
+            .create(self.request(Rpc::TasksCreate, request))
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|s| Error::from_grpc(&format!("create task for container {id}"), &s))
+    }
+
+    pub async fn start_process(&self, container_id: &str, exec_id: &str) -> Result<u32> {
+        let request = api::StartRequest { container_id: container_id.to_owned(), exec_id: exec_id.to_owned() };
+        self.tasks()
+            .start(self.request(Rpc::TasksStart, request))
+            .await
+            .map(|r| r.into_inner().pid)
+            .map_err(|s| Error::from_grpc(&format!("start {}", process_name(container_id, exec_id)), &s))
+    }
+
+    pub async fn get_process(&self, container_id: &str, exec_id: &str) -> Result<containerd_client::types::v1::Process> {
+        let request = api::GetRequest { container_id: container_id.to_owned(), exec_id: exec_id.to_owned() };
+        let name = process_name(container_id, exec_id);
+        self.tasks()
+            .get(self.request(Rpc::TasksGet, request))
+            .await
+            .map_err(|s| Error::from_grpc(&format!("get {name}"), &s))?
+            .into_inner()
+            .process
+            .ok_or_else(|| Error::internal(format!("get {name}: containerd returned no process")))
+    }
+
+    pub async fn kill(&self, container_id: &str, exec_id: &str, signal: u32, all: bool) -> Result<()> {
+        let request = api::KillRequest {
+            container_id: container_id.to_owned(),
+            exec_id: exec_id.to_owned(),
+            signal,
+            all,
+        };
+        self.tasks()
+            .kill(self.request(Rpc::TasksKill, request))
+            .await
+            .map(drop)
+            .map_err(|s| Error::from_grpc(&format!("kill {} with signal {signal}", process_name(container_id, exec_id)), &s))
+    }
+
+    pub async fn delete_task(&self, container_id: &str) -> Result<api::DeleteResponse> {
+        let request = api::DeleteTaskRequest { container_id: container_id.to_owned() };
+        self.tasks()
+            .delete(self.request(Rpc::TasksDelete, request))
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|s| Error::from_grpc(&format!("delete task of container {container_id}"), &s))
+    }
+
+    /// Opens the task event stream of this namespace.
+    pub async fn subscribe_task_events(&self) -> Result<tonic::Streaming<Envelope>> {
+        // One filter string: its two conditions are ANDed by containerd.
+        let filter = format!("namespace=={},topic~=|^/tasks/|", self.namespace);
+        let request = api::SubscribeRequest { filters: vec![filter] };
+        EventsClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .subscribe(self.request(Rpc::EventsSubscribe, request))
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|s| Error::from_grpc("subscribe to task events", &s))
+    }
+}
+
+fn process_name(container_id: &str, exec_id: &str) -> String {
+    if exec_id.is_empty() {
+        format!("task of container {container_id}")
+    } else {
+        format!("process {exec_id} of container {container_id}")
+    }
+}
+
+/// An error with its sources, since tonic's transport errors hide the useful part there.
+fn source_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,360 @@
+//! The client's task event stream.
+//!
+//! Each client runs one pump on the shared runtime: it subscribes to containerd's `/tasks/`
+//! topics of the client's namespace, decodes each envelope into an [`Event`], settles the exit
+//! of any task or process the library is waiting for, then hands the event to the caller's
+//! [`EventStream`] if one is open.
+//!
+//! Ordering and memory: events go through one FIFO queue in arrival order, so per-container
+//! order is preserved. The queue holds at most [`EVENT_QUEUE_CAPACITY`] events. When the caller
+//! reads slower than events arrive and the queue is full, the pump stops reading from
+//! containerd until the caller catches up: nothing is dropped, the library's memory stays
+//! bounded, and the backlog waits in containerd's per-subscriber queue instead. Exits are
+//! settled before the event is queued, but while the pump is held back later exits wait too,
+//! so a caller that opens a stream must keep reading it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, SystemTime};
+
+use containerd_client::events as ev;
+use containerd_client::types::Envelope;
+use prost::Message;
+use tokio::sync::{mpsc, watch};
+
+use crate::containerd::Containerd;
+use crate::error::{Error, ErrorKind, Result};
+
+/// How many decoded events wait for a slow caller before the pump holds back.
+pub const EVENT_QUEUE_CAPACITY: usize = 1024;
+/// Pause between attempts to re-subscribe after the stream broke.
+const RESUBSCRIBE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The task events the library reports (moby's `EventType`s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Create,
+    Start,
+    Exit,
+    Oom,
+    ExecAdded,
+    ExecStarted,
+    Paused,
+    Resumed,
+}
+
+/// One task event, with moby's `EventInfo` fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub kind: EventKind,
+    pub container_id: String,
+    /// The container id for the init process, the exec id for an exec; empty where containerd
+    /// names no process (oom, paused, resumed).
+    pub process_id: String,
+    pub pid: u32,
+    pub exit_code: u32,
+    pub exited_at: Option<SystemTime>,
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitStatus {
+    pub code: u32,
+    pub exited_at: Option<SystemTime>,
+}
+
+pub fn system_time(ts: Option<&prost_types::Timestamp>) -> Option<SystemTime> {
+    let ts = ts?;
+    if ts.seconds <= 0 && ts.nanos <= 0 {
+        return None; // containerd's zero time: the process has not exited
+    }
+    let since_epoch = Duration::new(ts.seconds.max(0) as u64, ts.nanos.clamp(0, 999_999_999) as u32);
+    SystemTime::UNIX_EPOCH.checked_add(since_epoch)
+}
+
+/// Decodes one envelope; `None` for events the library does not report.
+pub fn decode(envelope: &Envelope) -> Result<Option<Event>> {
+    let Some(any) = envelope.event.as_ref() else {
+        return Err(Error::internal(format!("event on topic {} carries no payload", envelope.topic)));
+    };
+    // containerd writes bare type names; other encoders prefix a host. Accept both.
+    let type_name = any.type_url.rsplit('/').next().unwrap_or_default();
+    let bytes = any.value.as_slice();
+    let bad = |e: prost::DecodeError| Error::internal(format!("decode {type_name} event: {e}"));
+    let event = |kind, container_id: String, process_id: String, pid| Event {
+        kind,
+        container_id,
+        process_id,
+        pid,
+        exit_code: 0,
+        exited_at: None,
+    };
+    Ok(Some(match type_name {
+        "containerd.events.TaskCreate" => {
+            let e = ev::TaskCreate::decode(bytes).map_err(bad)?;
+            event(EventKind::Create, e.container_id.clone(), e.container_id, e.pid)
+        }
+        "containerd.events.TaskStart" => {
+            let e = ev::TaskStart::decode(bytes).map_err(bad)?;
+            event(EventKind::Start, e.container_id.clone(), e.container_id, e.pid)
+        }
+        "containerd.events.TaskExit" => {
+            let e = ev::TaskExit::decode(bytes).map_err(bad)?;
+            Event {
+                exit_code: e.exit_status,
+                exited_at: system_time(e.exited_at.as_ref()),
+                ..event(EventKind::Exit, e.container_id, e.id, e.pid)
+            }
+        }
+        "containerd.events.TaskOOM" => {
+            let e = ev::TaskOom::decode(bytes).map_err(bad)?;
+            event(EventKind::Oom, e.container_id, String::new(), 0)
+        }
+        "containerd.events.TaskExecAdded" => {
+            let e = ev::TaskExecAdded::decode(bytes).map_err(bad)?;
+            event(EventKind::ExecAdded, e.container_id, e.exec_id, 0)
+        }
+        "containerd.events.TaskExecStarted" => {
+            let e = ev::TaskExecStarted::decode(bytes).map_err(bad)?;
+            event(EventKind::ExecStarted, e.container_id, e.exec_id, e.pid)
+        }
+        "containerd.events.TaskPaused" => {
+            let e = ev::TaskPaused::decode(bytes).map_err(bad)?;
+            event(EventKind::Paused, e.container_id, String::new(), 0)
+        }
+        "containerd.events.TaskResumed" => {
+            let e = ev::TaskResumed::decode(bytes).map_err(bad)?;
+            event(EventKind::Resumed, e.container_id, String::new(), 0)
+        }
+        _ => return Ok(None),
+    }))
+}
+
+type ProcessKey = (String, String);
+
+/// Where the exit of one process is settled. Shared by every handle of that process; the hub
+/// forgets it when the last handle goes.
+#[derive(Debug)]
+pub struct ExitSlot {
+    key: ProcessKey,
+    status: watch::Sender<Option<ExitStatus>>,
+    hub: Weak<HubShared>,
+}
+
+impl ExitSlot {
+    /// Records the exit (the first one wins).
+    pub fn settle(&self, exit: ExitStatus) {
+        self.status.send_if_modified(|current| {
+            if current.is_some() {
+                return false;
+            }
+            *current = Some(exit);
+            true
+        });
+    }
+
+    pub fn get(&self) -> Option<ExitStatus> {
+        *self.status.borrow()
+    }
+
+    /// Waits until the process has exited.
+    pub async fn wait(&self) -> Result<ExitStatus> {
+        let mut rx = self.status.subscribe();
+        let exit = rx
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| Error::internal("exit watch closed"))?;
+        Ok(exit.expect("wait_for returned a settled exit"))
+    }
+}
+
+impl Drop for ExitSlot {
+    fn drop(&mut self) {
+        if let Some(hub) = self.hub.upgrade() {
+            let mut slots = hub.slots.lock().unwrap_or_else(|p| p.into_inner());
+            // Only if the entry is still this slot's: a fresh slot may have replaced it.
+            if slots.get(&self.key).is_some_and(|w| std::ptr::eq(w.as_ptr(), self)) {
+                slots.remove(&self.key);
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct HubShared {
+    slots: Mutex<HashMap<ProcessKey, Weak<ExitSlot>>>,
+    subscriber: Mutex<Option<mpsc::Sender<Event>>>,
+}
+
+/// Routes a client's events to exit waiters and to the caller's stream.
+#[derive(Debug)]
+pub struct EventHub {
+    shared: Arc<HubShared>,
+    pump: tokio::task::JoinHandle<()>,
+}
+
+impl EventHub {
+    /// Starts the pump for `containerd`'s namespace on the shared runtime.
+    pub fn start(containerd: Arc<Containerd>) -> Self {
+        let shared = Arc::new(HubShared::default());
+        let pump = crate::runtime::handle().spawn(pump(containerd, shared.clone()));
+        EventHub { shared, pump }
+    }
+
+    /// The exit slot of a process, shared with any other live handle of the same process.
+    /// `fresh` starts a new one for a process about to be created, whose id may repeat that of
+    /// an earlier, deleted process: handles of that one keep their own settled slot.
+    pub fn exit_slot(&self, container_id: &str, process_id: &str, fresh: bool) -> Arc<ExitSlot> {
+        let key = (container_id.to_owned(), process_id.to_owned());
+        let mut slots = self.shared.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if !fresh {
+            if let Some(slot) = slots.get(&key).and_then(Weak::upgrade) {
+                return slot;
+            }
+        }
+        let (status, _) = watch::channel(None);
+        let slot = Arc::new(ExitSlot { key: key.clone(), status, hub: Arc::downgrade(&self.shared) });
+        slots.insert(key, Arc::downgrade(&slot));
+        slot
+    }
+
+    /// Opens the caller's event stream. One at a time per client: a second open while the first
+    /// is alive is refused.
+    pub fn subscribe(&self) -> Result<EventStream> {
+        let mut subscriber = self.shared.subscriber.lock().unwrap_or_else(|p| p.into_inner());
+        if subscriber.as_ref().is_some_and(|tx| !tx.is_closed()) {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                "this client already has an open event stream; free it before opening another",
+            ));
+        }
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE_CAPACITY);
+        *subscriber = Some(tx);
+        Ok(EventStream { rx: tokio::sync::Mutex::new(rx) })
+    }
+}
+
+impl Drop for EventHub {
+    fn drop(&mut self) {
+        self.pump.abort();
+    }
+}
+
+/// The caller's end of a client's event stream.
+#[derive(Debug)]
+pub struct EventStream {
+    rx: tokio::sync::Mutex<mpsc::Receiver<Event>>,
+}
+
+impl EventStream {
+    /// The next event, waiting for one. Concurrent callers take turns.
+    pub async fn next(&self) -> Result<Event> {
+        self.rx
+            .lock()
+            .await
+            .recv()
+            .await
+            .ok_or_else(|| Error::new(ErrorKind::Unavailable, "event stream closed: its client is gone"))
+    }
+}
+
+async fn pump(containerd: Arc<Containerd>, hub: Arc<HubShared>) {
+    loop {
+        match containerd.subscribe_task_events().await {
+            Ok(mut stream) => loop {
+                match stream.message().await {
+                    Ok(Some(envelope)) => deliver(&hub, &envelope).await,
+                    Ok(None) => {
+                        tracing::warn!("containerd closed the event stream; resubscribing");
+                        break;
+                    }
+                    Err(status) => {
+                        tracing::warn!(error = %status, "task event stream failed; resubscribing");
+                        break;
+                    }
+                }
+            },
+            Err(e) => tracing::debug!(error = %e, "cannot subscribe to task events yet"),
+        }
+        tokio::time::sleep(RESUBSCRIBE_INTERVAL).await;
+    }
+}
+
+async fn deliver(hub: &HubShared, envelope: &Envelope) {
+    let event = match decode(envelope) {
+        Ok(Some(event)) => event,
+        Ok(None) => {
+            tracing::debug!(topic = %envelope.topic, "ignoring event");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(topic = %envelope.topic, error = %e, "skipping undecodable event");
+            return;
+        }
+    };
+    if event.kind == EventKind::Exit {
+        let key = (event.container_id.clone(), event.process_id.clone());
+        let slot = hub.slots.lock().unwrap_or_else(|p| p.into_inner()).get(&key).and_then(Weak::upgrade);
+        if let Some(slot) = slot {
+            slot.settle(ExitStatus { code: event.exit_code, exited_at: event.exited_at });
+        }
+    }
+    let subscriber = hub.subscriber.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(tx) = subscriber {
+        // Waits while the caller's queue is full: this is the backpressure described above.
+        if tx.send(event).await.is_err() {
+            tracing::debug!("caller's event stream is gone");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost_types::Any;
+
+    fn envelope<M: Message>(type_url: &str, message: &M) -> Envelope {
+        Envelope {
+            topic: "/tasks/test".into(),
+            namespace: "ns".into(),
+            timestamp: None,
+            event: Some(Any { type_url: type_url.into(), value: message.encode_to_vec() }),
+        }
+    }
+
+    #[test]
+    fn exit_event_of_an_exec_names_the_exec_and_its_status() {
+        let exit = ev::TaskExit {
+            container_id: "c1".into(),
+            id: "e1".into(),
+            pid: 42,
+            exit_status: 3,
+            exited_at: Some(prost_types::Timestamp { seconds: 1_700_000_000, nanos: 5 }),
+        };
+        for url in ["containerd.events.TaskExit", "types.googleapis.com/containerd.events.TaskExit"] {
+            let event = decode(&envelope(url, &exit)).unwrap().unwrap();
+            assert_eq!(event.kind, EventKind::Exit);
+            assert_eq!((event.container_id.as_str(), event.process_id.as_str()), ("c1", "e1"));
+            assert_eq!((event.pid, event.exit_code), (42, 3));
+            assert_eq!(event.exited_at, Some(SystemTime::UNIX_EPOCH + Duration::new(1_700_000_000, 5)));
+        }
+    }
+
+    #[test]
+    fn create_and_start_use_the_container_id_as_process_id() {
+        let start = ev::TaskStart { container_id: "c9".into(), pid: 7 };
+        let event = decode(&envelope("containerd.events.TaskStart", &start)).unwrap().unwrap();
+        assert_eq!((event.kind, event.process_id.as_str(), event.pid), (EventKind::Start, "c9", 7));
+    }
+
+    #[test]
+    fn task_delete_is_ignored_and_garbage_is_an_error() {
+        let delete = ev::TaskDelete { container_id: "c".into(), ..Default::default() };
+        assert_eq!(decode(&envelope("containerd.events.TaskDelete", &delete)).unwrap(), None);
+        let garbage = Envelope {
+            event: Some(Any { type_url: "containerd.events.TaskExit".into(), value: vec![0xff, 0xff] }),
+            ..Default::default()
+        };
+        assert!(decode(&garbage).is_err());
+    }
+}

@@ -1,0 +1,142 @@
+//! C ABI of the event stream.
+
+use std::ffi::{c_char, CString};
+
+use super::client::lcd_client;
+use super::*;
+use crate::events::{Event, EventKind, EventStream};
+use crate::runtime::block_on;
+
+/// A client's stream of task events, in the order containerd published them.
+pub struct lcd_event_stream {
+    stream: EventStream,
+}
+
+/// The kind of a task event (moby's event types).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum lcd_event_type {
+    LCD_EVENT_CREATE = 0,
+    LCD_EVENT_START = 1,
+    LCD_EVENT_EXIT = 2,
+    LCD_EVENT_OOM = 3,
+    LCD_EVENT_EXEC_ADDED = 4,
+    LCD_EVENT_EXEC_STARTED = 5,
+    LCD_EVENT_PAUSED = 6,
+    LCD_EVENT_RESUMED = 7,
+}
+
+/// One task event. The strings are owned by the event and valid until `lcd_event_free`.
+#[repr(C)]
+pub struct lcd_event {
+    pub kind: lcd_event_type,
+    pub container_id: *const c_char,
+    /// The container id for the init process, the exec id for an exec; "" when containerd
+    /// names no process (oom, paused, resumed).
+    pub process_id: *const c_char,
+    pub pid: u32,
+    /// Exit events only.
+    pub exit_code: u32,
+    /// Exit events only: nanoseconds since the Unix epoch.
+    pub exited_at_unix_nanos: i64,
+}
+
+/// An event with the strings it points into; `event` comes first so a pointer to it is a
+/// pointer to the whole allocation.
+#[repr(C)]
+struct OwnedEvent {
+    event: lcd_event,
+    container_id: CString,
+    process_id: CString,
+}
+
+fn kind_of(kind: EventKind) -> lcd_event_type {
+    match kind {
+        EventKind::Create => lcd_event_type::LCD_EVENT_CREATE,
+        EventKind::Start => lcd_event_type::LCD_EVENT_START,
+        EventKind::Exit => lcd_event_type::LCD_EVENT_EXIT,
+        EventKind::Oom => lcd_event_type::LCD_EVENT_OOM,
+        EventKind::ExecAdded => lcd_event_type::LCD_EVENT_EXEC_ADDED,
+        EventKind::ExecStarted => lcd_event_type::LCD_EVENT_EXEC_STARTED,
+        EventKind::Paused => lcd_event_type::LCD_EVENT_PAUSED,
+        EventKind::Resumed => lcd_event_type::LCD_EVENT_RESUMED,
+    }
+}
+
+fn boxed_event(event: Event) -> *mut lcd_event {
+    let container_id = CString::new(event.container_id).unwrap_or_default();
+    let process_id = CString::new(event.process_id).unwrap_or_default();
+    let mut owned = Box::new(OwnedEvent {
+        event: lcd_event {
+            kind: kind_of(event.kind),
+            container_id: ptr::null(),
+            process_id: ptr::null(),
+            pid: event.pid,
+            exit_code: event.exit_code,
+            exited_at_unix_nanos: unix_nanos(event.exited_at),
+        },
+        container_id,
+        process_id,
+    });
+    // CString data lives on the heap, so these pointers stay valid while the box lives.
+    owned.event.container_id = owned.container_id.as_ptr();
+    owned.event.process_id = owned.process_id.as_ptr();
+    Box::into_raw(owned).cast::<lcd_event>()
+}
+
+/// Opens the client's event stream: task events of the client's namespace from now on
+/// (create, start, exit, oom, exec-added, exec-started, paused, resumed), in containerd's
+/// order. The library buffers up to 1024 events; when the caller falls behind further, the
+/// library stops reading from containerd until the caller catches up, so nothing is dropped
+/// and memory stays bounded. Keep reading: task waits also stall while the stream is full.
+///
+/// Ownership: on success `*out` receives a stream the caller frees with
+/// `lcd_event_stream_free`. One open stream per client.
+/// Thread-safe. Errors: `LCD_ALREADY_EXISTS` when the client already has an open stream.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_client_subscribe(
+    client: *const lcd_client,
+    out: *mut *mut lcd_event_stream,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let out = out_arg("out", out)?;
+        let client = unsafe { handle_arg("client", client)? };
+        let stream = client.client.subscribe()?;
+        unsafe { out.write(Box::into_raw(Box::new(lcd_event_stream { stream }))) };
+        Ok(())
+    })
+}
+
+/// Blocks until the next event arrives. Use a cancel token to bound the wait.
+///
+/// Ownership: on success `*out` receives an event the caller frees with `lcd_event_free`.
+/// Thread-safe: concurrent callers each get different events.
+/// Errors: `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED` from `cancel`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_event_stream_next(
+    stream: *const lcd_event_stream,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_event,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let out = out_arg("out", out)?;
+        let stream = unsafe { handle_arg("event stream", stream)? };
+        let event = block_on(unsafe { cancel_arg(cancel) }, stream.stream.next())?;
+        unsafe { out.write(boxed_event(event)) };
+        Ok(())
+    })
+}
+
+/// Closes an event stream; events not yet read are discarded. NULL does nothing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_event_stream_free(stream: *mut lcd_event_stream) {
+    unsafe { free_handle(stream) }
+}
+
+/// Frees an event. NULL does nothing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_event_free(event: *mut lcd_event) {
+    unsafe { free_handle(event.cast::<OwnedEvent>()) }
+}

@@ -1,0 +1,25 @@
+//! libcontainerd-ffi: moby's libcontainerd client layer (the part of dockerd that drives
+//! containerd) in Rust, with a C ABI.
+//!
+//! The safe core lives in [`client`], [`container`], [`task`], [`events`], [`bundle`] and
+//! [`error`]; [`containerd`] is the one place that sends containerd RPCs; [`ffi`] is the C ABI,
+//! which only converts and delegates.
+
+pub mod bundle;
+pub mod client;
+pub mod container;
+pub mod containerd;
+pub mod error;
+pub mod events;
+pub mod ffi;
+pub mod identifiers;
+pub mod runtime;
+pub mod spec;
+pub mod task;
+
+pub use client::{Client, Version};
+pub use container::{Container, ContainerConfig};
+pub use error::{Error, ErrorKind, Result};
+pub use events::{Event, EventKind, EventStream, ExitStatus};
+pub use runtime::CancelToken;
+pub use task::{ProcessState, Task, TaskStatus};
