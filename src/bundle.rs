@@ -15,7 +15,7 @@ use crate::spec::SpecInfo;
 /// The container label that records where a container's bundle directory is.
 pub const BUNDLE_PATH_LABEL: &str = "com.docker/engine.bundle.path";
 
-/// A bundle directory made for a new container, removed again unless [`Bundle::keep`] is called.
+/// A bundle directory made for a new container, removed again unless [`NewBundle::keep`] is called.
 /// This is what makes a failed create leave nothing behind.
 #[derive(Debug)]
 pub struct NewBundle {
@@ -124,29 +124,29 @@ pub enum Stdio {
 
 /// The FIFOs of one process in its container's bundle directory (moby's `newFIFOSet`):
 /// `<process id>-stdout` always, `-stdin` only when asked, `-stderr` only without a terminal.
-/// Dropping the set removes the files.
+/// Dropping the set removes the files it created, and only those.
 #[derive(Debug)]
 pub struct FifoSet {
     stdin: Option<PathBuf>,
     stdout: PathBuf,
     stderr: Option<PathBuf>,
+    created: Vec<PathBuf>,
 }
 
 impl FifoSet {
-    /// Creates the FIFO files. On failure, the ones already made are removed.
+    /// Creates the FIFO files. On failure, the ones this call made are removed again; files
+    /// that already existed (another live process's FIFOs) are left alone.
     pub fn create(bundle: &Path, process_id: &str, with_stdin: bool, terminal: bool) -> Result<Self> {
         let fifo_path = |stream: &str| bundle.join(format!("{process_id}-{stream}"));
-        let mut set = FifoSet { stdin: None, stdout: fifo_path("stdout"), stderr: None };
-        make_fifo(&set.stdout)?;
-        if with_stdin {
-            let path = fifo_path("stdin");
+        let mut set = FifoSet {
+            stdin: with_stdin.then(|| fifo_path("stdin")),
+            stdout: fifo_path("stdout"),
+            stderr: (!terminal).then(|| fifo_path("stderr")),
+            created: Vec::with_capacity(3),
+        };
+        for path in [set.stdin.clone(), Some(set.stdout.clone()), set.stderr.clone()].into_iter().flatten() {
             make_fifo(&path)?;
-            set.stdin = Some(path);
-        }
-        if !terminal {
-            let path = fifo_path("stderr");
-            make_fifo(&path)?;
-            set.stderr = Some(path);
+            set.created.push(path);
         }
         Ok(set)
     }
@@ -159,6 +159,25 @@ impl FifoSet {
         }
     }
 
+    /// Opens the read ends of the output FIFOs without blocking. containerd's shim opens the
+    /// write ends with a blocking open while it creates the task, so a reader must exist by
+    /// then; holding these until Tasks.Create returns lets the caller open its own readers
+    /// afterwards.
+    pub fn open_output_readers(&self) -> Result<Vec<fs::File>> {
+        use std::os::unix::fs::OpenOptionsExt;
+        [Some(self.stdout.as_path()), self.stderr.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(|path| {
+                fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+                    .open(path)
+                    .map_err(|e| Error::io("open fifo", path, e))
+            })
+            .collect()
+    }
+
     /// The path as containerd expects it in a request ("" for a stream that is not used).
     pub fn request_path(&self, stream: Stdio) -> String {
         self.path(stream).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default()
@@ -167,7 +186,7 @@ impl FifoSet {
 
 impl Drop for FifoSet {
     fn drop(&mut self) {
-        for path in [self.stdin.as_deref(), Some(self.stdout.as_path()), self.stderr.as_deref()].into_iter().flatten() {
+        for path in &self.created {
             match fs::remove_file(path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -248,6 +267,10 @@ mod tests {
         assert!(tty.path(Stdio::Stdin).is_none() && tty.path(Stdio::Stderr).is_none());
         assert_eq!(tty.request_path(Stdio::Stderr), "");
         drop(tty);
+        let first = FifoSet::create(&dir, "p3", false, false).unwrap();
+        assert!(FifoSet::create(&dir, "p3", false, false).is_err());
+        assert!(first.path(Stdio::Stdout).unwrap().exists(), "a failed set leaves another set's fifos alone");
+        drop(first);
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "every fifo removed");
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -93,10 +93,15 @@ impl Error {
     pub fn from_grpc(action: &str, status: &tonic::Status) -> Self {
         let kind = kind_of_grpc(status);
         let server_text = status.message();
+        let suffix = kind.class_suffix();
+        // Like containerd's Go client: the class is appended once, not again when the server's
+        // text already ends with it.
         let message = if server_text.is_empty() {
-            format!("{action}: {}", kind.class_suffix())
+            format!("{action}: {suffix}")
+        } else if server_text == suffix || server_text.ends_with(&format!(": {suffix}")) {
+            format!("{action}: {server_text}")
         } else {
-            format!("{action}: {server_text}: {}", kind.class_suffix())
+            format!("{action}: {server_text}: {suffix}")
         };
         Error { kind, message }
     }
@@ -168,6 +173,11 @@ mod tests {
         let status = tonic::Status::unknown("exec: \"nope\": executable file not found in $PATH");
         let err = Error::from_grpc("start task", &status);
         assert_eq!(err.kind(), ErrorKind::Unknown);
-        assert!(err.message().contains("executable file not found in $PATH: unknown"));
+        assert!(err.message().ends_with("executable file not found in $PATH: unknown"));
+        let already = tonic::Status::unknown("runc create failed: no such file or directory: unknown");
+        assert_eq!(
+            Error::from_grpc("create task", &already).message(),
+            "create task: runc create failed: no such file or directory: unknown"
+        );
     }
 }

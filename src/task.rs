@@ -111,7 +111,9 @@ impl Task {
             options: shared.task_options(),
             ..Default::default()
         };
+        let readers = fifos.open_output_readers()?;
         let created = shared.client.containerd.create_task(request).await?;
+        drop(readers);
         Ok(Task {
             shared: Arc::new(TaskShared {
                 container: shared.clone(),

@@ -1,0 +1,53 @@
+# libcontainerd-ffi: build, demo and tests. `make demo` and `make test` do all set-up themselves.
+SHELL := /bin/bash
+PROFILE_DIR := target/release
+STATIC_LIB := $(PROFILE_DIR)/libcontainerd_ffi.a
+SHARED_LIB := $(PROFILE_DIR)/libcontainerd_ffi.so
+# What the Rust static library needs from the system (`cargo rustc -- --print native-static-libs`).
+NATIVE_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pedantic -O1 -g -Iinclude
+BUILD := build
+VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	--show-leak-kinds=definite --track-fds=no
+
+.PHONY: all setup lib header example harness demo test test-rust test-c clean
+
+all: lib example harness
+
+setup:
+	bash tests/setup.sh
+
+lib:
+	cargo build --release --locked
+
+# Regenerates include/libcontainerd_ffi.h after a change of the C ABI; commit the result.
+header:
+	LCD_WRITE_HEADER=1 cargo build --release --locked
+
+$(BUILD):
+	mkdir -p $(BUILD)
+
+example: lib | $(BUILD)
+	$(CC) $(CFLAGS) -o $(BUILD)/run_container bindings/examples/run_container.c $(STATIC_LIB) $(NATIVE_LIBS)
+
+harness: lib | $(BUILD)
+	$(CC) $(CFLAGS) -o $(BUILD)/lifecycle_test tests/c/lifecycle_test.c $(STATIC_LIB) $(NATIVE_LIBS)
+
+# The demonstration: a real container's lifecycle through the C ABI, on a private containerd
+# (or the one named by LCD_CONTAINERD_ADDRESS).
+demo: setup example
+	bash tests/testbed.sh run -- bash -c '$(BUILD)/run_container "$$LCD_CONTAINERD_SOCKET" "$$LCD_TEST_ROOTFS" /tmp/lcd-demo-state'
+
+# Every test, against a private containerd started for the run.
+test: setup lib harness
+	bash tests/testbed.sh run -- $(MAKE) --no-print-directory test-rust test-c
+
+test-rust:
+	cargo test --release --locked -- --test-threads=8
+
+test-c:
+	$(VALGRIND) $(BUILD)/lifecycle_test "$$LCD_CONTAINERD_SOCKET" "$$LCD_TEST_ROOTFS" /tmp/lcd-c-test-state
+
+clean:
+	cargo clean
+	rm -rf $(BUILD)

@@ -1,0 +1,291 @@
+/*
+ * C test harness for the libcontainerd-ffi C ABI, run against the test bed's real containerd
+ * (and under valgrind memcheck by the test command).
+ *
+ *   lifecycle_test SOCKET ROOTFS STATE_DIR
+ *
+ * Prints one line per check and ends with "N passed, N failed"; exits non-zero on failure.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "libcontainerd_ffi.h"
+#include "../../bindings/examples/busybox_spec.h"
+
+#define S(str) (const uint8_t *)(str), strlen(str)
+/* A string literal with embedded NULs (labels are "key\0value\0..."). */
+#define LIT(str) (const uint8_t *)(str), sizeof(str) - 1
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                                                           \
+  do {                                                                                             \
+    if (cond) {                                                                                    \
+      passed++;                                                                                    \
+    } else {                                                                                       \
+      failed++;                                                                                    \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                         \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fprintf(stderr, "\n");                                                                       \
+    }                                                                                              \
+  } while (0)
+
+static const char *socket_path, *rootfs, *state_dir;
+
+/* Checks a call's status and error object, then frees the error. Takes the address of the
+ * caller's error variable so it is read after the call has written it. */
+static lcd_status expect_error(lcd_status got, lcd_status want, lcd_error **errp, const char *what,
+                               const char *message_part) {
+  lcd_error *err = *errp;
+  *errp = NULL;
+  CHECK(got == want, "%s: status %d (%s), expected %d", what, (int)got, err ? lcd_error_message(err) : "",
+        (int)want);
+  if (got != LCD_OK) {
+    CHECK(err != NULL && lcd_error_status(err) == got, "%s: error object carries the status", what);
+    if (message_part)
+      CHECK(err && strstr(lcd_error_message(err), message_part) != NULL, "%s: message '%s' lacks '%s'", what,
+            err ? lcd_error_message(err) : "", message_part);
+  }
+  lcd_error_free(err);
+  return got;
+}
+
+static lcd_container *create(lcd_client *client, const char *id, const char *args) {
+  char spec[4096];
+  lcd_container *container = NULL;
+  lcd_error *err = NULL;
+  CHECK(lcd_example_spec(spec, sizeof spec, rootfs, id, "lcd-c-test", args, false) > 0, "spec fits");
+  expect_error(lcd_container_create(client, S(id), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0,
+                                    LIT("test\0c-harness\0"), NULL, &container, &err),
+               LCD_OK, &err, "create container", NULL);
+  return container;
+}
+
+static lcd_event *next_event(lcd_event_stream *events) {
+  lcd_event *event = NULL;
+  lcd_error *err = NULL;
+  lcd_cancel *deadline = lcd_cancel_new(30000);
+  expect_error(lcd_event_stream_next(events, deadline, &event, &err), LCD_OK, &err, "next event", NULL);
+  lcd_cancel_free(deadline);
+  return event;
+}
+
+static void test_lifecycle(lcd_client *client) {
+  lcd_error *err = NULL;
+  lcd_event_stream *events = NULL;
+  expect_error(lcd_client_subscribe(client, &events, &err), LCD_OK, &err, "subscribe", NULL);
+
+  lcd_container *container = create(client, "c-life", "[\"sh\",\"-c\",\"echo out; echo err >&2; exit 5\"]");
+  if (!container)
+    return;
+  lcd_task *task = NULL;
+  expect_error(lcd_task_create(container, false, NULL, &task, &err), LCD_OK, &err, "create task", NULL);
+  if (!task)
+    return;
+  CHECK(lcd_task_stdio_path(task, LCD_STDIN) == NULL, "no stdin fifo unless asked for");
+  CHECK(lcd_task_stdio_path(task, LCD_STDERR) != NULL, "stderr fifo without a terminal");
+  CHECK(!lcd_task_terminal(task), "no terminal");
+  int out_fd = open(lcd_task_stdio_path(task, LCD_STDOUT), O_RDONLY);
+  int err_fd = open(lcd_task_stdio_path(task, LCD_STDERR), O_RDONLY);
+  CHECK(out_fd >= 0 && err_fd >= 0, "open fifos");
+  expect_error(lcd_task_start(task, NULL, &err), LCD_OK, &err, "start task", NULL);
+  uint32_t pid = lcd_task_pid(task);
+  CHECK(pid > 0, "pid after start");
+
+  char buf[256] = {0};
+  ssize_t n = read(out_fd, buf, sizeof buf - 1);
+  CHECK(n == 4 && strcmp(buf, "out\n") == 0, "stdout is 'out\\n', got %zd '%s'", n, buf);
+  memset(buf, 0, sizeof buf);
+  n = read(err_fd, buf, sizeof buf - 1);
+  CHECK(n == 4 && strcmp(buf, "err\n") == 0, "stderr is 'err\\n', got %zd '%s'", n, buf);
+  close(out_fd);
+  close(err_fd);
+
+  int saw_create = 0, saw_start = 0, saw_exit = 0;
+  while (!saw_exit) {
+    lcd_event *event = next_event(events);
+    if (!event)
+      break;
+    if (strcmp(event->container_id, "c-life") == 0) {
+      if (event->kind == LCD_EVENT_CREATE)
+        saw_create = !saw_start && !saw_exit;
+      if (event->kind == LCD_EVENT_START)
+        saw_start = saw_create && event->pid == pid;
+      if (event->kind == LCD_EVENT_EXIT) {
+        saw_exit = 1;
+        CHECK(event->exit_code == 5 && event->pid == pid && event->exited_at_unix_nanos > 0,
+              "exit event fields: code %u pid %u", event->exit_code, event->pid);
+        CHECK(strcmp(event->process_id, "c-life") == 0, "init exit names the container as process");
+      }
+    }
+    lcd_event_free(event);
+  }
+  CHECK(saw_create && saw_start && saw_exit, "create, start, exit events in order");
+
+  uint32_t code = 0;
+  int64_t exited_at = 0;
+  expect_error(lcd_task_wait(task, NULL, &code, &exited_at, &err), LCD_OK, &err, "wait", NULL);
+  CHECK(code == 5 && exited_at > 0, "wait reports exit code 5");
+  lcd_task_status status;
+  expect_error(lcd_task_get_status(task, NULL, &status, &err), LCD_OK, &err, "status", NULL);
+  CHECK(status.state == LCD_STATE_STOPPED && status.exit_code == 5, "status stopped with 5");
+  code = 0;
+  expect_error(lcd_task_delete(task, NULL, &code, NULL, &err), LCD_OK, &err, "delete task", NULL);
+  CHECK(code == 5, "delete reports exit code 5");
+  expect_error(lcd_task_delete(task, NULL, &code, NULL, &err), LCD_NOT_FOUND, &err, "second task delete", NULL);
+
+  char bundle[512];
+  snprintf(bundle, sizeof bundle, "%s", lcd_container_bundle_dir(container));
+  expect_error(lcd_container_delete(container, NULL, &err), LCD_OK, &err, "delete container", NULL);
+  struct stat st;
+  CHECK(stat(bundle, &st) != 0, "bundle directory %s removed", bundle);
+
+  /* Free in an unusual order: the task outlives its container and the stream. */
+  lcd_container_free(container);
+  lcd_event_stream_free(events);
+  lcd_task_free(task);
+}
+
+static void test_kill(lcd_client *client) {
+  lcd_error *err = NULL;
+  lcd_container *container = create(client, "c-kill", "[\"sleep\",\"1000\"]");
+  lcd_task *task = NULL;
+  expect_error(lcd_task_create(container, false, NULL, &task, &err), LCD_OK, &err, "create task", NULL);
+  expect_error(lcd_task_start(task, NULL, &err), LCD_OK, &err, "start", NULL);
+  expect_error(lcd_task_delete(task, NULL, NULL, NULL, &err), LCD_FAILED_PRECONDITION, &err,
+               "delete of a running task", NULL);
+  expect_error(lcd_container_delete(container, NULL, &err), LCD_FAILED_PRECONDITION, &err,
+               "delete of a container with a task", "cannot delete running task");
+  lcd_cancel *short_wait = lcd_cancel_new(200);
+  expect_error(lcd_task_wait(task, short_wait, NULL, NULL, &err), LCD_DEADLINE_EXCEEDED, &err,
+               "wait with a deadline on a running task", NULL);
+  lcd_cancel_free(short_wait);
+  expect_error(lcd_task_kill(task, SIGKILL, NULL, &err), LCD_OK, &err, "kill", NULL);
+  uint32_t code = 0;
+  expect_error(lcd_task_wait(task, NULL, &code, NULL, &err), LCD_OK, &err, "wait", NULL);
+  CHECK(code == 137, "killed task exits 137, got %u", code);
+  expect_error(lcd_task_kill(task, SIGTERM, NULL, &err), LCD_NOT_FOUND, &err, "kill of an exited task", NULL);
+  expect_error(lcd_task_delete(task, NULL, NULL, NULL, &err), LCD_OK, &err, "delete task", NULL);
+  expect_error(lcd_container_delete(container, NULL, &err), LCD_OK, &err, "delete container", NULL);
+  lcd_task_free(task);
+  lcd_container_free(container);
+}
+
+static void *fire_later(void *cancel) {
+  usleep(100 * 1000);
+  lcd_cancel_fire((lcd_cancel *)cancel);
+  return NULL;
+}
+
+static void test_errors(lcd_client *client) {
+  lcd_error *err = NULL;
+  lcd_container *container = NULL;
+  char spec[4096];
+  lcd_example_spec(spec, sizeof spec, rootfs, "x", "lcd-c-test", "[\"true\"]", false);
+
+  expect_error(lcd_container_create(client, S("../x"), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0,
+                                    NULL, 0, NULL, &container, &err),
+               LCD_INVALID_ARGUMENT, &err, "invalid id", "not a valid identifier");
+  expect_error(lcd_container_create(client, S("bad-json"), S("{\"process\":"), S("io.containerd.runc.v2"), NULL, 0,
+                                    NULL, 0, NULL, 0, NULL, &container, &err),
+               LCD_INVALID_ARGUMENT, &err, "invalid JSON", "JSON");
+  expect_error(lcd_container_create(client, S("bad-labels"), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0,
+                                    (const uint8_t *)"key", 3, NULL, &container, &err),
+               LCD_INVALID_ARGUMENT, &err, "unterminated labels", "labels");
+  expect_error(lcd_container_create(NULL, S("x"), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0, NULL, 0,
+                                    NULL, &container, &err),
+               LCD_INVALID_ARGUMENT, &err, "NULL client", "NULL");
+  expect_error(lcd_container_create(client, NULL, 5, S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0, NULL,
+                                    0, NULL, &container, &err),
+               LCD_INVALID_ARGUMENT, &err, "NULL id with a length", "NULL");
+  expect_error(lcd_container_create(client, S("x"), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0, NULL, 0,
+                                    NULL, NULL, &err),
+               LCD_INVALID_ARGUMENT, &err, "NULL out-parameter", "NULL");
+  CHECK(container == NULL, "out-parameters untouched on failure");
+  expect_error(lcd_container_load(client, S("no-such-container"), NULL, &container, &err), LCD_NOT_FOUND, &err,
+               "load unknown", "no such container");
+  CHECK(lcd_container_create(client, S("x"), S(spec), S(""), NULL, 0, NULL, 0, NULL, 0, NULL, &container, NULL) ==
+            LCD_INVALID_ARGUMENT,
+        "errors can be ignored with a NULL err");
+
+  lcd_container *first = create(client, "c-dup", "[\"true\"]");
+  expect_error(lcd_container_create(client, S("c-dup"), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0, NULL,
+                                    0, NULL, &container, &err),
+               LCD_ALREADY_EXISTS, &err, "duplicate id", "id already in use");
+  expect_error(lcd_container_delete(first, NULL, &err), LCD_OK, &err, "delete first", NULL);
+  lcd_container_free(first);
+
+  lcd_client *other = NULL;
+  expect_error(lcd_client_connect(S("/nonexistent.sock"), S("ns"), S(state_dir), NULL, &other, &err),
+               LCD_UNAVAILABLE, &err, "connect to a missing socket", "/nonexistent.sock");
+  expect_error(lcd_client_connect(S(socket_path), S("bad/ns"), S(state_dir), NULL, &other, &err),
+               LCD_INVALID_ARGUMENT, &err, "bad namespace", "namespace");
+
+  /* Cancelling a blocked call from another thread. */
+  lcd_event_stream *events = NULL;
+  expect_error(lcd_client_subscribe(client, &events, &err), LCD_OK, &err, "subscribe", NULL);
+  lcd_event_stream *second = NULL;
+  expect_error(lcd_client_subscribe(client, &second, &err), LCD_ALREADY_EXISTS, &err, "second stream", NULL);
+  lcd_cancel *cancel = lcd_cancel_new(0);
+  pthread_t thread;
+  pthread_create(&thread, NULL, fire_later, cancel);
+  lcd_event *event = NULL;
+  expect_error(lcd_event_stream_next(events, cancel, &event, &err), LCD_CANCELLED, &err, "cancelled next event",
+               NULL);
+  pthread_join(thread, NULL);
+  lcd_cancel_free(cancel);
+  lcd_event_stream_free(events);
+
+  /* NULL handles never crash. */
+  CHECK(lcd_task_pid(NULL) == 0, "pid of NULL");
+  CHECK(lcd_task_stdio_path(NULL, LCD_STDOUT) == NULL, "stdio of NULL");
+  CHECK(strcmp(lcd_container_id(NULL), "") == 0, "id of NULL");
+  CHECK(lcd_error_status(NULL) == LCD_INVALID_ARGUMENT, "status of NULL error");
+  expect_error(lcd_task_kill(NULL, 9, NULL, &err), LCD_INVALID_ARGUMENT, &err, "kill NULL task", NULL);
+  lcd_client_free(NULL);
+  lcd_container_free(NULL);
+  lcd_task_free(NULL);
+  lcd_event_free(NULL);
+  lcd_error_free(NULL);
+  lcd_string_free(NULL);
+  lcd_cancel_free(NULL);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 4) {
+    fprintf(stderr, "usage: %s SOCKET ROOTFS STATE_DIR\n", argv[0]);
+    return 2;
+  }
+  socket_path = argv[1];
+  rootfs = argv[2];
+  state_dir = argv[3];
+  CHECK(lcd_abi_version() == LCD_ABI_VERSION, "ABI version matches the header");
+
+  char ns[64];
+  snprintf(ns, sizeof ns, "lcd-c-harness-%ld", (long)getpid());
+  lcd_client *client = NULL;
+  lcd_error *err = NULL;
+  if (expect_error(lcd_client_connect(S(socket_path), S(ns), S(state_dir), NULL, &client, &err), LCD_OK, &err,
+                   "connect", NULL) != LCD_OK) {
+    printf("%d passed, %d failed\n", passed, failed);
+    return 1;
+  }
+  char *version = NULL;
+  expect_error(lcd_client_version(client, NULL, &version, NULL, &err), LCD_OK, &err, "version", NULL);
+  CHECK(version && strncmp(version, "1.", 2) == 0, "version string");
+  lcd_string_free(version);
+
+  test_lifecycle(client);
+  test_kill(client);
+  test_errors(client);
+
+  lcd_client_free(client);
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}

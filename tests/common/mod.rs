@@ -1,0 +1,116 @@
+//! Shared support for the integration tests: the real containerd test bed (started once by
+//! `tests/testbed.sh`, or named by the environment), a client per test in its own namespace,
+//! and busybox runtime specs.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use containerd_ffi::{CancelToken, Client, Container, ContainerConfig, Result};
+
+pub struct Testbed {
+    pub socket: PathBuf,
+    pub rootfs: PathBuf,
+}
+
+/// The test bed: from `LCD_CONTAINERD_SOCKET` and `LCD_TEST_ROOTFS` when both are set (the
+/// README's test command sets them), otherwise started here through `tests/testbed.sh start`,
+/// which reuses a test bed that is already running.
+pub fn testbed() -> &'static Testbed {
+    static TESTBED: OnceLock<Testbed> = OnceLock::new();
+    TESTBED.get_or_init(|| {
+        if let (Some(socket), Some(rootfs)) = (std::env::var_os("LCD_CONTAINERD_SOCKET"), std::env::var_os("LCD_TEST_ROOTFS")) {
+            return Testbed { socket: socket.into(), rootfs: rootfs.into() };
+        }
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testbed.sh");
+        let output = Command::new("bash").arg(&script).arg("start").output().expect("run tests/testbed.sh");
+        assert!(
+            output.status.success(),
+            "tests/testbed.sh start failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let env: HashMap<String, String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
+            .collect();
+        Testbed {
+            socket: env.get("LCD_CONTAINERD_SOCKET").expect("testbed prints LCD_CONTAINERD_SOCKET").into(),
+            rootfs: env.get("LCD_TEST_ROOTFS").expect("testbed prints LCD_TEST_ROOTFS").into(),
+        }
+    })
+}
+
+/// Runs a library future on the calling thread, bounded so a hang fails the test.
+pub fn run<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
+    containerd_ffi::runtime::block_on(Some(&CancelToken::with_timeout(Duration::from_secs(60))), fut)
+}
+
+/// A namespace unique to this test and process, so tests run in parallel.
+pub fn namespace(test: &str) -> String {
+    format!("lcdtest-{test}-{}", std::process::id()).replace('_', "-")
+}
+
+/// The state directory of a test's client.
+pub fn state_dir(namespace: &str) -> PathBuf {
+    std::env::temp_dir().join("lcd-test-state").join(namespace)
+}
+
+/// A connected client in the test's own namespace.
+pub fn client(test: &str) -> Client {
+    let ns = namespace(test);
+    run(Client::connect(&testbed().socket, &ns, &state_dir(&ns))).expect("connect to the test bed's containerd")
+}
+
+/// A runtime spec that runs `args` in the shared busybox root filesystem (read-only, so any
+/// number of containers can share it).
+pub fn spec_json(namespace: &str, id: &str, args: &[&str], terminal: bool) -> Vec<u8> {
+    let spec = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": terminal,
+            "user": {"uid": 0, "gid": 0},
+            "args": args,
+            "env": ["PATH=/bin", "TERM=xterm"],
+            "cwd": "/",
+            "noNewPrivileges": true
+        },
+        "root": {"path": testbed().rootfs, "readonly": true},
+        "hostname": id,
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "size=16m"]}
+        ],
+        "linux": {
+            "cgroupsPath": format!("/lcd-test/{namespace}-{id}"),
+            "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
+            "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list"],
+            "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"]
+        }
+    });
+    serde_json::to_vec(&spec).expect("encode spec")
+}
+
+pub const RUNC_RUNTIME: &str = "io.containerd.runc.v2";
+
+/// Creates a busybox container running `args`.
+pub fn create_container(client: &Client, id: &str, args: &[&str], terminal: bool) -> Result<Container> {
+    let config = ContainerConfig {
+        spec_json: spec_json(client.namespace(), id, args, terminal),
+        runtime: RUNC_RUNTIME.to_owned(),
+        ..ContainerConfig::default()
+    };
+    run(Container::create(client, id, config))
+}
+
+/// Reads a FIFO to its end (the writer closing) on a thread; join to get the text.
+pub fn read_fifo(path: &Path) -> std::thread::JoinHandle<String> {
+    let path = path.to_path_buf();
+    std::thread::spawn(move || std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())))
+}
