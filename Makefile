@@ -10,7 +10,10 @@ BUILD := build
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite --track-fds=no
 
-.PHONY: all setup lib header example harness demo test test-rust test-c clean
+PREFIX ?= /usr/local
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+
+.PHONY: all setup lib header example harness demo test test-rust test-c test-pkgconfig install clean
 
 all: lib example harness
 
@@ -33,13 +36,33 @@ example: lib | $(BUILD)
 harness: lib | $(BUILD)
 	$(CC) $(CFLAGS) -o $(BUILD)/lifecycle_test tests/c/lifecycle_test.c $(STATIC_LIB) $(NATIVE_LIBS)
 
+# pkg-config file for the uninstalled tree (build/pkgconfig) or an installed prefix.
+$(BUILD)/pkgconfig/libcontainerd_ffi.pc: bindings/pkgconfig/libcontainerd_ffi.pc.in Cargo.toml | $(BUILD)
+	mkdir -p $(BUILD)/pkgconfig
+	sed -e 's|@PREFIX@|$(CURDIR)|; s|@LIBDIR@|$(CURDIR)/$(PROFILE_DIR)|; s|@INCLUDEDIR@|$(CURDIR)/include|; s|@VERSION@|$(VERSION)|' $< > $@
+
+install: lib
+	install -D -m 0644 include/libcontainerd_ffi.h $(DESTDIR)$(PREFIX)/include/libcontainerd_ffi.h
+	install -D -m 0644 $(STATIC_LIB) $(DESTDIR)$(PREFIX)/lib/libcontainerd_ffi.a
+	install -D -m 0755 $(SHARED_LIB) $(DESTDIR)$(PREFIX)/lib/libcontainerd_ffi.so
+	mkdir -p $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$${prefix}/lib|; s|@INCLUDEDIR@|$${prefix}/include|; s|@VERSION@|$(VERSION)|' \
+		bindings/pkgconfig/libcontainerd_ffi.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libcontainerd_ffi.pc
+
+# The example builds against the shared library through pkg-config, as a C user would.
+test-pkgconfig: lib $(BUILD)/pkgconfig/libcontainerd_ffi.pc
+	PKG_CONFIG_PATH=$(BUILD)/pkgconfig $(CC) $(CFLAGS) -o $(BUILD)/run_container_shared \
+		bindings/examples/run_container.c $$(PKG_CONFIG_PATH=$(BUILD)/pkgconfig pkg-config --cflags --libs libcontainerd_ffi)
+	LD_LIBRARY_PATH=$(CURDIR)/$(PROFILE_DIR) ldd $(BUILD)/run_container_shared | grep -q 'libcontainerd_ffi.so => $(CURDIR)'
+	@echo "pkg-config build of the example links $(SHARED_LIB)"
+
 # The demonstration: a real container's lifecycle through the C ABI, on a private containerd
 # (or the one named by LCD_CONTAINERD_ADDRESS).
 demo: setup example
 	bash tests/testbed.sh run -- bash -c '$(BUILD)/run_container "$$LCD_CONTAINERD_SOCKET" "$$LCD_TEST_ROOTFS" /tmp/lcd-demo-state'
 
 # Every test, against a private containerd started for the run.
-test: setup lib harness
+test: setup lib harness test-pkgconfig
 	bash tests/testbed.sh run -- $(MAKE) --no-print-directory test-rust test-c
 
 test-rust:
