@@ -37,11 +37,21 @@ pub enum Rpc {
     TasksGet,
     TasksKill,
     TasksDelete,
+    TasksExec,
+    TasksDeleteProcess,
+    TasksPause,
+    TasksResume,
+    TasksListPids,
+    TasksUpdate,
+    TasksResizePty,
+    TasksCloseIo,
+    TasksMetrics,
+    TasksCheckpoint,
     EventsSubscribe,
 }
 
 impl Rpc {
-    pub const ALL: [Rpc; 10] = [
+    pub const ALL: [Rpc; 20] = [
         Rpc::Version,
         Rpc::ContainersCreate,
         Rpc::ContainersGet,
@@ -51,6 +61,16 @@ impl Rpc {
         Rpc::TasksGet,
         Rpc::TasksKill,
         Rpc::TasksDelete,
+        Rpc::TasksExec,
+        Rpc::TasksDeleteProcess,
+        Rpc::TasksPause,
+        Rpc::TasksResume,
+        Rpc::TasksListPids,
+        Rpc::TasksUpdate,
+        Rpc::TasksResizePty,
+        Rpc::TasksCloseIo,
+        Rpc::TasksMetrics,
+        Rpc::TasksCheckpoint,
         Rpc::EventsSubscribe,
     ];
 
@@ -66,6 +86,16 @@ impl Rpc {
             Rpc::TasksGet => "containerd.services.tasks.v1.Tasks/Get",
             Rpc::TasksKill => "containerd.services.tasks.v1.Tasks/Kill",
             Rpc::TasksDelete => "containerd.services.tasks.v1.Tasks/Delete",
+            Rpc::TasksExec => "containerd.services.tasks.v1.Tasks/Exec",
+            Rpc::TasksDeleteProcess => "containerd.services.tasks.v1.Tasks/DeleteProcess",
+            Rpc::TasksPause => "containerd.services.tasks.v1.Tasks/Pause",
+            Rpc::TasksResume => "containerd.services.tasks.v1.Tasks/Resume",
+            Rpc::TasksListPids => "containerd.services.tasks.v1.Tasks/ListPids",
+            Rpc::TasksUpdate => "containerd.services.tasks.v1.Tasks/Update",
+            Rpc::TasksResizePty => "containerd.services.tasks.v1.Tasks/ResizePty",
+            Rpc::TasksCloseIo => "containerd.services.tasks.v1.Tasks/CloseIO",
+            Rpc::TasksMetrics => "containerd.services.tasks.v1.Tasks/Metrics",
+            Rpc::TasksCheckpoint => "containerd.services.tasks.v1.Tasks/Checkpoint",
             Rpc::EventsSubscribe => "containerd.services.events.v1.Events/Subscribe",
         }
     }
@@ -251,6 +281,105 @@ impl Containerd {
             .await
             .map(|r| r.into_inner())
             .map_err(|s| Error::from_grpc(&format!("delete task of container {container_id}"), &s))
+    }
+
+    pub async fn exec(&self, request: api::ExecProcessRequest) -> Result<()> {
+        let name = process_name(&request.container_id, &request.exec_id);
+        self.tasks()
+            .exec(self.request(Rpc::TasksExec, request))
+            .await
+            .map(drop)
+            .map_err(|s| Error::from_grpc(&format!("exec {name}"), &s))
+    }
+
+    pub async fn delete_process(&self, container_id: &str, exec_id: &str) -> Result<api::DeleteResponse> {
+        let request = api::DeleteProcessRequest { container_id: container_id.to_owned(), exec_id: exec_id.to_owned() };
+        self.tasks()
+            .delete_process(self.request(Rpc::TasksDeleteProcess, request))
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|s| Error::from_grpc(&format!("delete {}", process_name(container_id, exec_id)), &s))
+    }
+
+    pub async fn pause(&self, container_id: &str) -> Result<()> {
+        let request = api::PauseTaskRequest { container_id: container_id.to_owned() };
+        self.tasks()
+            .pause(self.request(Rpc::TasksPause, request))
+            .await
+            .map(drop)
+            .map_err(|s| Error::from_grpc(&format!("pause {}", process_name(container_id, "")), &s))
+    }
+
+    pub async fn resume(&self, container_id: &str) -> Result<()> {
+        let request = api::ResumeTaskRequest { container_id: container_id.to_owned() };
+        self.tasks()
+            .resume(self.request(Rpc::TasksResume, request))
+            .await
+            .map(drop)
+            .map_err(|s| Error::from_grpc(&format!("resume {}", process_name(container_id, "")), &s))
+    }
+
+    pub async fn list_pids(&self, container_id: &str) -> Result<Vec<containerd_client::types::v1::ProcessInfo>> {
+        let request = api::ListPidsRequest { container_id: container_id.to_owned() };
+        self.tasks()
+            .list_pids(self.request(Rpc::TasksListPids, request))
+            .await
+            .map(|r| r.into_inner().processes)
+            .map_err(|s| Error::from_grpc(&format!("list pids of {}", process_name(container_id, "")), &s))
+    }
+
+    pub async fn update_task(&self, container_id: &str, resources: prost_types::Any) -> Result<()> {
+        let request = api::UpdateTaskRequest {
+            container_id: container_id.to_owned(),
+            resources: Some(resources),
+            annotations: Default::default(),
+        };
+        self.tasks()
+            .update(self.request(Rpc::TasksUpdate, request))
+            .await
+            .map(drop)
+            .map_err(|s| Error::from_grpc(&format!("update resources of {}", process_name(container_id, "")), &s))
+    }
+
+    pub async fn resize_pty(&self, container_id: &str, exec_id: &str, width: u32, height: u32) -> Result<()> {
+        let request = api::ResizePtyRequest { container_id: container_id.to_owned(), exec_id: exec_id.to_owned(), width, height };
+        self.tasks()
+            .resize_pty(self.request(Rpc::TasksResizePty, request))
+            .await
+            .map(drop)
+            .map_err(|s| Error::from_grpc(&format!("resize terminal of {}", process_name(container_id, exec_id)), &s))
+    }
+
+    pub async fn close_stdin(&self, container_id: &str, exec_id: &str) -> Result<()> {
+        let request = api::CloseIoRequest { container_id: container_id.to_owned(), exec_id: exec_id.to_owned(), stdin: true };
+        self.tasks()
+            .close_io(self.request(Rpc::TasksCloseIo, request))
+            .await
+            .map(drop)
+            .map_err(|s| Error::from_grpc(&format!("close stdin of {}", process_name(container_id, exec_id)), &s))
+    }
+
+    /// The metrics of one task (filter `id==<container id>`).
+    pub async fn metrics(&self, container_id: &str) -> Result<Vec<containerd_client::types::Metric>> {
+        let request = api::MetricsRequest { filters: vec![format!("id=={container_id}")] };
+        self.tasks()
+            .metrics(self.request(Rpc::TasksMetrics, request))
+            .await
+            .map(|r| r.into_inner().metrics)
+            .map_err(|s| Error::from_grpc(&format!("get metrics of {}", process_name(container_id, "")), &s))
+    }
+
+    pub async fn checkpoint_task(
+        &self,
+        container_id: &str,
+        options: Option<prost_types::Any>,
+    ) -> Result<Vec<containerd_client::types::Descriptor>> {
+        let request = api::CheckpointTaskRequest { container_id: container_id.to_owned(), parent_checkpoint: String::new(), options };
+        self.tasks()
+            .checkpoint(self.request(Rpc::TasksCheckpoint, request))
+            .await
+            .map(|r| r.into_inner().descriptors)
+            .map_err(|s| Error::from_grpc(&format!("checkpoint {}", process_name(container_id, "")), &s))
     }
 
     /// Opens the task event stream of this namespace.

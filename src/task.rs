@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use containerd_client::services::v1::CreateTaskRequest;
 use containerd_client::types::v1::{Process as ProcessRecord, Status};
+use containerd_client::types::Descriptor;
 
 use crate::bundle::{FifoSet, Stdio};
 use crate::container::{Container, ContainerShared};
@@ -76,12 +77,12 @@ impl StdioPaths {
 
 #[derive(Debug)]
 pub(crate) struct TaskShared {
-    container: Arc<ContainerShared>,
-    pid: AtomicU32,
+    pub container: Arc<ContainerShared>,
+    pub pid: AtomicU32,
     /// The FIFO files this handle created; removed when the task is deleted or start fails.
-    fifos: Mutex<Option<FifoSet>>,
-    stdio: StdioPaths,
-    exit: Arc<ExitSlot>,
+    pub fifos: Mutex<Option<FifoSet>>,
+    pub stdio: StdioPaths,
+    pub exit: Arc<ExitSlot>,
 }
 
 /// A container's task (its init process).
@@ -97,6 +98,11 @@ impl Task {
     /// container re-fetch, the handle has what the request needs. On failure the FIFOs are
     /// removed.
     pub async fn create(container: &Container, with_stdin: bool) -> Result<Task> {
+        Task::create_with(container, with_stdin, None).await
+    }
+
+    /// [`Task::create`], optionally restoring from a checkpoint already in the content store.
+    pub(crate) async fn create_with(container: &Container, with_stdin: bool, checkpoint: Option<Descriptor>) -> Result<Task> {
         let shared = &container.shared;
         let terminal = shared.spec.terminal;
         let fifos = FifoSet::create(&shared.bundle, &shared.id, with_stdin, terminal)?;
@@ -109,6 +115,7 @@ impl Task {
             stderr: fifos.request_path(Stdio::Stderr),
             terminal,
             options: shared.task_options(),
+            checkpoint,
             ..Default::default()
         };
         let readers = fifos.open_output_readers()?;
