@@ -82,6 +82,12 @@ typedef struct lcd_error lcd_error;
 // A client's stream of task events, in the order containerd published them.
 typedef struct lcd_event_stream lcd_event_stream;
 
+// The processes of a task as containerd lists them.
+typedef struct lcd_pids lcd_pids;
+
+// A process exec'd in a task.
+typedef struct lcd_process lcd_process;
+
 // A container's task (its init process).
 typedef struct lcd_task lcd_task;
 
@@ -285,6 +291,111 @@ void lcd_event_stream_free(struct lcd_event_stream *stream);
 // Frees an event. NULL does nothing.
 void lcd_event_free(struct lcd_event *event);
 
+// Adds a process to the task without starting it: validates `exec_id` (containerd identifier
+// rules), makes its FIFO set in the bundle directory (`<exec_id>-stdout` always,
+// `<exec_id>-stdin` only when `with_stdin`, `<exec_id>-stderr` only when the process spec
+// asks for no terminal), then one RPC (Tasks.Exec) with the runtime-spec `Process` JSON
+// `spec_json` sent as it is. Open the FIFOs (`lcd_process_stdio_path`), then call
+// `lcd_process_start`.
+//
+// Ownership: on success `*out` receives a process the caller frees with `lcd_process_free`.
+// Thread-safe.
+// Errors: `LCD_INVALID_ARGUMENT` (bad exec id, spec that is not JSON, NULL pointers);
+// `LCD_ALREADY_EXISTS` ("id already in use") for an exec id in use; `LCD_NOT_FOUND` when the
+// task is gone; containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`. On failure
+// the FIFOs are removed.
+enum lcd_status lcd_task_exec(const struct lcd_task *task,
+                              const uint8_t *exec_id,
+                              size_t exec_id_len,
+                              const uint8_t *spec_json,
+                              size_t spec_json_len,
+                              bool with_stdin,
+                              const struct lcd_cancel *cancel,
+                              struct lcd_process **out,
+                              struct lcd_error **err);
+
+// Starts an exec'd process (one RPC). Exec starts within one container are serialized
+// (containerd#8557). A stdin close requested before the start is sent right after it. If the
+// start fails, the process is deleted and its FIFOs removed before the start error (with
+// containerd's text) is returned.
+//
+// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+enum lcd_status lcd_process_start(const struct lcd_process *process,
+                                  const struct lcd_cancel *cancel,
+                                  struct lcd_error **err);
+
+// The exec id. Owned by the handle, valid until `lcd_process_free`; "" for NULL.
+// Thread-safe; no RPC.
+const char *lcd_process_id(const struct lcd_process *process);
+
+// The path of one of the process's FIFOs, or NULL when it has none (see `lcd_task_exec`).
+// Owned by the handle, valid until `lcd_process_free`. Thread-safe; no RPC.
+const char *lcd_process_stdio_path(const struct lcd_process *process,
+                                   enum lcd_stdio stream);
+
+// The process's pid (0 before it started, or for NULL). Thread-safe; no RPC.
+uint32_t lcd_process_pid(const struct lcd_process *process);
+
+// Sends `signal` to the process (one RPC).
+//
+// Thread-safe. Errors: `LCD_NOT_FOUND` when the process is gone or has exited; containerd's
+// errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+enum lcd_status lcd_process_kill(const struct lcd_process *process,
+                                 uint32_t signal,
+                                 const struct lcd_cancel *cancel,
+                                 struct lcd_error **err);
+
+// Resizes the process's terminal (one RPC).
+//
+// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+enum lcd_status lcd_process_resize(const struct lcd_process *process,
+                                   uint32_t width,
+                                   uint32_t height,
+                                   const struct lcd_cancel *cancel,
+                                   struct lcd_error **err);
+
+// Closes the process's stdin (one RPC, CloseIO): close your write end of the stdin FIFO
+// first. Asked before `lcd_process_start`, the close is sent right after the start.
+//
+// Thread-safe. Errors: `LCD_NOT_FOUND` when the process is gone; containerd's errors;
+// `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+enum lcd_status lcd_process_close_stdin(const struct lcd_process *process,
+                                        const struct lcd_cancel *cancel,
+                                        struct lcd_error **err);
+
+// The process's state, exit code and exit time (one RPC). `*out` is written on success.
+//
+// Thread-safe. Errors: `LCD_NOT_FOUND` when the process was deleted; containerd's errors;
+// `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+enum lcd_status lcd_process_get_status(const struct lcd_process *process,
+                                       const struct lcd_cancel *cancel,
+                                       struct lcd_task_status *out,
+                                       struct lcd_error **err);
+
+// Blocks until the process exits; reports its exit code and time (either may be NULL). Uses
+// the event stream: no RPC. Bound it with a cancel token.
+//
+// Thread-safe. Errors: `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED` from `cancel`.
+enum lcd_status lcd_process_wait(const struct lcd_process *process,
+                                 const struct lcd_cancel *cancel,
+                                 uint32_t *exit_code,
+                                 int64_t *exited_at_unix_nanos,
+                                 struct lcd_error **err);
+
+// Deletes the exited process (one RPC) and removes its FIFOs; reports its exit code and time
+// (either may be NULL). The handle stays valid (free it with `lcd_process_free`).
+//
+// Thread-safe. Errors: `LCD_FAILED_PRECONDITION` while it runs; `LCD_NOT_FOUND` when already
+// deleted; containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+enum lcd_status lcd_process_delete(const struct lcd_process *process,
+                                   const struct lcd_cancel *cancel,
+                                   uint32_t *exit_code,
+                                   int64_t *exited_at_unix_nanos,
+                                   struct lcd_error **err);
+
+// Frees a process handle. NULL does nothing. The containerd process is not touched.
+void lcd_process_free(struct lcd_process *process);
+
 // Creates the container's task without starting it: makes the FIFO set in the bundle
 // directory (`<id>-stdout` always, `<id>-stdin` only when `with_stdin`, `<id>-stderr` only
 // when the spec asks for no terminal), then one RPC (Tasks.Create). Open the FIFOs (see
@@ -301,13 +412,16 @@ enum lcd_status lcd_task_create(const struct lcd_container *container,
                                 struct lcd_task **out,
                                 struct lcd_error **err);
 
-// Gets the container's existing task with no IO attached (one RPC), for example after the
-// host program restarted.
+// Gets the container's existing task (one RPC), for example after the host program
+// restarted. With `attach` false the task has no IO; with `attach` true the handle takes over
+// the FIFOs containerd names for the task (`lcd_task_stdio_path` gives them; open them to
+// read its output again), and deleting the task removes them.
 //
 // Ownership: on success `*out` receives a task the caller frees with `lcd_task_free`.
 // Thread-safe. Errors: `LCD_NOT_FOUND` ("no running task found") when the container has no
 // task; containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
 enum lcd_status lcd_container_task(const struct lcd_container *container,
+                                   bool attach,
                                    const struct lcd_cancel *cancel,
                                    struct lcd_task **out,
                                    struct lcd_error **err);
@@ -374,6 +488,93 @@ enum lcd_status lcd_task_delete(const struct lcd_task *task,
                                 uint32_t *exit_code,
                                 int64_t *exited_at_unix_nanos,
                                 struct lcd_error **err);
+
+// Kills every process of the task with SIGKILL, waits for the exit (event stream), then
+// deletes the task and removes its FIFOs (two RPCs); reports the exit like `lcd_task_delete`.
+// A task that already exited is just deleted. Bound the wait with a cancel token.
+//
+// Thread-safe. Errors: `LCD_NOT_FOUND` when the task is gone; containerd's errors;
+// `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+enum lcd_status lcd_task_force_delete(const struct lcd_task *task,
+                                      const struct lcd_cancel *cancel,
+                                      uint32_t *exit_code,
+                                      int64_t *exited_at_unix_nanos,
+                                      struct lcd_error **err);
+
+// Freezes every process of the task (one RPC).
+//
+// Thread-safe. Errors: `LCD_NOT_FOUND` when the task is gone; `LCD_FAILED_PRECONDITION` or
+// containerd's errors when it cannot be paused; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+enum lcd_status lcd_task_pause(const struct lcd_task *task,
+                               const struct lcd_cancel *cancel,
+                               struct lcd_error **err);
+
+// Thaws a paused task (one RPC).
+//
+// Thread-safe. Errors: as `lcd_task_pause`.
+enum lcd_status lcd_task_resume(const struct lcd_task *task,
+                                const struct lcd_cancel *cancel,
+                                struct lcd_error **err);
+
+// Resizes the task's terminal to `width` x `height` characters (one RPC).
+//
+// Thread-safe. Errors: containerd's errors (e.g. for a task without a terminal);
+// `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+enum lcd_status lcd_task_resize(const struct lcd_task *task,
+                                uint32_t width,
+                                uint32_t height,
+                                const struct lcd_cancel *cancel,
+                                struct lcd_error **err);
+
+// Closes the init process's stdin (one RPC, CloseIO): close your write end of the stdin FIFO
+// first; the process then reads end-of-file.
+//
+// Thread-safe. Errors: `LCD_NOT_FOUND` when the task is gone; containerd's errors;
+// `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+enum lcd_status lcd_task_close_stdin(const struct lcd_task *task,
+                                     const struct lcd_cancel *cancel,
+                                     struct lcd_error **err);
+
+// Updates the task's resources from a runtime-spec `LinuxResources` JSON document (sent to
+// containerd as it is after a syntax check; one RPC).
+//
+// Thread-safe. Errors: `LCD_INVALID_ARGUMENT` for JSON that does not parse; containerd's
+// errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+enum lcd_status lcd_task_update_resources(const struct lcd_task *task,
+                                          const uint8_t *resources_json,
+                                          size_t resources_json_len,
+                                          const struct lcd_cancel *cancel,
+                                          struct lcd_error **err);
+
+// Lists the task's processes (one RPC): host pids, each with the info payload containerd sent
+// (for runc a `containerd.runc.v1.ProcessDetails` protobuf naming the exec id).
+//
+// Ownership: on success `*out` receives a list the caller frees with `lcd_pids_free`.
+// Thread-safe. Errors: `LCD_NOT_FOUND` when the task is gone; containerd's errors;
+// `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+enum lcd_status lcd_task_pids(const struct lcd_task *task,
+                              const struct lcd_cancel *cancel,
+                              struct lcd_pids **out,
+                              struct lcd_error **err);
+
+// The number of processes in the list; 0 for NULL. Thread-safe.
+size_t lcd_pids_count(const struct lcd_pids *pids);
+
+// The host pid of process `index`; 0 for NULL or an index out of range. Thread-safe.
+uint32_t lcd_pids_pid(const struct lcd_pids *pids,
+                      size_t index);
+
+// The info payload of process `index`: writes its type URL and bytes (owned by the list,
+// valid until `lcd_pids_free`) and returns true; false when there is none (NULL list, index
+// out of range, no payload). Any out-parameter may be NULL. Thread-safe.
+bool lcd_pids_info(const struct lcd_pids *pids,
+                   size_t index,
+                   const char **type_url,
+                   const uint8_t **data,
+                   size_t *data_len);
+
+// Frees a process list. NULL does nothing.
+void lcd_pids_free(struct lcd_pids *pids);
 
 // Frees a task handle. NULL does nothing. The containerd task itself is not touched.
 void lcd_task_free(struct lcd_task *task);

@@ -124,13 +124,18 @@ pub enum Stdio {
 
 /// The FIFOs of one process in its container's bundle directory (moby's `newFIFOSet`):
 /// `<process id>-stdout` always, `-stdin` only when asked, `-stderr` only without a terminal.
-/// Dropping the set removes the files it created, and only those.
+///
+/// A new set removes the files it created when dropped, until [`FifoSet::keep`] says the
+/// process exists: from then on the files outlive the handle (a restarted host re-attaches to
+/// them) and go only with an explicit [`FifoSet::remove`], when the process is deleted.
 #[derive(Debug)]
 pub struct FifoSet {
     stdin: Option<PathBuf>,
     stdout: PathBuf,
     stderr: Option<PathBuf>,
     created: Vec<PathBuf>,
+    remove_empty_dir: bool,
+    remove_on_drop: bool,
 }
 
 impl FifoSet {
@@ -143,12 +148,23 @@ impl FifoSet {
             stdout: fifo_path("stdout"),
             stderr: (!terminal).then(|| fifo_path("stderr")),
             created: Vec::with_capacity(3),
+            remove_empty_dir: false,
+            remove_on_drop: true,
         };
         for path in [set.stdin.clone(), Some(set.stdout.clone()), set.stderr.clone()].into_iter().flatten() {
             make_fifo(&path)?;
             set.created.push(path);
         }
         Ok(set)
+    }
+
+    /// Takes over FIFOs that already exist (those containerd names for a task being
+    /// re-attached): dropping the set removes them, then their directory if it is empty.
+    /// `None` when no stdout path is given.
+    pub fn adopt(stdin: Option<PathBuf>, stdout: Option<PathBuf>, stderr: Option<PathBuf>) -> Option<Self> {
+        let stdout = stdout?;
+        let created = [stdin.clone(), Some(stdout.clone()), stderr.clone()].into_iter().flatten().collect();
+        Some(FifoSet { stdin, stdout, stderr, created, remove_empty_dir: true, remove_on_drop: false })
     }
 
     pub fn path(&self, stream: Stdio) -> Option<&Path> {
@@ -184,14 +200,39 @@ impl FifoSet {
     }
 }
 
-impl Drop for FifoSet {
-    fn drop(&mut self) {
+impl FifoSet {
+    /// The process exists now: keep the files when the set is dropped.
+    pub fn keep(&mut self) {
+        self.remove_on_drop = false;
+    }
+
+    /// Removes the FIFO files (the process was deleted, or never came to be).
+    pub fn remove(mut self) {
+        self.remove_files();
+        self.remove_on_drop = false;
+    }
+
+    fn remove_files(&mut self) {
         for path in &self.created {
             match fs::remove_file(path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => tracing::warn!(path = %path.display(), error = %e, "failed to remove fifo"),
             }
+        }
+        if self.remove_empty_dir {
+            if let Some(dir) = self.stdout.parent() {
+                // Fails, as intended, while the directory still holds anything.
+                let _ = fs::remove_dir(dir);
+            }
+        }
+    }
+}
+
+impl Drop for FifoSet {
+    fn drop(&mut self) {
+        if self.remove_on_drop {
+            self.remove_files();
         }
     }
 }

@@ -39,6 +39,8 @@ pub(crate) struct ContainerShared {
     pub bundle: PathBuf,
     pub spec: SpecInfo,
     pub runtime_options: Option<Any>,
+    /// Serializes exec starts of this container (containerd#8557 / moby#45595).
+    pub exec_start_lock: tokio::sync::Mutex<()>,
 }
 
 /// A containerd container this library manages.
@@ -95,7 +97,14 @@ impl Container {
 
     fn from_parts(client: &Client, id: String, bundle: PathBuf, spec: SpecInfo, runtime_options: Option<Any>) -> Self {
         Container {
-            shared: Arc::new(ContainerShared { client: client.shared.clone(), id, bundle, spec, runtime_options }),
+            shared: Arc::new(ContainerShared {
+                client: client.shared.clone(),
+                id,
+                bundle,
+                spec,
+                runtime_options,
+                exec_start_lock: tokio::sync::Mutex::new(()),
+            }),
         }
     }
 

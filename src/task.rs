@@ -1,88 +1,31 @@
-//! Tasks: a container's init process, started with its FIFO set in the bundle directory.
+//! Tasks: a container's init process, started with its FIFO set in the bundle directory, and
+//! the operations on the whole task (pause, resume, pids, update, exec, delete).
 
-use std::ffi::CString;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use containerd_client::services::v1::CreateTaskRequest;
-use containerd_client::types::v1::{Process as ProcessRecord, Status};
 use containerd_client::types::Descriptor;
+use prost_types::Any;
 
 use crate::bundle::{FifoSet, Stdio};
-use crate::container::{Container, ContainerShared};
+use crate::container::Container;
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::{system_time, ExitSlot, ExitStatus};
+use crate::events::ExitStatus;
+use crate::process::{Process, ProcessShared, ProcessState, StdioPaths, TaskStatus, FAILED_START_EXIT_WAIT};
 
-/// How long cleanup after a failed start waits for the killed task to exit.
-const FAILED_START_EXIT_WAIT: Duration = Duration::from_secs(10);
+/// The task's init process is a [`ProcessShared`] with an empty exec id.
+pub(crate) type TaskShared = ProcessShared;
 
-/// A process state as containerd reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProcessState {
-    Unknown,
-    Created,
-    Running,
-    Stopped,
-    Paused,
-    Pausing,
-}
+/// The type URL of a runtime-spec `LinuxResources` carried in an `Any`.
+pub const RESOURCES_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
 
-/// A task's state, exit status and exit time (exit fields are zero / `None` until it stopped).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TaskStatus {
-    pub state: ProcessState,
-    pub exit_code: u32,
-    pub exited_at: Option<SystemTime>,
-}
-
-impl TaskStatus {
-    fn from_record(process: &ProcessRecord) -> Self {
-        let state = match Status::try_from(process.status).unwrap_or(Status::Unknown) {
-            Status::Unknown => ProcessState::Unknown,
-            Status::Created => ProcessState::Created,
-            Status::Running => ProcessState::Running,
-            Status::Stopped => ProcessState::Stopped,
-            Status::Paused => ProcessState::Paused,
-            Status::Pausing => ProcessState::Pausing,
-        };
-        TaskStatus { state, exit_code: process.exit_status, exited_at: system_time(process.exited_at.as_ref()) }
-    }
-}
-
-/// The stdio FIFO paths of a process, kept as C strings for the life of the handle so the C
-/// ABI can lend them out.
-#[derive(Debug, Default)]
-pub struct StdioPaths {
-    pub stdin: Option<CString>,
-    pub stdout: Option<CString>,
-    pub stderr: Option<CString>,
-    pub terminal: bool,
-}
-
-impl StdioPaths {
-    fn of(fifos: &FifoSet, terminal: bool) -> Self {
-        let c = |s: Stdio| fifos.path(s).and_then(|p| CString::new(p.as_os_str().as_encoded_bytes()).ok());
-        StdioPaths { stdin: c(Stdio::Stdin), stdout: c(Stdio::Stdout), stderr: c(Stdio::Stderr), terminal }
-    }
-
-    pub fn get(&self, stream: Stdio) -> Option<&CString> {
-        match stream {
-            Stdio::Stdin => self.stdin.as_ref(),
-            Stdio::Stdout => self.stdout.as_ref(),
-            Stdio::Stderr => self.stderr.as_ref(),
-        }
-    }
-}
-
-#[derive(Debug)]
-pub(crate) struct TaskShared {
-    pub container: Arc<ContainerShared>,
-    pub pid: AtomicU32,
-    /// The FIFO files this handle created; removed when the task is deleted or start fails.
-    pub fifos: Mutex<Option<FifoSet>>,
-    pub stdio: StdioPaths,
-    pub exit: Arc<ExitSlot>,
+/// One process of a task as `ListPids` reports it: its host pid and, for runc, a
+/// `containerd.runc.v1.ProcessDetails` payload naming the exec id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    pub info: Option<Any>,
 }
 
 /// A container's task (its init process).
@@ -105,7 +48,7 @@ impl Task {
     pub(crate) async fn create_with(container: &Container, with_stdin: bool, checkpoint: Option<Descriptor>) -> Result<Task> {
         let shared = &container.shared;
         let terminal = shared.spec.terminal;
-        let fifos = FifoSet::create(&shared.bundle, &shared.id, with_stdin, terminal)?;
+        let mut fifos = FifoSet::create(&shared.bundle, &shared.id, with_stdin, terminal)?;
         // Registered before the task exists, so its exit event cannot slip past.
         let exit = shared.client.events.exit_slot(&shared.id, &shared.id, true);
         let request = CreateTaskRequest {
@@ -121,73 +64,83 @@ impl Task {
         let readers = fifos.open_output_readers()?;
         let created = shared.client.containerd.create_task(request).await?;
         drop(readers);
-        Ok(Task {
-            shared: Arc::new(TaskShared {
-                container: shared.clone(),
-                pid: AtomicU32::new(created.pid),
-                stdio: StdioPaths::of(&fifos, terminal),
-                fifos: Mutex::new(Some(fifos)),
-                exit,
-            }),
-        })
+        fifos.keep();
+        let stdio = StdioPaths::of(&fifos, terminal);
+        Ok(Task { shared: Arc::new(ProcessShared::new(shared.clone(), "", created.pid, Some(fifos), stdio, exit, true)) })
     }
 
     /// The existing task of a container, with no IO attached. One RPC (Tasks.Get), whose
     /// answer also settles the exit of a task that already stopped.
     pub async fn load(container: &Container) -> Result<Task> {
+        Task::get(container, false).await
+    }
+
+    /// The existing task of a container, re-attached to the FIFOs containerd has for it (after
+    /// the host program restarted). One RPC (Tasks.Get). Deleting the task removes those FIFOs.
+    pub async fn attach(container: &Container) -> Result<Task> {
+        Task::get(container, true).await
+    }
+
+    /// [`Task::load`] or, with `attach`, [`Task::attach`].
+    pub async fn get(container: &Container, attach: bool) -> Result<Task> {
         let shared = &container.shared;
-        let process = shared.client.containerd.get_process(&shared.id, "").await.map_err(|e| match e.kind() {
+        let record = shared.client.containerd.get_process(&shared.id, "").await.map_err(|e| match e.kind() {
             ErrorKind::NotFound => Error::not_found(format!("no running task found: {}", e.message())),
             _ => e,
         })?;
         let exit = shared.client.events.exit_slot(&shared.id, &shared.id, false);
-        let status = TaskStatus::from_record(&process);
+        let status = TaskStatus::from_record(&record);
         if status.state == ProcessState::Stopped {
             exit.settle(ExitStatus { code: status.exit_code, exited_at: status.exited_at });
         }
-        Ok(Task {
-            shared: Arc::new(TaskShared {
-                container: shared.clone(),
-                pid: AtomicU32::new(process.pid),
-                fifos: Mutex::new(None),
-                stdio: StdioPaths { terminal: process.terminal, ..StdioPaths::default() },
-                exit,
-            }),
-        })
+        let (fifos, stdio) = if attach {
+            let paths = [&record.stdin, &record.stdout, &record.stderr]
+                .map(|p| (!p.is_empty()).then(|| PathBuf::from(p)));
+            let [stdin, stdout, stderr] = paths;
+            let fifos = FifoSet::adopt(stdin, stdout, stderr);
+            let stdio = fifos.as_ref().map(|f| StdioPaths::of(f, record.terminal));
+            (fifos, stdio.unwrap_or_default())
+        } else {
+            (None, StdioPaths { terminal: record.terminal, ..StdioPaths::default() })
+        };
+        Ok(Task { shared: Arc::new(ProcessShared::new(shared.clone(), "", record.pid, fifos, stdio, exit, true)) })
     }
 
     /// Starts the created task. One RPC (Tasks.Start). When the start fails, the task is killed
     /// and deleted and its FIFOs removed (errors of that cleanup are logged), and the start
     /// error is returned.
     pub async fn start(&self) -> Result<()> {
-        let containerd = &self.shared.container.client.containerd;
         let id = &self.shared.container.id;
-        match containerd.start_process(id, "").await {
+        match self.shared.container.client.containerd.start_process(id, "").await {
             Ok(pid) => {
-                self.shared.pid.store(pid, Ordering::SeqCst);
+                self.shared.pid.store(pid, std::sync::atomic::Ordering::SeqCst);
                 Ok(())
             }
             Err(start_error) => {
-                if let Err(e) = self.force_delete().await {
-                    tracing::warn!(container = %id, error = %e, "cleanup of a task that failed to start");
+                let cleanup = tokio::time::timeout(FAILED_START_EXIT_WAIT, self.force_delete()).await;
+                if !matches!(cleanup, Ok(Ok(_))) {
+                    tracing::warn!(container = %id, cleanup = ?cleanup, "cleanup of a task that failed to start");
                 }
                 Err(start_error)
             }
         }
     }
 
-    /// Kill everything in the task, wait briefly for its exit, delete it.
-    async fn force_delete(&self) -> Result<()> {
+    /// Kills every process of the task, waits for its exit, then deletes it (moby's
+    /// ForceDelete). Two RPCs (Tasks.Kill with all, Tasks.Delete); the wait uses the event
+    /// stream. Bound it with a cancel token.
+    pub async fn force_delete(&self) -> Result<ExitStatus> {
         let containerd = &self.shared.container.client.containerd;
         let id = &self.shared.container.id;
         match containerd.kill(id, "", libc::SIGKILL as u32, true).await {
             Ok(()) => {
-                let _ = tokio::time::timeout(FAILED_START_EXIT_WAIT, self.shared.exit.wait()).await;
+                self.shared.exit.wait().await?;
             }
+            // Already stopped, or gone: nothing to wait for.
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::FailedPrecondition) => {}
-            Err(e) => tracing::debug!(container = %id, error = %e, "kill of a task that failed to start"),
+            Err(e) => return Err(e),
         }
-        self.delete().await.map(drop)
+        self.delete().await
     }
 
     pub fn container_id(&self) -> &str {
@@ -196,23 +149,22 @@ impl Task {
 
     /// The task's pid: from create, replaced by start's; no RPC.
     pub fn pid(&self) -> u32 {
-        self.shared.pid.load(Ordering::SeqCst)
+        self.shared.pid()
     }
 
-    /// The FIFO paths this handle created (none for a loaded task).
+    /// The FIFO paths of this handle (none for a loaded task).
     pub fn stdio(&self) -> &StdioPaths {
         &self.shared.stdio
     }
 
     /// Sends `signal` to the task's init process. One RPC (Tasks.Kill).
     pub async fn kill(&self, signal: u32) -> Result<()> {
-        self.shared.container.client.containerd.kill(&self.shared.container.id, "", signal, false).await
+        self.shared.kill(signal).await
     }
 
     /// The task's state. One RPC (Tasks.Get).
     pub async fn status(&self) -> Result<TaskStatus> {
-        let process = self.shared.container.client.containerd.get_process(&self.shared.container.id, "").await?;
-        Ok(TaskStatus::from_record(&process))
+        self.shared.status().await
     }
 
     /// Waits for the task to exit, through the client's event stream: no RPC.
@@ -220,13 +172,53 @@ impl Task {
         self.shared.exit.wait().await
     }
 
+    /// Resizes the task's terminal. One RPC (Tasks.ResizePty).
+    pub async fn resize(&self, width: u32, height: u32) -> Result<()> {
+        self.shared.resize(width, height).await
+    }
+
+    /// Closes the init process's stdin. One RPC (Tasks.CloseIO).
+    pub async fn close_stdin(&self) -> Result<()> {
+        self.shared.close_stdin().await
+    }
+
+    /// Freezes every process of the task. One RPC (Tasks.Pause).
+    pub async fn pause(&self) -> Result<()> {
+        self.shared.container.client.containerd.pause(&self.shared.container.id).await
+    }
+
+    /// Thaws the task. One RPC (Tasks.Resume).
+    pub async fn resume(&self) -> Result<()> {
+        self.shared.container.client.containerd.resume(&self.shared.container.id).await
+    }
+
+    /// The task's processes with their info payloads, exactly as containerd sent them. One RPC
+    /// (Tasks.ListPids).
+    pub async fn pids(&self) -> Result<Vec<ProcessInfo>> {
+        let processes = self.shared.container.client.containerd.list_pids(&self.shared.container.id).await?;
+        Ok(processes.into_iter().map(|p| ProcessInfo { pid: p.pid, info: p.info }).collect())
+    }
+
+    /// Updates the task's resources from a runtime-spec `LinuxResources` JSON document, sent
+    /// as it is after a syntax check. One RPC (Tasks.Update).
+    pub async fn update_resources(&self, resources_json: &[u8]) -> Result<()> {
+        serde_json::from_slice::<serde::de::IgnoredAny>(resources_json)
+            .map_err(|e| Error::invalid_argument(format!("resources are not a valid LinuxResources JSON document: {e}")))?;
+        let resources = Any { type_url: RESOURCES_TYPE_URL.to_owned(), value: resources_json.to_vec() };
+        self.shared.container.client.containerd.update_task(&self.shared.container.id, resources).await
+    }
+
+    /// Adds a process to the task from a runtime-spec `Process` JSON document (sent as it is),
+    /// with its FIFO set named after `exec_id`. One RPC (Tasks.Exec); start it with
+    /// [`Process::start`]. A used exec id is already-exists.
+    pub async fn exec(&self, exec_id: &str, spec_json: &[u8], with_stdin: bool) -> Result<Process> {
+        Process::exec(&self.shared.container, exec_id, spec_json, with_stdin).await
+    }
+
     /// Deletes the stopped task and removes its FIFOs; returns how it exited. One RPC
     /// (Tasks.Delete). A task that is still running is refused (failed precondition).
     pub async fn delete(&self) -> Result<ExitStatus> {
         let response = self.shared.container.client.containerd.delete_task(&self.shared.container.id).await?;
-        let exit = ExitStatus { code: response.exit_status, exited_at: system_time(response.exited_at.as_ref()) };
-        self.shared.exit.settle(exit);
-        self.shared.fifos.lock().unwrap_or_else(|p| p.into_inner()).take();
-        Ok(exit)
+        Ok(self.shared.finish(&response))
     }
 }

@@ -20,6 +20,7 @@ use crate::runtime::CancelToken;
 pub mod client;
 pub mod container;
 pub mod events;
+pub mod process;
 pub mod task;
 
 /// Version of the C ABI described by this header. The library reports its own through

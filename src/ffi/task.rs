@@ -1,13 +1,14 @@
 //! C ABI of tasks: create, start, stdio paths, pid, kill, status, wait, delete, free.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, CString};
 
 use super::container::lcd_container;
 use super::*;
 use crate::bundle::Stdio;
 use crate::events::ExitStatus;
 use crate::runtime::block_on;
-use crate::task::{ProcessState, Task};
+use crate::process::{ProcessState, StdioPaths};
+use crate::task::Task;
 
 /// A container's task (its init process).
 pub struct lcd_task {
@@ -44,7 +45,7 @@ pub struct lcd_task_status {
     pub exited_at_unix_nanos: i64,
 }
 
-fn state_of(state: ProcessState) -> lcd_process_state {
+pub(crate) fn state_of(state: ProcessState) -> lcd_process_state {
     match state {
         ProcessState::Unknown => lcd_process_state::LCD_STATE_UNKNOWN,
         ProcessState::Created => lcd_process_state::LCD_STATE_CREATED,
@@ -55,7 +56,7 @@ fn state_of(state: ProcessState) -> lcd_process_state {
     }
 }
 
-unsafe fn write_exit(exit: ExitStatus, exit_code: *mut u32, exited_at_unix_nanos: *mut i64) {
+pub(crate) unsafe fn write_exit(exit: ExitStatus, exit_code: *mut u32, exited_at_unix_nanos: *mut i64) {
     unsafe {
         write_opt(exit_code, exit.code);
         write_opt(exited_at_unix_nanos, unix_nanos(exit.exited_at));
@@ -89,8 +90,10 @@ pub unsafe extern "C" fn lcd_task_create(
     })
 }
 
-/// Gets the container's existing task with no IO attached (one RPC), for example after the
-/// host program restarted.
+/// Gets the container's existing task (one RPC), for example after the host program
+/// restarted. With `attach` false the task has no IO; with `attach` true the handle takes over
+/// the FIFOs containerd names for the task (`lcd_task_stdio_path` gives them; open them to
+/// read its output again), and deleting the task removes them.
 ///
 /// Ownership: on success `*out` receives a task the caller frees with `lcd_task_free`.
 /// Thread-safe. Errors: `LCD_NOT_FOUND` ("no running task found") when the container has no
@@ -98,6 +101,7 @@ pub unsafe extern "C" fn lcd_task_create(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_container_task(
     container: *const lcd_container,
+    attach: bool,
     cancel: *const lcd_cancel,
     out: *mut *mut lcd_task,
     err: *mut *mut lcd_error,
@@ -105,10 +109,20 @@ pub unsafe extern "C" fn lcd_container_task(
     boundary(err, || {
         let out = out_arg("out", out)?;
         let container = unsafe { handle_arg("container", container)? };
-        let task = block_on(unsafe { cancel_arg(cancel) }, Task::load(&container.container))?;
+        let task = block_on(unsafe { cancel_arg(cancel) }, Task::get(&container.container, attach))?;
         unsafe { out.write(Box::into_raw(Box::new(lcd_task { task }))) };
         Ok(())
     })
+}
+
+/// The C string of one FIFO path, or NULL.
+pub(crate) fn stdio_path(stdio: &StdioPaths, stream: lcd_stdio) -> *const c_char {
+    let stream = match stream {
+        lcd_stdio::LCD_STDIN => Stdio::Stdin,
+        lcd_stdio::LCD_STDOUT => Stdio::Stdout,
+        lcd_stdio::LCD_STDERR => Stdio::Stderr,
+    };
+    stdio.get(stream).map(|p| p.as_ptr()).unwrap_or(ptr::null())
 }
 
 /// The path of one of the task's FIFOs, or NULL when the task has no such FIFO (no stdin
@@ -116,14 +130,9 @@ pub unsafe extern "C" fn lcd_container_task(
 /// handle, valid until `lcd_task_free`. Thread-safe; no RPC.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_task_stdio_path(task: *const lcd_task, stream: lcd_stdio) -> *const c_char {
-    boundary_infallible(ptr::null(), || {
-        let Some(task) = (unsafe { task.as_ref() }) else { return ptr::null() };
-        let stream = match stream {
-            lcd_stdio::LCD_STDIN => Stdio::Stdin,
-            lcd_stdio::LCD_STDOUT => Stdio::Stdout,
-            lcd_stdio::LCD_STDERR => Stdio::Stderr,
-        };
-        task.task.stdio().get(stream).map(|p| p.as_ptr()).unwrap_or(ptr::null())
+    boundary_infallible(ptr::null(), || match unsafe { task.as_ref() } {
+        Some(task) => stdio_path(task.task.stdio(), stream),
+        None => ptr::null(),
     })
 }
 
@@ -236,6 +245,177 @@ pub unsafe extern "C" fn lcd_task_delete(
         unsafe { write_exit(exit, exit_code, exited_at_unix_nanos) };
         Ok(())
     })
+}
+
+/// Kills every process of the task with SIGKILL, waits for the exit (event stream), then
+/// deletes the task and removes its FIFOs (two RPCs); reports the exit like `lcd_task_delete`.
+/// A task that already exited is just deleted. Bound the wait with a cancel token.
+///
+/// Thread-safe. Errors: `LCD_NOT_FOUND` when the task is gone; containerd's errors;
+/// `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_force_delete(
+    task: *const lcd_task,
+    cancel: *const lcd_cancel,
+    exit_code: *mut u32,
+    exited_at_unix_nanos: *mut i64,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let task = unsafe { handle_arg("task", task)? };
+        let exit = block_on(unsafe { cancel_arg(cancel) }, task.task.force_delete())?;
+        unsafe { write_exit(exit, exit_code, exited_at_unix_nanos) };
+        Ok(())
+    })
+}
+
+/// Freezes every process of the task (one RPC).
+///
+/// Thread-safe. Errors: `LCD_NOT_FOUND` when the task is gone; `LCD_FAILED_PRECONDITION` or
+/// containerd's errors when it cannot be paused; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_pause(task: *const lcd_task, cancel: *const lcd_cancel, err: *mut *mut lcd_error) -> lcd_status {
+    boundary(err, || {
+        let task = unsafe { handle_arg("task", task)? };
+        block_on(unsafe { cancel_arg(cancel) }, task.task.pause())
+    })
+}
+
+/// Thaws a paused task (one RPC).
+///
+/// Thread-safe. Errors: as `lcd_task_pause`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_resume(task: *const lcd_task, cancel: *const lcd_cancel, err: *mut *mut lcd_error) -> lcd_status {
+    boundary(err, || {
+        let task = unsafe { handle_arg("task", task)? };
+        block_on(unsafe { cancel_arg(cancel) }, task.task.resume())
+    })
+}
+
+/// Resizes the task's terminal to `width` x `height` characters (one RPC).
+///
+/// Thread-safe. Errors: containerd's errors (e.g. for a task without a terminal);
+/// `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_resize(
+    task: *const lcd_task,
+    width: u32,
+    height: u32,
+    cancel: *const lcd_cancel,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let task = unsafe { handle_arg("task", task)? };
+        block_on(unsafe { cancel_arg(cancel) }, task.task.resize(width, height))
+    })
+}
+
+/// Closes the init process's stdin (one RPC, CloseIO): close your write end of the stdin FIFO
+/// first; the process then reads end-of-file.
+///
+/// Thread-safe. Errors: `LCD_NOT_FOUND` when the task is gone; containerd's errors;
+/// `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_close_stdin(task: *const lcd_task, cancel: *const lcd_cancel, err: *mut *mut lcd_error) -> lcd_status {
+    boundary(err, || {
+        let task = unsafe { handle_arg("task", task)? };
+        block_on(unsafe { cancel_arg(cancel) }, task.task.close_stdin())
+    })
+}
+
+/// Updates the task's resources from a runtime-spec `LinuxResources` JSON document (sent to
+/// containerd as it is after a syntax check; one RPC).
+///
+/// Thread-safe. Errors: `LCD_INVALID_ARGUMENT` for JSON that does not parse; containerd's
+/// errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_update_resources(
+    task: *const lcd_task,
+    resources_json: *const u8,
+    resources_json_len: usize,
+    cancel: *const lcd_cancel,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let task = unsafe { handle_arg("task", task)? };
+        let json = unsafe { bytes_arg("resources JSON", resources_json, resources_json_len)? };
+        block_on(unsafe { cancel_arg(cancel) }, task.task.update_resources(json))
+    })
+}
+
+/// The processes of a task as containerd lists them.
+pub struct lcd_pids {
+    processes: Vec<(u32, Option<(CString, Vec<u8>)>)>,
+}
+
+/// Lists the task's processes (one RPC): host pids, each with the info payload containerd sent
+/// (for runc a `containerd.runc.v1.ProcessDetails` protobuf naming the exec id).
+///
+/// Ownership: on success `*out` receives a list the caller frees with `lcd_pids_free`.
+/// Thread-safe. Errors: `LCD_NOT_FOUND` when the task is gone; containerd's errors;
+/// `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_pids(
+    task: *const lcd_task,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pids,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let out = out_arg("out", out)?;
+        let task = unsafe { handle_arg("task", task)? };
+        let pids = block_on(unsafe { cancel_arg(cancel) }, task.task.pids())?;
+        let processes = pids
+            .into_iter()
+            .map(|p| (p.pid, p.info.map(|any| (CString::new(any.type_url).unwrap_or_default(), any.value))))
+            .collect();
+        unsafe { out.write(Box::into_raw(Box::new(lcd_pids { processes }))) };
+        Ok(())
+    })
+}
+
+/// The number of processes in the list; 0 for NULL. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_pids_count(pids: *const lcd_pids) -> usize {
+    boundary_infallible(0, || unsafe { pids.as_ref() }.map(|p| p.processes.len()).unwrap_or(0))
+}
+
+/// The host pid of process `index`; 0 for NULL or an index out of range. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_pids_pid(pids: *const lcd_pids, index: usize) -> u32 {
+    boundary_infallible(0, || {
+        unsafe { pids.as_ref() }.and_then(|p| p.processes.get(index)).map(|(pid, _)| *pid).unwrap_or(0)
+    })
+}
+
+/// The info payload of process `index`: writes its type URL and bytes (owned by the list,
+/// valid until `lcd_pids_free`) and returns true; false when there is none (NULL list, index
+/// out of range, no payload). Any out-parameter may be NULL. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_pids_info(
+    pids: *const lcd_pids,
+    index: usize,
+    type_url: *mut *const c_char,
+    data: *mut *const u8,
+    data_len: *mut usize,
+) -> bool {
+    boundary_infallible(false, || {
+        let Some((_, Some((url, bytes)))) = (unsafe { pids.as_ref() }).and_then(|p| p.processes.get(index)) else {
+            return false;
+        };
+        unsafe {
+            write_opt(type_url, url.as_ptr());
+            write_opt(data, bytes.as_ptr());
+            write_opt(data_len, bytes.len());
+        }
+        true
+    })
+}
+
+/// Frees a process list. NULL does nothing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_pids_free(pids: *mut lcd_pids) {
+    unsafe { free_handle(pids) }
 }
 
 /// Frees a task handle. NULL does nothing. The containerd task itself is not touched.

@@ -1,0 +1,208 @@
+//! C ABI of exec'd processes.
+
+use std::ffi::c_char;
+
+use super::task::{lcd_stdio, lcd_task, lcd_task_status, state_of, stdio_path, write_exit};
+use super::*;
+use crate::process::Process;
+use crate::runtime::block_on;
+
+/// A process exec'd in a task.
+pub struct lcd_process {
+    process: Process,
+}
+
+/// Adds a process to the task without starting it: validates `exec_id` (containerd identifier
+/// rules), makes its FIFO set in the bundle directory (`<exec_id>-stdout` always,
+/// `<exec_id>-stdin` only when `with_stdin`, `<exec_id>-stderr` only when the process spec
+/// asks for no terminal), then one RPC (Tasks.Exec) with the runtime-spec `Process` JSON
+/// `spec_json` sent as it is. Open the FIFOs (`lcd_process_stdio_path`), then call
+/// `lcd_process_start`.
+///
+/// Ownership: on success `*out` receives a process the caller frees with `lcd_process_free`.
+/// Thread-safe.
+/// Errors: `LCD_INVALID_ARGUMENT` (bad exec id, spec that is not JSON, NULL pointers);
+/// `LCD_ALREADY_EXISTS` ("id already in use") for an exec id in use; `LCD_NOT_FOUND` when the
+/// task is gone; containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`. On failure
+/// the FIFOs are removed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_exec(
+    task: *const lcd_task,
+    exec_id: *const u8,
+    exec_id_len: usize,
+    spec_json: *const u8,
+    spec_json_len: usize,
+    with_stdin: bool,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_process,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let out = out_arg("out", out)?;
+        let task = unsafe { handle_arg("task", task)? };
+        let exec_id = unsafe { str_arg("exec id", exec_id, exec_id_len)? };
+        let spec_json = unsafe { bytes_arg("process spec JSON", spec_json, spec_json_len)? };
+        let process = block_on(unsafe { cancel_arg(cancel) }, task.task.exec(exec_id, spec_json, with_stdin))?;
+        unsafe { out.write(Box::into_raw(Box::new(lcd_process { process }))) };
+        Ok(())
+    })
+}
+
+/// Starts an exec'd process (one RPC). Exec starts within one container are serialized
+/// (containerd#8557). A stdin close requested before the start is sent right after it. If the
+/// start fails, the process is deleted and its FIFOs removed before the start error (with
+/// containerd's text) is returned.
+///
+/// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_process_start(process: *const lcd_process, cancel: *const lcd_cancel, err: *mut *mut lcd_error) -> lcd_status {
+    boundary(err, || {
+        let process = unsafe { handle_arg("process", process)? };
+        block_on(unsafe { cancel_arg(cancel) }, process.process.start())
+    })
+}
+
+/// The exec id. Owned by the handle, valid until `lcd_process_free`; "" for NULL.
+/// Thread-safe; no RPC.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_process_id(process: *const lcd_process) -> *const c_char {
+    boundary_infallible(c"".as_ptr(), || match unsafe { process.as_ref() } {
+        Some(p) => p.process.shared.exec_id_c.as_ptr(),
+        None => c"".as_ptr(),
+    })
+}
+
+/// The path of one of the process's FIFOs, or NULL when it has none (see `lcd_task_exec`).
+/// Owned by the handle, valid until `lcd_process_free`. Thread-safe; no RPC.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_process_stdio_path(process: *const lcd_process, stream: lcd_stdio) -> *const c_char {
+    boundary_infallible(ptr::null(), || match unsafe { process.as_ref() } {
+        Some(p) => stdio_path(p.process.stdio(), stream),
+        None => ptr::null(),
+    })
+}
+
+/// The process's pid (0 before it started, or for NULL). Thread-safe; no RPC.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_process_pid(process: *const lcd_process) -> u32 {
+    boundary_infallible(0, || unsafe { process.as_ref() }.map(|p| p.process.pid()).unwrap_or(0))
+}
+
+/// Sends `signal` to the process (one RPC).
+///
+/// Thread-safe. Errors: `LCD_NOT_FOUND` when the process is gone or has exited; containerd's
+/// errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_process_kill(
+    process: *const lcd_process,
+    signal: u32,
+    cancel: *const lcd_cancel,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let process = unsafe { handle_arg("process", process)? };
+        block_on(unsafe { cancel_arg(cancel) }, process.process.kill(signal))
+    })
+}
+
+/// Resizes the process's terminal (one RPC).
+///
+/// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_process_resize(
+    process: *const lcd_process,
+    width: u32,
+    height: u32,
+    cancel: *const lcd_cancel,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let process = unsafe { handle_arg("process", process)? };
+        block_on(unsafe { cancel_arg(cancel) }, process.process.resize(width, height))
+    })
+}
+
+/// Closes the process's stdin (one RPC, CloseIO): close your write end of the stdin FIFO
+/// first. Asked before `lcd_process_start`, the close is sent right after the start.
+///
+/// Thread-safe. Errors: `LCD_NOT_FOUND` when the process is gone; containerd's errors;
+/// `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_process_close_stdin(process: *const lcd_process, cancel: *const lcd_cancel, err: *mut *mut lcd_error) -> lcd_status {
+    boundary(err, || {
+        let process = unsafe { handle_arg("process", process)? };
+        block_on(unsafe { cancel_arg(cancel) }, process.process.close_stdin())
+    })
+}
+
+/// The process's state, exit code and exit time (one RPC). `*out` is written on success.
+///
+/// Thread-safe. Errors: `LCD_NOT_FOUND` when the process was deleted; containerd's errors;
+/// `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_process_get_status(
+    process: *const lcd_process,
+    cancel: *const lcd_cancel,
+    out: *mut lcd_task_status,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let out = out_arg("out", out)?;
+        let process = unsafe { handle_arg("process", process)? };
+        let status = block_on(unsafe { cancel_arg(cancel) }, process.process.status())?;
+        let status = lcd_task_status {
+            state: state_of(status.state),
+            exit_code: status.exit_code,
+            exited_at_unix_nanos: unix_nanos(status.exited_at),
+        };
+        unsafe { out.write(status) };
+        Ok(())
+    })
+}
+
+/// Blocks until the process exits; reports its exit code and time (either may be NULL). Uses
+/// the event stream: no RPC. Bound it with a cancel token.
+///
+/// Thread-safe. Errors: `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED` from `cancel`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_process_wait(
+    process: *const lcd_process,
+    cancel: *const lcd_cancel,
+    exit_code: *mut u32,
+    exited_at_unix_nanos: *mut i64,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let process = unsafe { handle_arg("process", process)? };
+        let exit = block_on(unsafe { cancel_arg(cancel) }, process.process.wait())?;
+        unsafe { write_exit(exit, exit_code, exited_at_unix_nanos) };
+        Ok(())
+    })
+}
+
+/// Deletes the exited process (one RPC) and removes its FIFOs; reports its exit code and time
+/// (either may be NULL). The handle stays valid (free it with `lcd_process_free`).
+///
+/// Thread-safe. Errors: `LCD_FAILED_PRECONDITION` while it runs; `LCD_NOT_FOUND` when already
+/// deleted; containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_process_delete(
+    process: *const lcd_process,
+    cancel: *const lcd_cancel,
+    exit_code: *mut u32,
+    exited_at_unix_nanos: *mut i64,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let process = unsafe { handle_arg("process", process)? };
+        let exit = block_on(unsafe { cancel_arg(cancel) }, process.process.delete())?;
+        unsafe { write_exit(exit, exit_code, exited_at_unix_nanos) };
+        Ok(())
+    })
+}
+
+/// Frees a process handle. NULL does nothing. The containerd process is not touched.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_process_free(process: *mut lcd_process) {
+    unsafe { free_handle(process) }
+}

@@ -1,0 +1,329 @@
+//! What a container's init process (its task) and its exec'd processes have in common: pid,
+//! FIFO set, exit tracking, and the RPCs addressed to one process (kill, resize, close stdin,
+//! status), plus the exec process handle itself.
+
+use std::ffi::CString;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use containerd_client::services::v1::ExecProcessRequest;
+use containerd_client::types::v1::{Process as ProcessRecord, Status};
+use prost_types::Any;
+use serde::Deserialize;
+
+use crate::bundle::{FifoSet, Stdio};
+use crate::container::ContainerShared;
+use crate::error::{Error, ErrorKind, Result};
+use crate::events::{system_time, ExitSlot, ExitStatus};
+use crate::identifiers;
+
+/// The type URL of a runtime-spec `Process` carried in an `Any`.
+pub const PROCESS_SPEC_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Process";
+/// How long the cleanup of a failed start waits for the killed process to exit.
+pub(crate) const FAILED_START_EXIT_WAIT: Duration = Duration::from_secs(10);
+
+/// A process state as containerd reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessState {
+    Unknown,
+    Created,
+    Running,
+    Stopped,
+    Paused,
+    Pausing,
+}
+
+/// A process's state, exit status and exit time (exit fields are zero / `None` until it
+/// stopped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskStatus {
+    pub state: ProcessState,
+    pub exit_code: u32,
+    pub exited_at: Option<SystemTime>,
+}
+
+impl TaskStatus {
+    pub(crate) fn from_record(process: &ProcessRecord) -> Self {
+        let state = match Status::try_from(process.status).unwrap_or(Status::Unknown) {
+            Status::Unknown => ProcessState::Unknown,
+            Status::Created => ProcessState::Created,
+            Status::Running => ProcessState::Running,
+            Status::Stopped => ProcessState::Stopped,
+            Status::Paused => ProcessState::Paused,
+            Status::Pausing => ProcessState::Pausing,
+        };
+        TaskStatus { state, exit_code: process.exit_status, exited_at: system_time(process.exited_at.as_ref()) }
+    }
+}
+
+/// The stdio FIFO paths of a process, kept as C strings for the life of the handle so the C
+/// ABI can lend them out.
+#[derive(Debug, Default)]
+pub struct StdioPaths {
+    pub stdin: Option<CString>,
+    pub stdout: Option<CString>,
+    pub stderr: Option<CString>,
+    pub terminal: bool,
+}
+
+impl StdioPaths {
+    pub(crate) fn of(fifos: &FifoSet, terminal: bool) -> Self {
+        let c = |s: Stdio| fifos.path(s).and_then(|p| CString::new(p.as_os_str().as_encoded_bytes()).ok());
+        StdioPaths { stdin: c(Stdio::Stdin), stdout: c(Stdio::Stdout), stderr: c(Stdio::Stderr), terminal }
+    }
+
+    pub fn get(&self, stream: Stdio) -> Option<&CString> {
+        match stream {
+            Stdio::Stdin => self.stdin.as_ref(),
+            Stdio::Stdout => self.stdout.as_ref(),
+            Stdio::Stderr => self.stderr.as_ref(),
+        }
+    }
+}
+
+/// One process of a container: the init process (empty `exec_id`) or an exec.
+#[derive(Debug)]
+pub(crate) struct ProcessShared {
+    pub container: Arc<ContainerShared>,
+    /// "" for the init process.
+    pub exec_id: String,
+    /// The exec id as a C string, for the C ABI to lend out.
+    pub exec_id_c: CString,
+    pub pid: AtomicU32,
+    /// The FIFO files this handle owns; removed when the process is deleted or fails to start.
+    pub fifos: Mutex<Option<FifoSet>>,
+    pub stdio: StdioPaths,
+    pub exit: Arc<ExitSlot>,
+    pub stdin_close: Mutex<StdinClose>,
+}
+
+/// When a stdin close can go to containerd.
+#[derive(Debug, Default)]
+pub(crate) struct StdinClose {
+    /// containerd knows the process well enough to take a CloseIO: after create for the init
+    /// process, after start for an exec (moby's order).
+    io_ready: bool,
+    /// A close asked for before `io_ready`; sent right after the process starts.
+    pending: bool,
+}
+
+impl ProcessShared {
+    pub fn new(
+        container: Arc<ContainerShared>,
+        exec_id: &str,
+        pid: u32,
+        fifos: Option<FifoSet>,
+        stdio: StdioPaths,
+        exit: Arc<ExitSlot>,
+        io_ready: bool,
+    ) -> Self {
+        ProcessShared {
+            container,
+            exec_id: exec_id.to_owned(),
+            exec_id_c: CString::new(exec_id).unwrap_or_default(),
+            pid: AtomicU32::new(pid),
+            fifos: Mutex::new(fifos),
+            stdio,
+            exit,
+            stdin_close: Mutex::new(StdinClose { io_ready, pending: false }),
+        }
+    }
+
+    fn containerd(&self) -> &crate::containerd::Containerd {
+        &self.container.client.containerd
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid.load(Ordering::SeqCst)
+    }
+
+    pub async fn kill(&self, signal: u32) -> Result<()> {
+        self.containerd().kill(&self.container.id, &self.exec_id, signal, false).await
+    }
+
+    pub async fn status(&self) -> Result<TaskStatus> {
+        let record = self.containerd().get_process(&self.container.id, &self.exec_id).await?;
+        Ok(TaskStatus::from_record(&record))
+    }
+
+    pub async fn resize(&self, width: u32, height: u32) -> Result<()> {
+        self.containerd().resize_pty(&self.container.id, &self.exec_id, width, height).await
+    }
+
+    /// Closes the process's stdin (CloseIO). Before containerd can take it (an exec not yet
+    /// started), the close is remembered and sent right after the start.
+    pub async fn close_stdin(&self) -> Result<()> {
+        {
+            let mut state = self.stdin_close.lock().unwrap_or_else(|p| p.into_inner());
+            if !state.io_ready {
+                state.pending = true;
+                return Ok(());
+            }
+        }
+        self.containerd().close_stdin(&self.container.id, &self.exec_id).await
+    }
+
+    /// Marks the process ready for CloseIO and sends a close asked for earlier.
+    pub async fn mark_io_ready(&self) {
+        let pending = {
+            let mut state = self.stdin_close.lock().unwrap_or_else(|p| p.into_inner());
+            state.io_ready = true;
+            std::mem::take(&mut state.pending)
+        };
+        if pending {
+            if let Err(e) = self.containerd().close_stdin(&self.container.id, &self.exec_id).await {
+                tracing::warn!(container = %self.container.id, exec = %self.exec_id, error = %e, "deferred stdin close failed");
+            }
+        }
+    }
+
+    /// Records how the process ended and removes its FIFOs (after a delete).
+    pub fn finish(&self, response: &containerd_client::services::v1::DeleteResponse) -> ExitStatus {
+        let exit = ExitStatus { code: response.exit_status, exited_at: system_time(response.exited_at.as_ref()) };
+        self.exit.settle(exit);
+        self.remove_fifos();
+        exit
+    }
+
+    /// Removes the FIFO files of this process, if the handle has them.
+    pub fn remove_fifos(&self) {
+        if let Some(fifos) = self.fifos.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            fifos.remove();
+        }
+    }
+}
+
+/// What the library reads of a runtime-spec `Process` document.
+#[derive(Deserialize)]
+struct ProcessSpecFields {
+    #[serde(default)]
+    terminal: bool,
+}
+
+/// An exec'd process of a task.
+#[derive(Debug, Clone)]
+pub struct Process {
+    pub(crate) shared: Arc<ProcessShared>,
+}
+
+impl Process {
+    /// Makes the exec's FIFO set (named after `exec_id`) and adds the process to the task
+    /// (one RPC, Tasks.Exec). The process is not started: open the FIFOs, then
+    /// [`Process::start`]. On failure the FIFOs are removed.
+    pub(crate) async fn exec(container: &Arc<ContainerShared>, exec_id: &str, spec_json: &[u8], with_stdin: bool) -> Result<Process> {
+        identifiers::validate("exec id", exec_id)?;
+        let fields: ProcessSpecFields = serde_json::from_slice(spec_json)
+            .map_err(|e| Error::invalid_argument(format!("process spec is not a valid OCI process JSON document: {e}")))?;
+        let fifos = FifoSet::create(&container.bundle, exec_id, with_stdin, fields.terminal).map_err(|e| match e.kind() {
+            ErrorKind::AlreadyExists => Error::new(ErrorKind::AlreadyExists, format!("id already in use: exec {exec_id}: {e}")),
+            _ => e,
+        })?;
+        let exit = container.client.events.exit_slot(&container.id, exec_id, true);
+        let request = ExecProcessRequest {
+            container_id: container.id.clone(),
+            exec_id: exec_id.to_owned(),
+            stdin: fifos.request_path(Stdio::Stdin),
+            stdout: fifos.request_path(Stdio::Stdout),
+            stderr: fifos.request_path(Stdio::Stderr),
+            terminal: fields.terminal,
+            spec: Some(Any { type_url: PROCESS_SPEC_TYPE_URL.to_owned(), value: spec_json.to_vec() }),
+        };
+        container.client.containerd.exec(request).await.map_err(|e| match e.kind() {
+            ErrorKind::AlreadyExists => Error::new(ErrorKind::AlreadyExists, format!("id already in use: {}", e.message())),
+            _ => e,
+        })?;
+        let mut fifos = fifos;
+        fifos.keep();
+        let stdio = StdioPaths::of(&fifos, fields.terminal);
+        Ok(Process { shared: Arc::new(ProcessShared::new(container.clone(), exec_id, 0, Some(fifos), stdio, exit, false)) })
+    }
+
+    /// Starts the process (one RPC, Tasks.Start). Exec starts of one container are serialized
+    /// (containerd#8557: concurrent exec starts can take minutes). A stdin close asked for
+    /// earlier is sent right after. On failure the process is deleted and its FIFOs removed.
+    pub async fn start(&self) -> Result<()> {
+        let shared = &self.shared;
+        let container = &shared.container;
+        let started = {
+            // The shim opens an exec's FIFOs during the start, with a blocking open of the
+            // write ends: hold read ends until it returns (see `open_output_readers`).
+            let readers = match shared.fifos.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                Some(fifos) => fifos.open_output_readers()?,
+                None => Vec::new(),
+            };
+            let _serialized = container.exec_start_lock.lock().await;
+            let started = container.client.containerd.start_process(&container.id, &shared.exec_id).await;
+            drop(readers);
+            started
+        };
+        match started {
+            Ok(pid) => {
+                shared.pid.store(pid, Ordering::SeqCst);
+                shared.mark_io_ready().await;
+                Ok(())
+            }
+            Err(start_error) => {
+                match container.client.containerd.delete_process(&container.id, &shared.exec_id).await {
+                    Ok(response) => drop(shared.finish(&response)),
+                    Err(e) => {
+                        tracing::warn!(container = %container.id, exec = %shared.exec_id, error = %e, "cleanup of an exec that failed to start");
+                        shared.remove_fifos();
+                    }
+                }
+                Err(start_error)
+            }
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.shared.exec_id
+    }
+
+    pub fn container_id(&self) -> &str {
+        &self.shared.container.id
+    }
+
+    /// The pid, from start; no RPC.
+    pub fn pid(&self) -> u32 {
+        self.shared.pid()
+    }
+
+    pub fn stdio(&self) -> &StdioPaths {
+        &self.shared.stdio
+    }
+
+    /// Sends `signal` to the process. One RPC (Tasks.Kill).
+    pub async fn kill(&self, signal: u32) -> Result<()> {
+        self.shared.kill(signal).await
+    }
+
+    /// Resizes the process's terminal. One RPC (Tasks.ResizePty).
+    pub async fn resize(&self, width: u32, height: u32) -> Result<()> {
+        self.shared.resize(width, height).await
+    }
+
+    /// Closes the process's stdin (one RPC, Tasks.CloseIO; deferred to right after the start
+    /// when asked before it).
+    pub async fn close_stdin(&self) -> Result<()> {
+        self.shared.close_stdin().await
+    }
+
+    /// The process's state. One RPC (Tasks.Get with the exec id).
+    pub async fn status(&self) -> Result<TaskStatus> {
+        self.shared.status().await
+    }
+
+    /// Waits for the process to exit, through the client's event stream: no RPC.
+    pub async fn wait(&self) -> Result<ExitStatus> {
+        self.shared.exit.wait().await
+    }
+
+    /// Deletes the exited process (one RPC, Tasks.DeleteProcess) and removes its FIFOs;
+    /// returns how it exited. A running process is refused (failed precondition).
+    pub async fn delete(&self) -> Result<ExitStatus> {
+        let container = &self.shared.container;
+        let response = container.client.containerd.delete_process(&container.id, &self.shared.exec_id).await?;
+        Ok(self.shared.finish(&response))
+    }
+}
