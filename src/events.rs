@@ -347,6 +347,39 @@ mod tests {
         assert_eq!((event.kind, event.process_id.as_str(), event.pid), (EventKind::Start, "c9", 7));
     }
 
+    /// A slow reader holds the pump back instead of losing events or growing memory; exits are
+    /// still settled for waiters before the pump blocks.
+    #[test]
+    fn a_full_queue_applies_backpressure_without_dropping_events() {
+        crate::runtime::block_on(None, async {
+            // A hub without a pump: the test feeds envelopes in place of containerd.
+            let hub = EventHub { shared: Arc::new(HubShared::default()), pump: tokio::spawn(async {}) };
+            let stream = hub.subscribe()?;
+            let slot = hub.exit_slot("c", "last", true);
+            let exit = |id: &str, code| {
+                envelope(
+                    "containerd.events.TaskExit",
+                    &ev::TaskExit { container_id: "c".into(), id: id.into(), pid: 1, exit_status: code, exited_at: None },
+                )
+            };
+            for i in 0..EVENT_QUEUE_CAPACITY {
+                deliver(&hub.shared, &exit(&format!("p{i}"), 0)).await;
+            }
+            let last = exit("last", 42);
+            let blocked = tokio::time::timeout(Duration::from_millis(100), deliver(&hub.shared, &last)).await;
+            assert!(blocked.is_err(), "the pump waits while the caller's queue is full");
+            assert_eq!(slot.get().map(|e| e.code), Some(42), "the exit was settled before waiting");
+            assert_eq!(stream.next().await?.process_id, "p0", "oldest first");
+            deliver(&hub.shared, &last).await;
+            for i in 1..EVENT_QUEUE_CAPACITY {
+                assert_eq!(stream.next().await?.process_id, format!("p{i}"), "nothing dropped, order kept");
+            }
+            assert_eq!(stream.next().await?.exit_code, 42);
+            Ok(())
+        })
+        .unwrap();
+    }
+
     #[test]
     fn task_delete_is_ignored_and_garbage_is_an_error() {
         let delete = ev::TaskDelete { container_id: "c".into(), ..Default::default() };
