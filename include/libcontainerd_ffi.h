@@ -88,6 +88,9 @@ typedef struct lcd_pids lcd_pids;
 // A process exec'd in a task.
 typedef struct lcd_process lcd_process;
 
+// One stats sample of a task.
+typedef struct lcd_stats lcd_stats;
+
 // A container's task (its init process).
 typedef struct lcd_task lcd_task;
 
@@ -111,6 +114,17 @@ typedef struct lcd_task_status {
   uint32_t exit_code;
   int64_t exited_at_unix_nanos;
 } lcd_task_status;
+
+// Key figures decoded from a stats sample (cgroup v1 or v2); zero where the payload has none.
+typedef struct lcd_stats_figures {
+  // 1 or 2; 0 when the payload type is not known to the library.
+  uint8_t cgroup_version;
+  uint64_t cpu_usage_ns;
+  uint64_t memory_usage_bytes;
+  uint64_t memory_limit_bytes;
+  uint64_t pids_current;
+  uint64_t pids_limit;
+} lcd_stats_figures;
 
 
 
@@ -395,6 +409,38 @@ enum lcd_status lcd_process_delete(const struct lcd_process *process,
 
 // Frees a process handle. NULL does nothing. The containerd process is not touched.
 void lcd_process_free(struct lcd_process *process);
+
+// Reads the task's stats (one RPC; a second only when containerd has no sample, to tell a
+// missing task apart).
+//
+// Ownership: on success `*out` receives a sample the caller frees with `lcd_stats_free`.
+// Thread-safe. Errors: `LCD_NOT_FOUND` when the task is gone; `LCD_UNKNOWN` "no metrics
+// received" when containerd returns none; `LCD_INTERNAL` for a corrupt payload; containerd's
+// errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+enum lcd_status lcd_task_stats(const struct lcd_task *task,
+                               const struct lcd_cancel *cancel,
+                               struct lcd_stats **out,
+                               struct lcd_error **err);
+
+// The payload's type URL (`io.containerd.cgroups.v1.Metrics` or `...v2.Metrics`). Owned by
+// the sample, valid until `lcd_stats_free`; "" for NULL. Thread-safe.
+const char *lcd_stats_type_url(const struct lcd_stats *stats);
+
+// The metrics payload exactly as containerd sent it (protobuf); its length goes to `*len`
+// (may be NULL). Owned by the sample, valid until `lcd_stats_free`; NULL for NULL.
+// Thread-safe.
+const uint8_t *lcd_stats_payload(const struct lcd_stats *stats,
+                                 size_t *len);
+
+// When containerd read the sample, in nanoseconds since the Unix epoch; 0 when unknown or for
+// NULL. Thread-safe.
+int64_t lcd_stats_read_unix_nanos(const struct lcd_stats *stats);
+
+// The key figures of the sample; all zero for NULL. Thread-safe.
+struct lcd_stats_figures lcd_stats_get_figures(const struct lcd_stats *stats);
+
+// Frees a stats sample. NULL does nothing.
+void lcd_stats_free(struct lcd_stats *stats);
 
 // Creates the container's task without starting it: makes the FIFO set in the bundle
 // directory (`<id>-stdout` always, `<id>-stdin` only when `with_stdin`, `<id>-stderr` only

@@ -21,6 +21,7 @@ pub mod client;
 pub mod container;
 pub mod events;
 pub mod process;
+pub mod stats;
 pub mod task;
 
 /// Version of the C ABI described by this header. The library reports its own through

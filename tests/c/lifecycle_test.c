@@ -162,6 +162,18 @@ static void test_kill(lcd_client *client) {
                "delete of a running task", NULL);
   expect_error(lcd_container_delete(container, NULL, &err), LCD_FAILED_PRECONDITION, &err,
                "delete of a container with a task", "cannot delete running task");
+  lcd_stats *stats = NULL;
+  expect_error(lcd_task_stats(task, NULL, &stats, &err), LCD_OK, &err, "stats", NULL);
+  lcd_stats_figures figures = lcd_stats_get_figures(stats);
+  size_t payload_len = 0;
+  CHECK(lcd_stats_payload(stats, &payload_len) != NULL && payload_len > 0, "raw metrics payload");
+  CHECK(strstr(lcd_stats_type_url(stats), "io.containerd.cgroups.v") != NULL, "metrics type %s",
+        lcd_stats_type_url(stats));
+  CHECK(figures.cgroup_version >= 1 && figures.memory_usage_bytes > 0 && figures.pids_current >= 1,
+        "stats figures: v%u mem %llu pids %llu", figures.cgroup_version,
+        (unsigned long long)figures.memory_usage_bytes, (unsigned long long)figures.pids_current);
+  CHECK(lcd_stats_read_unix_nanos(stats) > 0, "stats read time");
+  lcd_stats_free(stats);
   lcd_cancel *short_wait = lcd_cancel_new(200);
   expect_error(lcd_task_wait(task, short_wait, NULL, NULL, &err), LCD_DEADLINE_EXCEEDED, &err,
                "wait with a deadline on a running task", NULL);
@@ -171,6 +183,7 @@ static void test_kill(lcd_client *client) {
   expect_error(lcd_task_wait(task, NULL, &code, NULL, &err), LCD_OK, &err, "wait", NULL);
   CHECK(code == 137, "killed task exits 137, got %u", code);
   expect_error(lcd_task_kill(task, SIGTERM, NULL, &err), LCD_NOT_FOUND, &err, "kill of an exited task", NULL);
+  CHECK(lcd_stats_get_figures(NULL).cgroup_version == 0 && lcd_stats_payload(NULL, NULL) == NULL, "stats of NULL");
   expect_error(lcd_task_delete(task, NULL, NULL, NULL, &err), LCD_OK, &err, "delete task", NULL);
   expect_error(lcd_container_delete(container, NULL, &err), LCD_OK, &err, "delete container", NULL);
   lcd_task_free(task);
