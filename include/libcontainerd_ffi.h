@@ -50,12 +50,14 @@ typedef enum lcd_event_type {
   LCD_EVENT_RESUMED = 7,
 } lcd_event_type;
 
-// A standard stream of a process.
-typedef enum lcd_stdio {
-  LCD_STDIN = 0,
-  LCD_STDOUT = 1,
-  LCD_STDERR = 2,
-} lcd_stdio;
+// Severity of a log record.
+typedef enum lcd_log_level {
+  LCD_LOG_ERROR = 1,
+  LCD_LOG_WARN = 2,
+  LCD_LOG_INFO = 3,
+  LCD_LOG_DEBUG = 4,
+  LCD_LOG_TRACE = 5,
+} lcd_log_level;
 
 // A process state as containerd reports it.
 typedef enum lcd_process_state {
@@ -66,6 +68,13 @@ typedef enum lcd_process_state {
   LCD_STATE_PAUSED = 4,
   LCD_STATE_PAUSING = 5,
 } lcd_process_state;
+
+// A standard stream of a process.
+typedef enum lcd_stdio {
+  LCD_STDIN = 0,
+  LCD_STDOUT = 1,
+  LCD_STDERR = 2,
+} lcd_stdio;
 
 // A cancellation token for blocking calls, optionally with a deadline.
 typedef struct lcd_cancel lcd_cancel;
@@ -107,6 +116,21 @@ typedef struct lcd_event {
   // Exit events only: nanoseconds since the Unix epoch.
   int64_t exited_at_unix_nanos;
 } lcd_event;
+
+// One key-value field of a log record; the strings are valid only during the callback.
+typedef struct lcd_log_field {
+  const char *key;
+  const char *value;
+} lcd_log_field;
+
+// Receives log records. `target` names the library module, `message` the event, `fields` its
+// key-value pairs (`n_fields` of them). All strings are valid only during the call.
+typedef void (*lcd_log_fn)(void *user_data,
+                           enum lcd_log_level level,
+                           const char *target,
+                           const char *message,
+                           const struct lcd_log_field *fields,
+                           size_t n_fields);
 
 // A task's state; `exit_code` and `exited_at_unix_nanos` are 0 until it stopped.
 typedef struct lcd_task_status {
@@ -305,6 +329,19 @@ void lcd_event_stream_free(struct lcd_event_stream *stream);
 // Frees an event. NULL does nothing.
 void lcd_event_free(struct lcd_event *event);
 
+// Sends the library's log records at `min_level` (an `lcd_log_level`) or more severe to
+// `callback`, with
+// `user_data` passed back as it is (Go passes a `cgo.Handle`). A NULL callback silences the
+// library again (the default). Replaces any earlier sink.
+//
+// The callback may run on library threads (named `lcd-worker`) and on the threads calling
+// library functions, concurrently; no library lock is held while it runs. It must not block
+// for long and must not call blocking library functions (from a library thread they fail
+// with `LCD_INTERNAL`). Thread-safe; cannot fail.
+void lcd_set_log_sink(lcd_log_fn callback,
+                      void *user_data,
+                      int32_t min_level);
+
 // Adds a process to the task without starting it: validates `exec_id` (containerd identifier
 // rules), makes its FIFO set in the bundle directory (`<exec_id>-stdout` always,
 // `<exec_id>-stdin` only when `with_stdin`, `<exec_id>-stderr` only when the process spec
@@ -342,10 +379,11 @@ enum lcd_status lcd_process_start(const struct lcd_process *process,
 // Thread-safe; no RPC.
 const char *lcd_process_id(const struct lcd_process *process);
 
-// The path of one of the process's FIFOs, or NULL when it has none (see `lcd_task_exec`).
+// The path of one of the process's FIFOs (`stream` is an `lcd_stdio`), or NULL when it has
+// none (see `lcd_task_exec`) or for an unknown stream.
 // Owned by the handle, valid until `lcd_process_free`. Thread-safe; no RPC.
 const char *lcd_process_stdio_path(const struct lcd_process *process,
-                                   enum lcd_stdio stream);
+                                   int32_t stream);
 
 // The process's pid (0 before it started, or for NULL). Thread-safe; no RPC.
 uint32_t lcd_process_pid(const struct lcd_process *process);
@@ -472,11 +510,12 @@ enum lcd_status lcd_container_task(const struct lcd_container *container,
                                    struct lcd_task **out,
                                    struct lcd_error **err);
 
-// The path of one of the task's FIFOs, or NULL when the task has no such FIFO (no stdin
-// asked for, stderr with a terminal, a task loaded without IO, or a NULL task). Owned by the
+// The path of one of the task's FIFOs (`stream` is an `lcd_stdio`), or NULL when the task has
+// no such FIFO (no stdin asked for, stderr with a terminal, a task loaded without IO, a NULL
+// task or an unknown stream). Owned by the
 // handle, valid until `lcd_task_free`. Thread-safe; no RPC.
 const char *lcd_task_stdio_path(const struct lcd_task *task,
-                                enum lcd_stdio stream);
+                                int32_t stream);
 
 // Whether the task has a terminal (from the spec's `process.terminal`). Thread-safe; no RPC.
 bool lcd_task_terminal(const struct lcd_task *task);

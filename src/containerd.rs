@@ -177,6 +177,7 @@ impl Containerd {
 
     fn request<T>(&self, rpc: Rpc, message: T) -> Request<T> {
         self.counts.add(rpc);
+        tracing::trace!(method = rpc.method(), namespace = %self.namespace, "containerd request");
         let mut request = Request::new(message);
         request.metadata_mut().insert("containerd-namespace", self.namespace_header.clone());
         request

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod ffi;
 pub mod identifiers;
+pub mod logging;
 pub mod metrics;
 pub mod process;
 pub mod runtime;

@@ -20,6 +20,7 @@ use crate::runtime::CancelToken;
 pub mod client;
 pub mod container;
 pub mod events;
+pub mod logging;
 pub mod process;
 pub mod stats;
 pub mod task;

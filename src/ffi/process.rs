@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use super::task::{lcd_stdio, lcd_task, lcd_task_status, state_of, stdio_path, write_exit};
+use super::task::{lcd_task, lcd_task_status, state_of, stdio_path, write_exit};
 use super::*;
 use crate::process::Process;
 use crate::runtime::block_on;
@@ -72,10 +72,11 @@ pub unsafe extern "C" fn lcd_process_id(process: *const lcd_process) -> *const c
     })
 }
 
-/// The path of one of the process's FIFOs, or NULL when it has none (see `lcd_task_exec`).
+/// The path of one of the process's FIFOs (`stream` is an `lcd_stdio`), or NULL when it has
+/// none (see `lcd_task_exec`) or for an unknown stream.
 /// Owned by the handle, valid until `lcd_process_free`. Thread-safe; no RPC.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_process_stdio_path(process: *const lcd_process, stream: lcd_stdio) -> *const c_char {
+pub unsafe extern "C" fn lcd_process_stdio_path(process: *const lcd_process, stream: i32) -> *const c_char {
     boundary_infallible(ptr::null(), || match unsafe { process.as_ref() } {
         Some(p) => stdio_path(p.process.stdio(), stream),
         None => ptr::null(),

@@ -115,21 +115,24 @@ pub unsafe extern "C" fn lcd_container_task(
     })
 }
 
-/// The C string of one FIFO path, or NULL.
-pub(crate) fn stdio_path(stdio: &StdioPaths, stream: lcd_stdio) -> *const c_char {
+/// The C string of one FIFO path, or NULL. `stream` comes from C as an integer, so a value
+/// that is no `lcd_stdio` gives NULL.
+pub(crate) fn stdio_path(stdio: &StdioPaths, stream: i32) -> *const c_char {
     let stream = match stream {
-        lcd_stdio::LCD_STDIN => Stdio::Stdin,
-        lcd_stdio::LCD_STDOUT => Stdio::Stdout,
-        lcd_stdio::LCD_STDERR => Stdio::Stderr,
+        x if x == lcd_stdio::LCD_STDIN as i32 => Stdio::Stdin,
+        x if x == lcd_stdio::LCD_STDOUT as i32 => Stdio::Stdout,
+        x if x == lcd_stdio::LCD_STDERR as i32 => Stdio::Stderr,
+        _ => return ptr::null(),
     };
     stdio.get(stream).map(|p| p.as_ptr()).unwrap_or(ptr::null())
 }
 
-/// The path of one of the task's FIFOs, or NULL when the task has no such FIFO (no stdin
-/// asked for, stderr with a terminal, a task loaded without IO, or a NULL task). Owned by the
+/// The path of one of the task's FIFOs (`stream` is an `lcd_stdio`), or NULL when the task has
+/// no such FIFO (no stdin asked for, stderr with a terminal, a task loaded without IO, a NULL
+/// task or an unknown stream). Owned by the
 /// handle, valid until `lcd_task_free`. Thread-safe; no RPC.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_task_stdio_path(task: *const lcd_task, stream: lcd_stdio) -> *const c_char {
+pub unsafe extern "C" fn lcd_task_stdio_path(task: *const lcd_task, stream: i32) -> *const c_char {
     boundary_infallible(ptr::null(), || match unsafe { task.as_ref() } {
         Some(task) => stdio_path(task.task.stdio(), stream),
         None => ptr::null(),

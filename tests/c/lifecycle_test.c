@@ -38,6 +38,22 @@ static int passed, failed;
 
 static const char *socket_path, *rootfs, *state_dir;
 
+/* Log sink: counts the records of Version requests. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static int log_requests;
+
+static void count_log(void *user_data, lcd_log_level level, const char *target, const char *message,
+                      const lcd_log_field *fields, size_t n_fields) {
+  (void)target;
+  int *counter = user_data;
+  if (level == LCD_LOG_TRACE && strcmp(message, "containerd request") == 0 && n_fields > 0 &&
+      strcmp(fields[0].key, "method") == 0 && strstr(fields[0].value, "Version/Version") != NULL) {
+    pthread_mutex_lock(&log_lock);
+    (*counter)++;
+    pthread_mutex_unlock(&log_lock);
+  }
+}
+
 /* Checks a call's status and error object, then frees the error. Takes the address of the
  * caller's error variable so it is read after the call has written it. */
 static lcd_status expect_error(lcd_status got, lcd_status want, lcd_error **errp, const char *what,
@@ -258,6 +274,7 @@ static void test_errors(lcd_client *client) {
   /* NULL handles never crash. */
   CHECK(lcd_task_pid(NULL) == 0, "pid of NULL");
   CHECK(lcd_task_stdio_path(NULL, LCD_STDOUT) == NULL, "stdio of NULL");
+  CHECK(lcd_process_stdio_path(NULL, 42) == NULL, "unknown stream");
   CHECK(strcmp(lcd_container_id(NULL), "") == 0, "id of NULL");
   CHECK(lcd_error_status(NULL) == LCD_INVALID_ARGUMENT, "status of NULL error");
   expect_error(lcd_task_kill(NULL, 9, NULL, &err), LCD_INVALID_ARGUMENT, &err, "kill NULL task", NULL);
@@ -371,8 +388,11 @@ int main(int argc, char **argv) {
     printf("%d passed, %d failed\n", passed, failed);
     return 1;
   }
+  lcd_set_log_sink(count_log, &log_requests, LCD_LOG_TRACE);
   char *version = NULL;
   expect_error(lcd_client_version(client, NULL, &version, NULL, &err), LCD_OK, &err, "version", NULL);
+  lcd_set_log_sink(NULL, NULL, LCD_LOG_ERROR);
+  CHECK(log_requests == 1, "the log sink saw the version request (%d records)", log_requests);
   CHECK(version && strncmp(version, "1.", 2) == 0, "version string");
   lcd_string_free(version);
 

@@ -1,0 +1,110 @@
+//! Routes the library's log records (`tracing` events) to a sink the host program registers,
+//! so dockerd can forward them to its own logger. Silent by default: until a sink is
+//! registered no subscriber exists and disabled records cost one atomic load; the library
+//! never writes to stdout.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Once, RwLock};
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::Layer;
+
+/// One log record as the sink sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    pub level: Level,
+    pub target: String,
+    pub message: String,
+    pub fields: Vec<(String, String)>,
+}
+
+/// The host's log sink.
+pub type Sink = Arc<dyn Fn(&LogRecord) + Send + Sync>;
+
+static SINK: RwLock<Option<Sink>> = RwLock::new(None);
+/// The most verbose level passed to the sink, as `level_rank`; 0 = none.
+static MAX_RANK: AtomicU8 = AtomicU8::new(0);
+static INSTALL: Once = Once::new();
+
+fn level_rank(level: &Level) -> u8 {
+    match *level {
+        Level::ERROR => 1,
+        Level::WARN => 2,
+        Level::INFO => 3,
+        Level::DEBUG => 4,
+        Level::TRACE => 5,
+    }
+}
+
+/// Registers `sink` for records at `max_level` or more severe; `None` silences the library
+/// again. Installs the library's subscriber as the process-wide default on first use (if the
+/// host process already installed one, records go there instead and the sink sees none).
+pub fn set_sink(sink: Option<Sink>, max_level: Level) {
+    let rank = if sink.is_some() { level_rank(&max_level) } else { 0 };
+    *SINK.write().unwrap_or_else(|p| p.into_inner()) = sink;
+    MAX_RANK.store(rank, Ordering::SeqCst);
+    INSTALL.call_once(|| {
+        let subscriber = tracing_subscriber::registry().with(SinkLayer);
+        if tracing::subscriber::set_global_default(subscriber).is_err() {
+            // The host's own subscriber stays in charge.
+        }
+    });
+    tracing::callsite::rebuild_interest_cache();
+}
+
+struct SinkLayer;
+
+impl<S: Subscriber> Layer<S> for SinkLayer {
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> tracing::subscriber::Interest {
+        // The level can change at any time; ask `enabled` each time.
+        tracing::subscriber::Interest::sometimes()
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, _: Context<'_, S>) -> bool {
+        level_rank(metadata.level()) <= MAX_RANK.load(Ordering::Relaxed)
+    }
+
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        let Some(sink) = SINK.read().unwrap_or_else(|p| p.into_inner()).clone() else { return };
+        let mut visitor = FieldCollector::default();
+        event.record(&mut visitor);
+        let metadata = event.metadata();
+        let record = LogRecord {
+            level: *metadata.level(),
+            target: metadata.target().to_owned(),
+            message: visitor.message,
+            fields: visitor.fields,
+        };
+        // No lock is held here: the sink may take as long as it likes or log itself.
+        sink(&record);
+    }
+}
+
+#[derive(Default)]
+struct FieldCollector {
+    message: String,
+    fields: Vec<(String, String)>,
+}
+
+impl Visit for FieldCollector {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message.push_str(value);
+        } else {
+            self.fields.push((field.name().to_owned(), value.to_owned()));
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let mut text = String::new();
+        let _ = write!(text, "{value:?}");
+        if field.name() == "message" {
+            self.message = text;
+        } else {
+            self.fields.push((field.name().to_owned(), text));
+        }
+    }
+}
