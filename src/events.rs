@@ -12,6 +12,10 @@
 //! bounded, and the backlog waits in containerd's per-subscriber queue instead. Exits are
 //! settled before the event is queued, but while the pump is held back later exits wait too,
 //! so a caller that opens a stream must keep reading it.
+//!
+//! Reconnecting: when the stream breaks the pump resubscribes every 100 ms. Events published in
+//! the gap are lost (containerd does not replay), so after a resubscription the exits of the
+//! processes someone waits on are reconciled with one Tasks.Get each.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -259,24 +263,74 @@ impl EventStream {
 }
 
 async fn pump(containerd: Arc<Containerd>, hub: Arc<HubShared>) {
+    // Set while the stream is broken: the first failure is a warning, retries are debug.
+    let mut outage = false;
     loop {
-        match containerd.subscribe_task_events().await {
+        if outage {
+            // Exits published while the stream was down are gone (containerd does not replay);
+            // catch up on the ones someone waits for once the new subscription is in place.
+            crate::runtime::handle().spawn(reconcile_waiters(containerd.clone(), hub.clone()));
+        }
+        let failure = match containerd.subscribe_task_events().await {
             Ok(mut stream) => loop {
                 match stream.message().await {
-                    Ok(Some(envelope)) => deliver(&hub, &envelope).await,
-                    Ok(None) => {
-                        tracing::warn!("containerd closed the event stream; resubscribing");
-                        break;
+                    Ok(Some(envelope)) => {
+                        if outage {
+                            tracing::info!("task event stream is back");
+                            outage = false;
+                        }
+                        deliver(&hub, &envelope).await
                     }
-                    Err(status) => {
-                        tracing::warn!(error = %status, "task event stream failed; resubscribing");
-                        break;
-                    }
+                    Ok(None) => break "containerd closed the event stream".to_owned(),
+                    Err(status) => break format!("task event stream failed: {status}"),
                 }
             },
-            Err(e) => tracing::debug!(error = %e, "cannot subscribe to task events yet"),
+            Err(e) => e.to_string(),
+        };
+        if outage {
+            tracing::debug!(error = %failure, "still resubscribing to task events");
+        } else {
+            tracing::warn!(error = %failure, "lost the task event stream; resubscribing every 100ms");
+            outage = true;
         }
         tokio::time::sleep(RESUBSCRIBE_INTERVAL).await;
+    }
+}
+
+/// How long after a resubscription the waiters are reconciled: the subscription must be in
+/// place first, or an exit between the check and the subscription would be missed.
+const RECONCILE_DELAY: Duration = Duration::from_millis(200);
+/// The exit code recorded for a waited-for process that vanished while the stream was down
+/// (moby's "unknown exit").
+const UNKNOWN_EXIT_CODE: u32 = 255;
+
+/// Settles the waiters whose process exited while the event stream was down: one Tasks.Get
+/// per process someone is waiting on, none otherwise.
+async fn reconcile_waiters(containerd: Arc<Containerd>, hub: Arc<HubShared>) {
+    tokio::time::sleep(RECONCILE_DELAY).await;
+    let waiting: Vec<Arc<ExitSlot>> = hub
+        .slots
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .filter_map(Weak::upgrade)
+        .filter(|slot| slot.get().is_none())
+        .collect();
+    for slot in waiting {
+        let (container_id, process_id) = &slot.key;
+        let exec_id = if process_id == container_id { "" } else { process_id.as_str() };
+        match containerd.get_process(container_id, exec_id).await {
+            Ok(process) if process.status == containerd_client::types::v1::Status::Stopped as i32 => {
+                tracing::debug!(container = %container_id, process = %process_id, "exit found after the event stream came back");
+                slot.settle(ExitStatus { code: process.exit_status, exited_at: system_time(process.exited_at.as_ref()) });
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                tracing::warn!(container = %container_id, process = %process_id, "a waited-for process vanished while the event stream was down");
+                slot.settle(ExitStatus { code: UNKNOWN_EXIT_CODE, exited_at: None });
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot reconcile a waiter yet"),
+        }
     }
 }
 

@@ -28,6 +28,8 @@ static SINK: RwLock<Option<Sink>> = RwLock::new(None);
 /// The most verbose level passed to the sink, as `level_rank`; 0 = none.
 static MAX_RANK: AtomicU8 = AtomicU8::new(0);
 static INSTALL: Once = Once::new();
+/// The target prefix of this crate's records.
+const OWN_TARGET: &str = "containerd_ffi";
 
 fn level_rank(level: &Level) -> u8 {
     match *level {
@@ -64,7 +66,8 @@ impl<S: Subscriber> Layer<S> for SinkLayer {
     }
 
     fn enabled(&self, metadata: &Metadata<'_>, _: Context<'_, S>) -> bool {
-        level_rank(metadata.level()) <= MAX_RANK.load(Ordering::Relaxed)
+        // Only the library's own records: its dependencies' (h2, tonic, hyper) are noise to the host.
+        level_rank(metadata.level()) <= MAX_RANK.load(Ordering::Relaxed) && metadata.target().starts_with(OWN_TARGET)
     }
 
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {

@@ -51,6 +51,10 @@ fn records_reach_the_registered_sink_with_their_fields_until_it_is_removed() {
     let (level, _, fields) = records.iter().find(|(_, m, _)| m == "containerd request").unwrap();
     assert_eq!(*level, lcd_log_level::LCD_LOG_TRACE);
     assert!(fields.iter().any(|(k, v)| k == "namespace" && v == client.namespace()), "{fields:?}");
+    assert!(
+        records.iter().all(|(_, m, _)| !m.contains("frame") && !m.contains("poll")),
+        "dependencies' records (h2, tonic) are not forwarded"
+    );
 
     unsafe { lcd_set_log_sink(Some(collect), 0x5eed as *mut c_void, lcd_log_level::LCD_LOG_WARN as i32) };
     run(client.version()).unwrap();

@@ -6,6 +6,7 @@
 #   testbed.sh start         start (or reuse) it; prints LCD_* variables for the tests
 #   testbed.sh stop          stop it, its shims, and unmount what they left
 #   testbed.sh restart       kill -9 containerd (not the shims) and start it again
+#   testbed.sh down | up     the two halves of restart, for tests that act while it is down
 #   testbed.sh env           print the LCD_* variables of the running test bed
 #   testbed.sh run -- CMD    start, run CMD with the variables exported, stop; CMD's exit code
 #
@@ -138,13 +139,17 @@ cmd_stop() {
   done
 }
 
-cmd_restart() {
-  [[ -z ${LCD_CONTAINERD_ADDRESS:-} ]] || { log "cannot restart a containerd the test bed did not start"; return 1; }
+cmd_down() {
+  [[ -z ${LCD_CONTAINERD_ADDRESS:-} ]] || { log "cannot stop a containerd the test bed did not start"; return 1; }
   local pid
   if pid=$(running_pid); then
     kill -KILL "$pid" 2>/dev/null || true
     while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
   fi
+}
+
+cmd_restart() {
+  cmd_down
   start_containerd
 }
 
@@ -152,6 +157,8 @@ case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   restart) cmd_restart >/dev/null ;;
+  down) cmd_down ;;
+  up) start_containerd >/dev/null ;;
   env) [[ -f $DIR/env ]] && cat "$DIR/env" || { log "not started"; exit 1; } ;;
   run)
     shift

@@ -114,3 +114,14 @@ pub fn read_fifo(path: &Path) -> std::thread::JoinHandle<String> {
     let path = path.to_path_buf();
     std::thread::spawn(move || std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())))
 }
+
+/// Runs a `tests/testbed.sh` subcommand (e.g. `restart`, `down`, `up`) on the test bed in use.
+pub fn testbed_command(command: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testbed.sh");
+    let output = Command::new("bash").arg(&script).arg(command).output().expect("run tests/testbed.sh");
+    assert!(
+        output.status.success(),
+        "tests/testbed.sh {command} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
