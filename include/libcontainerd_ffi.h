@@ -193,6 +193,38 @@ void lcd_cancel_fire(const struct lcd_cancel *cancel);
 // Frees a cancellation token. NULL does nothing. No call may still be using it.
 void lcd_cancel_free(struct lcd_cancel *cancel);
 
+// Checkpoints the task with CRIU into the directory `dir` (absolute; absent or empty),
+// leaving the task running, or stopping it when `exit` (runc only). Four RPCs; the checkpoint
+// content is removed from containerd afterwards.
+//
+// Thread-safe. Errors: `LCD_INVALID_ARGUMENT` for a relative or non-directory path;
+// `LCD_ALREADY_EXISTS` when `dir` is not empty; containerd's and CRIU's errors with their
+// text; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`. On failure nothing is written in `dir` and
+// nothing is left in containerd's content store.
+enum lcd_status lcd_task_create_checkpoint(const struct lcd_task *task,
+                                           const uint8_t *dir,
+                                           size_t dir_len,
+                                           bool exit,
+                                           const struct lcd_cancel *cancel,
+                                           struct lcd_error **err);
+
+// Creates the container's task restored from the checkpoint directory `dir`, with a FIFO set
+// like `lcd_task_create`; start it with `lcd_task_start`. The directory is streamed into
+// containerd's content store as a tar under a lease, which is removed afterwards whatever
+// happens. Four RPCs.
+//
+// Ownership: on success `*out` receives a task the caller frees with `lcd_task_free`.
+// Thread-safe. Errors: `LCD_NOT_FOUND` for a missing directory; `LCD_INVALID_ARGUMENT` for a
+// path that is not a directory; containerd's and CRIU's errors; `LCD_CANCELLED` /
+// `LCD_DEADLINE_EXCEEDED`. On failure no task, FIFO, content or lease is left.
+enum lcd_status lcd_task_create_from_checkpoint(const struct lcd_container *container,
+                                                bool with_stdin,
+                                                const uint8_t *dir,
+                                                size_t dir_len,
+                                                const struct lcd_cancel *cancel,
+                                                struct lcd_task **out,
+                                                struct lcd_error **err);
+
 // Connects to the containerd socket `socket` (a filesystem path) for `namespace`, with
 // bundles under the absolute directory `state_dir`, and starts the client's task event
 // subscription.

@@ -69,6 +69,12 @@ impl Client {
         self.shared.events.subscribe()
     }
 
+    /// The client's containerd connection, for the few callers (tests, tools) that need a
+    /// request the handle API does not offer.
+    pub fn containerd(&self) -> &Containerd {
+        &self.shared.containerd
+    }
+
     /// How many containerd RPCs this client has sent, by method.
     pub fn rpc_counts(&self) -> &RpcCounts {
         self.shared.containerd.counts()

@@ -10,7 +10,7 @@ use std::time::Duration;
 use containerd_client::services::v1 as api;
 use containerd_client::services::v1::{
     containers_client::ContainersClient, events_client::EventsClient, tasks_client::TasksClient,
-    version_client::VersionClient,
+    version_client::VersionClient, content_client::ContentClient, leases_client::LeasesClient, images_client::ImagesClient,
 };
 use containerd_client::types::Envelope;
 use tonic::metadata::AsciiMetadataValue;
@@ -47,11 +47,19 @@ pub enum Rpc {
     TasksCloseIo,
     TasksMetrics,
     TasksCheckpoint,
+    LeasesCreate,
+    LeasesDelete,
+    ContentWrite,
+    ContentRead,
+    ContentDelete,
+    LeasesList,
+    ContentList,
+    ImagesList,
     EventsSubscribe,
 }
 
 impl Rpc {
-    pub const ALL: [Rpc; 20] = [
+    pub const ALL: [Rpc; 28] = [
         Rpc::Version,
         Rpc::ContainersCreate,
         Rpc::ContainersGet,
@@ -71,6 +79,14 @@ impl Rpc {
         Rpc::TasksCloseIo,
         Rpc::TasksMetrics,
         Rpc::TasksCheckpoint,
+        Rpc::LeasesCreate,
+        Rpc::LeasesDelete,
+        Rpc::ContentWrite,
+        Rpc::ContentRead,
+        Rpc::ContentDelete,
+        Rpc::LeasesList,
+        Rpc::ContentList,
+        Rpc::ImagesList,
         Rpc::EventsSubscribe,
     ];
 
@@ -96,6 +112,14 @@ impl Rpc {
             Rpc::TasksCloseIo => "containerd.services.tasks.v1.Tasks/CloseIO",
             Rpc::TasksMetrics => "containerd.services.tasks.v1.Tasks/Metrics",
             Rpc::TasksCheckpoint => "containerd.services.tasks.v1.Tasks/Checkpoint",
+            Rpc::LeasesCreate => "containerd.services.leases.v1.Leases/Create",
+            Rpc::LeasesDelete => "containerd.services.leases.v1.Leases/Delete",
+            Rpc::ContentWrite => "containerd.services.content.v1.Content/Write",
+            Rpc::ContentRead => "containerd.services.content.v1.Content/Read",
+            Rpc::ContentDelete => "containerd.services.content.v1.Content/Delete",
+            Rpc::LeasesList => "containerd.services.leases.v1.Leases/List",
+            Rpc::ContentList => "containerd.services.content.v1.Content/List",
+            Rpc::ImagesList => "containerd.services.images.v1.Images/List",
             Rpc::EventsSubscribe => "containerd.services.events.v1.Events/Subscribe",
         }
     }
@@ -181,6 +205,22 @@ impl Containerd {
         let mut request = Request::new(message);
         request.metadata_mut().insert("containerd-namespace", self.namespace_header.clone());
         request
+    }
+
+    /// A request whose writes to the content store are held by `lease` until it is deleted.
+    fn leased_request<T>(&self, rpc: Rpc, message: T, lease: &str) -> Result<Request<T>> {
+        let mut request = self.request(rpc, message);
+        let value = AsciiMetadataValue::try_from(lease).map_err(|_| Error::internal(format!("lease id {lease:?} is not valid metadata")))?;
+        request.metadata_mut().insert("containerd-lease", value);
+        Ok(request)
+    }
+
+    fn leases(&self) -> LeasesClient<Channel> {
+        LeasesClient::new(self.channel.clone())
+    }
+
+    fn content(&self) -> ContentClient<Channel> {
+        ContentClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
     fn containers(&self) -> ContainersClient<Channel> {
@@ -370,14 +410,114 @@ impl Containerd {
             .map_err(|s| Error::from_grpc(&format!("get metrics of {}", process_name(container_id, "")), &s))
     }
 
-    pub async fn checkpoint_task(
+    /// A lease that keeps what is written under it from garbage collection until deleted; it
+    /// expires by itself after `expire` in case the library never gets to delete it.
+    pub async fn create_lease(&self, id: &str, expire: std::time::SystemTime) -> Result<()> {
+        let expire = humantime::format_rfc3339_seconds(expire).to_string();
+        let labels = [("containerd.io/gc.expire".to_owned(), expire)].into_iter().collect();
+        let request = api::CreateRequest { id: id.to_owned(), labels };
+        self.leases()
+            .create(self.request(Rpc::LeasesCreate, request))
+            .await
+            .map(drop)
+            .map_err(|s| Error::from_grpc(&format!("create lease {id}"), &s))
+    }
+
+    /// Deletes a lease and, synchronously, the content only it held.
+    pub async fn delete_lease(&self, id: &str) -> Result<()> {
+        let request = api::DeleteRequest { id: id.to_owned(), sync: true };
+        self.leases()
+            .delete(self.request(Rpc::LeasesDelete, request))
+            .await
+            .map(drop)
+            .map_err(|s| Error::from_grpc(&format!("delete lease {id}"), &s))
+    }
+
+    /// Streams `requests` (Write actions ending with a Commit) into the content store under
+    /// `lease`; returns the committed digest and size.
+    pub async fn write_content(
+        &self,
+        lease: &str,
+        reference: &str,
+        requests: tokio::sync::mpsc::Receiver<api::WriteContentRequest>,
+    ) -> Result<(String, i64)> {
+        let action = format!("write content {reference}");
+        let request = self.leased_request(Rpc::ContentWrite, tokio_stream::wrappers::ReceiverStream::new(requests), lease)?;
+        let mut responses = self.content().write(request).await.map_err(|s| Error::from_grpc(&action, &s))?.into_inner();
+        while let Some(response) = responses.message().await.map_err(|s| Error::from_grpc(&action, &s))? {
+            if response.action == api::WriteAction::Commit as i32 {
+                return Ok((response.digest, response.offset.max(response.total)));
+            }
+        }
+        Err(Error::internal(format!("{action}: the stream ended before the commit was confirmed")))
+    }
+
+    /// Reads a blob from the content store, chunk by chunk.
+    pub async fn read_content(&self, digest: &str) -> Result<tonic::Streaming<api::ReadContentResponse>> {
+        let request = api::ReadContentRequest { digest: digest.to_owned(), offset: 0, size: 0 };
+        self.content()
+            .read(self.request(Rpc::ContentRead, request))
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|s| Error::from_grpc(&format!("read content {digest}"), &s))
+    }
+
+    pub async fn delete_content(&self, digest: &str) -> Result<()> {
+        let request = api::DeleteContentRequest { digest: digest.to_owned() };
+        self.content()
+            .delete(self.request(Rpc::ContentDelete, request))
+            .await
+            .map(drop)
+            .map_err(|s| Error::from_grpc(&format!("delete content {digest}"), &s))
+    }
+
+    /// The ids of the namespace's leases (for checks that nothing was left behind).
+    pub async fn list_leases(&self) -> Result<Vec<String>> {
+        let request = api::ListRequest { filters: Vec::new() };
+        self.leases()
+            .list(self.request(Rpc::LeasesList, request))
+            .await
+            .map(|r| r.into_inner().leases.into_iter().map(|l| l.id).collect())
+            .map_err(|s| Error::from_grpc("list leases", &s))
+    }
+
+    /// The digests in the namespace's content store.
+    pub async fn list_content(&self) -> Result<Vec<String>> {
+        let request = api::ListContentRequest { filters: Vec::new() };
+        let mut stream = self
+            .content()
+            .list(self.request(Rpc::ContentList, request))
+            .await
+            .map_err(|s| Error::from_grpc("list content", &s))?
+            .into_inner();
+        let mut digests = Vec::new();
+        while let Some(page) = stream.message().await.map_err(|s| Error::from_grpc("list content", &s))? {
+            digests.extend(page.info.into_iter().map(|i| i.digest));
+        }
+        Ok(digests)
+    }
+
+    /// The names of the namespace's images.
+    pub async fn list_images(&self) -> Result<Vec<String>> {
+        let request = api::ListImagesRequest { filters: Vec::new() };
+        ImagesClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .list(self.request(Rpc::ImagesList, request))
+            .await
+            .map(|r| r.into_inner().images.into_iter().map(|i| i.name).collect())
+            .map_err(|s| Error::from_grpc("list images", &s))
+    }
+
+    /// Tasks.Checkpoint, with the checkpoint's content written under `lease`.
+    pub async fn checkpoint_task_leased(
         &self,
         container_id: &str,
         options: Option<prost_types::Any>,
+        lease: &str,
     ) -> Result<Vec<containerd_client::types::Descriptor>> {
         let request = api::CheckpointTaskRequest { container_id: container_id.to_owned(), parent_checkpoint: String::new(), options };
         self.tasks()
-            .checkpoint(self.request(Rpc::TasksCheckpoint, request))
+            .checkpoint(self.leased_request(Rpc::TasksCheckpoint, request, lease)?)
             .await
             .map(|r| r.into_inner().descriptors)
             .map_err(|s| Error::from_grpc(&format!("checkpoint {}", process_name(container_id, "")), &s))

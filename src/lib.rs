@@ -6,9 +6,11 @@
 //! which only converts and delegates.
 
 pub mod bundle;
+pub mod checkpoint;
 pub mod client;
 pub mod container;
 pub mod containerd;
+pub mod content;
 pub mod error;
 pub mod events;
 pub mod ffi;

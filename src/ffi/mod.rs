@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime};
 use crate::error::{Error, ErrorKind, Result};
 use crate::runtime::CancelToken;
 
+pub mod checkpoint;
 pub mod client;
 pub mod container;
 pub mod events;

@@ -352,6 +352,23 @@ static void test_exec_and_task_operations(lcd_client *client) {
   expect_error(lcd_task_update_resources(task, S("not json"), NULL, &err), LCD_INVALID_ARGUMENT, &err,
                "update with bad JSON", NULL);
 
+  /* Checkpoint: CRIU cannot dump on this kernel, so check the failure is clean. */
+  char ckpt_dir[128];
+  snprintf(ckpt_dir, sizeof ckpt_dir, "/tmp/lcd-c-checkpoint-%ld", (long)getpid());
+  lcd_status ckpt = lcd_task_create_checkpoint(task, S(ckpt_dir), false, NULL, &err);
+  CHECK(ckpt != LCD_OK && err != NULL && strstr(lcd_error_message(err), "criu") != NULL,
+        "checkpoint fails with CRIU's text: %s", err ? lcd_error_message(err) : "");
+  lcd_error_free(err);
+  err = NULL;
+  struct stat ckpt_st;
+  CHECK(stat(ckpt_dir, &ckpt_st) != 0, "nothing written for a failed checkpoint");
+  expect_error(lcd_task_create_checkpoint(task, S("relative"), false, NULL, &err), LCD_INVALID_ARGUMENT, &err,
+               "relative checkpoint dir", NULL);
+  lcd_task *restored = NULL;
+  expect_error(lcd_task_create_from_checkpoint(container, false, S("/nonexistent-checkpoint"), NULL, &restored, &err),
+               LCD_NOT_FOUND, &err, "restore from a missing dir", NULL);
+  CHECK(restored == NULL, "no task from a missing checkpoint");
+
   /* Re-attach through a second handle, then force delete. */
   lcd_task *attached = NULL;
   expect_error(lcd_container_task(container, true, NULL, &attached, &err), LCD_OK, &err, "attach", NULL);

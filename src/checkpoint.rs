@@ -1,0 +1,73 @@
+//! Checkpoint a task into a directory, and create a task from such a directory.
+//!
+//! Fewer RPCs than moby's client: no pause/resume around the dump (CRIU freezes the cgroup
+//! itself), no container re-fetch (the handle has the record), no OCI index or image (the
+//! checkpoint's descriptors come back from Tasks.Checkpoint and the CRIU tar is read directly),
+//! and one lease whose synchronous deletion removes every blob written under it.
+
+use std::path::Path;
+
+use prost_types::Any;
+
+use crate::container::{Container, RUNC_OPTIONS_TYPE};
+use crate::content::{self, Lease, CRIU_CHECKPOINT_MEDIA_TYPE};
+use crate::error::{Error, Result};
+use crate::task::Task;
+
+/// The runc shim's checkpoint options (`containerd.runc.v1.CheckpointOptions`).
+pub const RUNC_CHECKPOINT_OPTIONS_TYPE: &str = "containerd.runc.v1.CheckpointOptions";
+
+impl Task {
+    /// Checkpoints the task with CRIU into `dir` (absolute; absent or empty), leaving the task
+    /// running, or stopping it when `exit`. `exit` reaches the runtime only for runc (it is
+    /// carried in runc's checkpoint options). Four RPCs: Leases.Create, Tasks.Checkpoint,
+    /// Content.Read of the CRIU image, Leases.Delete (which removes the checkpoint content).
+    /// On failure nothing is left in the content store and nothing is written in `dir`.
+    pub async fn create_checkpoint(&self, dir: &Path, exit: bool) -> Result<()> {
+        content::check_target_dir(dir)?;
+        let container = &self.shared.container;
+        let containerd = &container.client.containerd;
+        let options = container.runtime_options.as_ref().filter(|o| o.type_url.rsplit('/').next() == Some(RUNC_OPTIONS_TYPE)).map(|_| {
+            let mut value = Vec::new();
+            if exit {
+                prost::encoding::bool::encode(1, &true, &mut value);
+            }
+            Any { type_url: RUNC_CHECKPOINT_OPTIONS_TYPE.to_owned(), value }
+        });
+        let lease = Lease::create(containerd, "checkpoint").await?;
+        let result = async {
+            let descriptors = containerd.checkpoint_task_leased(&container.id, options, lease.id()).await?;
+            let image = descriptors.iter().find(|d| d.media_type == CRIU_CHECKPOINT_MEDIA_TYPE).ok_or_else(|| {
+                Error::internal(format!("checkpoint of container {} produced no CRIU image", container.id))
+            })?;
+            content::download_tar_into_dir(containerd, &image.digest, dir).await
+        }
+        .await;
+        let released = lease.release().await;
+        result.and(released)
+    }
+
+    /// Creates the container's task restored from the checkpoint directory `dir` (as written
+    /// by [`Task::create_checkpoint`]), with a FIFO set like [`Task::create`]. RPCs:
+    /// Leases.Create, Content.Write, Tasks.Create, Leases.Delete (which removes the uploaded
+    /// checkpoint whatever happened). runc restores the processes when the task is started, so
+    /// a bad checkpoint shows at [`Task::start`], which then deletes the task as usual.
+    pub async fn create_from_checkpoint(container: &Container, with_stdin: bool, dir: &Path) -> Result<Task> {
+        let containerd = &container.shared.client.containerd;
+        let lease = Lease::create(containerd, "restore").await?;
+        let result = async {
+            let image = content::upload_dir_as_tar(containerd, &lease, dir, CRIU_CHECKPOINT_MEDIA_TYPE).await?;
+            Task::create_with(container, with_stdin, Some(image)).await
+        }
+        .await;
+        let released = lease.release().await;
+        match (result, released) {
+            (Ok(task), Ok(())) => Ok(task),
+            (Ok(task), Err(e)) => {
+                tracing::warn!(container = %container.id(), error = %e, "failed to release the checkpoint lease");
+                Ok(task)
+            }
+            (Err(e), _) => Err(e),
+        }
+    }
+}

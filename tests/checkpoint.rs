@@ -1,0 +1,165 @@
+//! Checkpoint and restore against the real containerd. CRIU cannot checkpoint on this kernel,
+//! so what is tested for real is: the transfer of a directory into the content store and back,
+//! refusal of hostile archives, and clean failure paths (clear error, no content, lease, image
+//! or half-written directory left behind).
+
+mod common;
+
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use containerd_ffi::containerd::Rpc;
+use containerd_ffi::content::{self, Lease, CRIU_CHECKPOINT_MEDIA_TYPE};
+use containerd_ffi::{Client, ErrorKind, ProcessState, Task};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lcd-ckpt-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn tree(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        entries.sort();
+        for path in entries {
+            let rel = path.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.file_type().is_symlink() {
+                out.push((rel, format!("-> {}", std::fs::read_link(&path).unwrap().display())));
+            } else if meta.is_dir() {
+                out.push((rel.clone(), "dir".into()));
+                walk(base, &path, out);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                out.push((rel, format!("{} bytes, sum {}", bytes.len(), bytes.iter().map(|&b| b as u64).sum::<u64>())));
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn nothing_left(client: &Client) {
+    let containerd = client.containerd();
+    assert_eq!(run(containerd.list_leases()).unwrap(), Vec::<String>::new(), "leases left");
+    assert_eq!(run(containerd.list_content()).unwrap(), Vec::<String>::new(), "content left");
+    assert_eq!(run(containerd.list_images()).unwrap(), Vec::<String>::new(), "images left");
+}
+
+#[test]
+fn a_directory_goes_into_the_content_store_and_back_unchanged_then_is_collected() {
+    let client = client("ckpt-transfer");
+    let containerd = client.containerd();
+    let source = scratch("source");
+    std::fs::create_dir_all(source.join("nested/deeper")).unwrap();
+    std::fs::create_dir_all(source.join("empty")).unwrap();
+    std::fs::write(source.join("nested/deeper/small.img"), b"criu image bytes").unwrap();
+    let big: Vec<u8> = (0..3 * 1024 * 1024 + 17).map(|i| (i % 251) as u8).collect();
+    std::fs::write(source.join("pages-1.img"), &big).unwrap();
+    symlink("nested/deeper/small.img", source.join("link")).unwrap();
+
+    // The handle owns an Arc of the connection; the lease needs one too.
+    let shared = std::sync::Arc::new(run(containerd_ffi::containerd::Containerd::connect(&testbed().socket, client.namespace())).unwrap());
+    let lease = run(Lease::create(&shared, "test")).unwrap();
+    let descriptor = run(content::upload_dir_as_tar(&shared, &lease, &source, CRIU_CHECKPOINT_MEDIA_TYPE)).unwrap();
+    assert!(descriptor.digest.starts_with("sha256:") && descriptor.size > big.len() as i64);
+    assert_eq!(run(containerd.list_content()).unwrap(), vec![descriptor.digest.clone()]);
+    assert_eq!(run(containerd.list_leases()).unwrap(), vec![lease.id().to_owned()]);
+
+    let target = scratch("target");
+    run(content::download_tar_into_dir(&shared, &descriptor.digest, &target)).unwrap();
+    assert_eq!(tree(&target), tree(&source));
+    run(lease.release()).unwrap();
+    nothing_left(&client);
+
+    let err = run(content::download_tar_into_dir(&shared, &descriptor.digest, &scratch("gone"))).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(!scratch("gone").exists());
+    for dir in [source, target] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn an_archive_that_escapes_its_directory_is_refused_and_writes_nothing() {
+    let client = client("ckpt-hostile");
+    let shared = std::sync::Arc::new(run(containerd_ffi::containerd::Containerd::connect(&testbed().socket, client.namespace())).unwrap());
+    let lease = run(Lease::create(&shared, "test")).unwrap();
+    let descriptor = run(content::write_blob(&shared, &lease, CRIU_CHECKPOINT_MEDIA_TYPE, |out| {
+        let mut header = tar::Header::new_gnu();
+        let payload = b"escaped";
+        header.set_size(payload.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        // Written raw: the tar crate refuses to build such a path itself.
+        header.as_old_mut().name[..9].copy_from_slice(b"../escape");
+        header.set_cksum();
+        let mut builder = tar::Builder::new(out);
+        builder.append(&header, &payload[..])?;
+        builder.finish()
+    }))
+    .unwrap();
+    let parent = scratch("hostile");
+    std::fs::create_dir_all(&parent).unwrap();
+    let target = parent.join("checkpoint");
+    let err = run(content::download_tar_into_dir(&shared, &descriptor.digest, &target)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert!(err.message().contains("outside"), "{err}");
+    assert!(std::fs::read_dir(&parent).unwrap().next().is_none(), "nothing written next to or inside the target");
+    assert!(!std::env::temp_dir().join("escape").exists());
+    run(lease.release()).unwrap();
+    nothing_left(&client);
+    std::fs::remove_dir_all(parent).unwrap();
+}
+
+#[test]
+fn checkpointing_without_criu_fails_cleanly_and_the_container_keeps_running() {
+    let client = client("ckpt-create");
+    let container = create_container(&client, "c", &["sleep", "1000"], false).unwrap();
+    let task = run(Task::create(&container, false)).unwrap();
+    run(task.start()).unwrap();
+    let dir = scratch("create");
+    let before = client.rpc_counts().total();
+    let err = run(task.create_checkpoint(&dir, false)).unwrap_err();
+    assert!(err.message().contains("checkpoint"), "containerd's text: {err}");
+    assert_eq!(client.rpc_counts().total() - before, 3, "Leases.Create, Tasks.Checkpoint, Leases.Delete");
+    assert!(err.message().contains("criu"), "CRIU's own text reaches the caller: {err}");
+    assert!(!dir.exists(), "nothing written");
+    assert_eq!(run(task.status()).unwrap().state, ProcessState::Running, "not left paused or stopped");
+    nothing_left(&client);
+
+    let err = run(task.create_checkpoint(Path::new("relative/dir"), false)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    nothing_left(&client);
+    run(task.force_delete()).unwrap();
+    run(container.delete()).unwrap();
+}
+
+#[test]
+fn restoring_from_a_bogus_checkpoint_fails_cleanly() {
+    let client = client("ckpt-restore");
+    let container = create_container(&client, "r", &["sleep", "1000"], false).unwrap();
+    let dir = scratch("bogus");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("inventory.img"), b"not a criu image").unwrap();
+    let before = (client.rpc_counts().get(Rpc::ContentWrite), client.rpc_counts().get(Rpc::TasksCreate));
+    // runc restores at start: create takes the upload, start fails on the bogus image.
+    let task = run(Task::create_from_checkpoint(&container, false, &dir)).unwrap();
+    assert_eq!(before, (client.rpc_counts().get(Rpc::ContentWrite) - 1, client.rpc_counts().get(Rpc::TasksCreate) - 1));
+    nothing_left(&client); // the uploaded checkpoint is gone once the task holds what it needs
+    let err = run(task.start()).unwrap_err();
+    assert!(err.message().contains("restore") || err.message().contains("criu"), "CRIU's text: {err}");
+    assert_eq!(run(Task::load(&container)).unwrap_err().kind(), ErrorKind::NotFound, "no task left: {err}");
+    let leftovers: Vec<_> = std::fs::read_dir(container.bundle_dir()).unwrap().collect();
+    assert!(leftovers.is_empty(), "no fifos left");
+    nothing_left(&client);
+
+    let err = run(Task::create_from_checkpoint(&container, false, &scratch("missing"))).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    nothing_left(&client);
+    run(container.delete()).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
