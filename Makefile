@@ -13,7 +13,7 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: all setup lib header example harness demo test test-rust test-c test-pkgconfig install clean
+.PHONY: all setup lib header example harness demo test test-rust test-go test-c test-pkgconfig install clean
 
 all: lib example harness
 
@@ -63,10 +63,15 @@ demo: setup example
 
 # Every test, against a private containerd started for the run.
 test: setup lib harness test-pkgconfig
-	bash tests/testbed.sh run -- $(MAKE) --no-print-directory test-rust test-c
+	bash tests/testbed.sh run -- $(MAKE) --no-print-directory test-rust test-go test-c
 
 test-rust:
 	cargo test --release --locked -- --test-threads=8
+
+# The Go binding links the static library; its tests run with the race detector and, to catch a
+# missing KeepAlive, once more with a collection at nearly every allocation.
+test-go: lib
+	cd go && go vet ./... && go test -race -count=1 ./... && GOGC=1 go test -count=1 ./...
 
 test-c:
 	$(VALGRIND) $(BUILD)/lifecycle_test "$$LCD_CONTAINERD_SOCKET" "$$LCD_TEST_ROOTFS" /tmp/lcd-c-test-state

@@ -1,0 +1,3 @@
+module github.com/lcd-ffi/libcontainerd-ffi/go
+
+go 1.21

@@ -1,0 +1,170 @@
+// Package lcd is the low-level Go binding of libcontainerd-ffi's C ABI: one Go type per C
+// handle, Go-native values, context.Context for cancellation and deadlines. It imports
+// nothing of moby or containerd; the adapter package builds moby's interfaces on it.
+//
+// The Rust static library is linked by its full path (target/release/libcontainerd_ffi.a,
+// built by `make lib`), so a binary using this package is self-contained.
+package lcd
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../include
+#cgo LDFLAGS: ${SRCDIR}/../../target/release/libcontainerd_ffi.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+#include <stdlib.h>
+#include "libcontainerd_ffi.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+	"unsafe"
+)
+
+func init() {
+	if got := uint32(C.lcd_abi_version()); got != C.LCD_ABI_VERSION {
+		panic(fmt.Sprintf("lcd: library ABI version %d does not match header version %d", got, C.LCD_ABI_VERSION))
+	}
+}
+
+// Status is the library's status code (lcd_status).
+type Status int
+
+// The status codes of the C ABI.
+const (
+	OK                 Status = C.LCD_OK
+	NotFound           Status = C.LCD_NOT_FOUND
+	AlreadyExists      Status = C.LCD_ALREADY_EXISTS
+	InvalidArgument    Status = C.LCD_INVALID_ARGUMENT
+	FailedPrecondition Status = C.LCD_FAILED_PRECONDITION
+	Unavailable        Status = C.LCD_UNAVAILABLE
+	DeadlineExceeded   Status = C.LCD_DEADLINE_EXCEEDED
+	Cancelled          Status = C.LCD_CANCELLED
+	Unimplemented      Status = C.LCD_UNIMPLEMENTED
+	Internal           Status = C.LCD_INTERNAL
+	Unknown            Status = C.LCD_UNKNOWN
+)
+
+var statusNames = map[Status]string{
+	OK: "ok", NotFound: "not found", AlreadyExists: "already exists", InvalidArgument: "invalid argument",
+	FailedPrecondition: "failed precondition", Unavailable: "unavailable", DeadlineExceeded: "deadline exceeded",
+	Cancelled: "cancelled", Unimplemented: "unimplemented", Internal: "internal", Unknown: "unknown",
+}
+
+func (s Status) String() string {
+	if name, ok := statusNames[s]; ok {
+		return name
+	}
+	return fmt.Sprintf("status %d", int(s))
+}
+
+// Error is a failed library call: its status and the library's message, which keeps
+// containerd's own text word for word.
+type Error struct {
+	Status  Status
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Is matches another *Error with the same status, so errors.Is(err, &lcd.Error{Status: lcd.NotFound}) works.
+func (e *Error) Is(target error) bool {
+	var other *Error
+	return errors.As(target, &other) && other.Status == e.Status && other.Message == ""
+}
+
+// StatusOf returns the status of an error from this package, Unknown for others, OK for nil.
+func StatusOf(err error) Status {
+	if err == nil {
+		return OK
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return Unknown
+}
+
+// check turns a status and error object into a Go error, freeing the object.
+func check(status uint32, cerr *C.lcd_error) error {
+	if status == C.LCD_OK {
+		return nil
+	}
+	e := &Error{Status: Status(status), Message: fmt.Sprintf("libcontainerd: %s", Status(status))}
+	if cerr != nil {
+		e.Message = C.GoString(C.lcd_error_message(cerr))
+		C.lcd_error_free(cerr)
+	}
+	return e
+}
+
+// bytesArg passes Go memory as (pointer, length) without copying: the library copies what it
+// keeps and does not retain the pointer past the call.
+func bytesArg(b []byte) (*C.uint8_t, C.size_t) {
+	if len(b) == 0 {
+		return nil, 0
+	}
+	return (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(b))), C.size_t(len(b))
+}
+
+func stringArg(s string) (*C.uint8_t, C.size_t) {
+	if len(s) == 0 {
+		return nil, 0
+	}
+	return (*C.uint8_t)(unsafe.Pointer(unsafe.StringData(s))), C.size_t(len(s))
+}
+
+// withCancel runs a blocking C call with a cancel token that carries ctx's deadline and is
+// fired when ctx is done. The token outlives the watcher goroutine, which ends with the call.
+func withCancel(ctx context.Context, call func(cancel *C.lcd_cancel) error) error {
+	if err := ctx.Err(); err != nil {
+		return contextError(err)
+	}
+	done := ctx.Done()
+	var timeoutMs C.uint64_t
+	if deadline, ok := ctx.Deadline(); ok {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return contextError(context.DeadlineExceeded)
+		}
+		timeoutMs = C.uint64_t((left + time.Millisecond - 1) / time.Millisecond)
+	}
+	if done == nil && timeoutMs == 0 {
+		return call(nil) // context.Background(): nothing to watch
+	}
+	token := C.lcd_cancel_new(timeoutMs)
+	defer C.lcd_cancel_free(token)
+	finished := make(chan struct{})
+	watcher := make(chan struct{})
+	go func() {
+		defer close(watcher)
+		select {
+		case <-done:
+			C.lcd_cancel_fire(token)
+		case <-finished:
+		}
+	}()
+	err := call(token)
+	close(finished)
+	<-watcher
+	if StatusOf(err) == Cancelled && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// The deadline closed ctx.Done() too, and the watcher got there first.
+		return contextError(context.DeadlineExceeded)
+	}
+	return err
+}
+
+func contextError(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &Error{Status: DeadlineExceeded, Message: "operation timed out: context deadline exceeded"}
+	}
+	return &Error{Status: Cancelled, Message: "operation cancelled: context canceled"}
+}
+
+func timeFromNanos(n C.int64_t) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(n)).UTC()
+}

@@ -1,0 +1,148 @@
+package lcd
+
+/*
+#include <stdlib.h>
+#include "libcontainerd_ffi.h"
+*/
+import "C"
+
+import (
+	"context"
+	"time"
+)
+
+// Client is a connection to one containerd namespace. Safe for concurrent use.
+type Client struct {
+	h handle[*C.lcd_client]
+}
+
+// Connect connects to the containerd socket at socket for namespace, with bundles under the
+// absolute directory stateDir, and starts the client's event subscription.
+func Connect(ctx context.Context, socket, namespace, stateDir string) (*Client, error) {
+	var p *C.lcd_client
+	err := withCancel(ctx, func(cancel *C.lcd_cancel) error {
+		var cerr *C.lcd_error
+		sp, sl := stringArg(socket)
+		np, nl := stringArg(namespace)
+		dp, dl := stringArg(stateDir)
+		return check(C.lcd_client_connect(sp, sl, np, nl, dp, dl, cancel, &p, &cerr), cerr)
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{}
+	c.h.init(p, "Client", func(p *C.lcd_client) { C.lcd_client_free(p) })
+	track(c, (*Client).Close)
+	return c, nil
+}
+
+// Close frees the client handle; containers, tasks and streams made from it stay usable.
+// Idempotent.
+func (c *Client) Close() error {
+	c.h.close()
+	return nil
+}
+
+// Version returns containerd's version and revision (one RPC).
+func (c *Client) Version(ctx context.Context) (version, revision string, err error) {
+	err = c.h.use(func(p *C.lcd_client) error {
+		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
+			var v, r *C.char
+			var cerr *C.lcd_error
+			if err := check(C.lcd_client_version(p, cancel, &v, &r, &cerr), cerr); err != nil {
+				return err
+			}
+			version, revision = C.GoString(v), C.GoString(r)
+			C.lcd_string_free(v)
+			C.lcd_string_free(r)
+			return nil
+		})
+	})
+	return version, revision, err
+}
+
+// RPCTotal is the number of containerd RPCs the client has sent.
+func (c *Client) RPCTotal() (n uint64) {
+	_ = c.h.use(func(p *C.lcd_client) error {
+		n = uint64(C.lcd_client_rpc_total(p))
+		return nil
+	})
+	return n
+}
+
+// EventKind is the kind of a task event (moby's event types).
+type EventKind int
+
+// Task event kinds.
+const (
+	EventCreate      EventKind = C.LCD_EVENT_CREATE
+	EventStart       EventKind = C.LCD_EVENT_START
+	EventExit        EventKind = C.LCD_EVENT_EXIT
+	EventOOM         EventKind = C.LCD_EVENT_OOM
+	EventExecAdded   EventKind = C.LCD_EVENT_EXEC_ADDED
+	EventExecStarted EventKind = C.LCD_EVENT_EXEC_STARTED
+	EventPaused      EventKind = C.LCD_EVENT_PAUSED
+	EventResumed     EventKind = C.LCD_EVENT_RESUMED
+)
+
+// Event is one task event.
+type Event struct {
+	Kind        EventKind
+	ContainerID string
+	ProcessID   string
+	Pid         uint32
+	ExitCode    uint32
+	ExitedAt    time.Time
+}
+
+// EventStream is the client's stream of task events in containerd's order.
+type EventStream struct {
+	h handle[*C.lcd_event_stream]
+}
+
+// Subscribe opens the client's event stream (one at a time per client).
+func (c *Client) Subscribe() (*EventStream, error) {
+	var p *C.lcd_event_stream
+	err := c.h.use(func(cp *C.lcd_client) error {
+		var cerr *C.lcd_error
+		return check(C.lcd_client_subscribe(cp, &p, &cerr), cerr)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &EventStream{}
+	s.h.init(p, "EventStream", func(p *C.lcd_event_stream) { C.lcd_event_stream_free(p) })
+	track(s, (*EventStream).Close)
+	return s, nil
+}
+
+// Next blocks until the next event, or until ctx ends.
+func (s *EventStream) Next(ctx context.Context) (ev Event, err error) {
+	err = s.h.use(func(p *C.lcd_event_stream) error {
+		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
+			var e *C.lcd_event
+			var cerr *C.lcd_error
+			if err := check(C.lcd_event_stream_next(p, cancel, &e, &cerr), cerr); err != nil {
+				return err
+			}
+			ev = Event{
+				Kind:        EventKind(e.kind),
+				ContainerID: C.GoString(e.container_id),
+				ProcessID:   C.GoString(e.process_id),
+				Pid:         uint32(e.pid),
+				ExitCode:    uint32(e.exit_code),
+				ExitedAt:    timeFromNanos(e.exited_at_unix_nanos),
+			}
+			C.lcd_event_free(e)
+			return nil
+		})
+	})
+	return ev, err
+}
+
+// Close closes the stream (after calls in flight return); unread events are discarded.
+// Idempotent.
+func (s *EventStream) Close() error {
+	s.h.close()
+	return nil
+}

@@ -1,0 +1,116 @@
+package lcd
+
+/*
+#include <stdlib.h>
+#include "libcontainerd_ffi.h"
+*/
+import "C"
+
+import (
+	"context"
+	"sort"
+)
+
+// ContainerConfig is what a new container is made from.
+type ContainerConfig struct {
+	// SpecJSON is the runtime-spec document, sent to containerd as it is.
+	SpecJSON []byte
+	// Runtime is the shim name, e.g. io.containerd.runc.v2.
+	Runtime string
+	// RuntimeOptionsTypeURL and RuntimeOptions are the runtime options as a protobuf Any
+	// (for runc: containerd.runc.v1.Options); both empty for none.
+	RuntimeOptionsTypeURL string
+	RuntimeOptions        []byte
+	Labels                map[string]string
+}
+
+// Container is a containerd container with the metadata later calls need.
+type Container struct {
+	h         handle[*C.lcd_container]
+	id        string
+	bundleDir string
+}
+
+func newContainer(p *C.lcd_container) *Container {
+	c := &Container{id: C.GoString(C.lcd_container_id(p)), bundleDir: C.GoString(C.lcd_container_bundle_dir(p))}
+	c.h.init(p, "Container", func(p *C.lcd_container) { C.lcd_container_free(p) })
+	track(c, (*Container).Close)
+	return c
+}
+
+// encodeLabels gives "key\0value\0..." in key order.
+func encodeLabels(labels map[string]string) []byte {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []byte
+	for _, k := range keys {
+		out = append(out, k...)
+		out = append(out, 0)
+		out = append(out, labels[k]...)
+		out = append(out, 0)
+	}
+	return out
+}
+
+// CreateContainer makes the bundle directory and the containerd record (one RPC).
+func (c *Client) CreateContainer(ctx context.Context, id string, cfg ContainerConfig) (*Container, error) {
+	var p *C.lcd_container
+	labels := encodeLabels(cfg.Labels)
+	err := c.h.use(func(cp *C.lcd_client) error {
+		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
+			var cerr *C.lcd_error
+			ip, il := stringArg(id)
+			sp, sl := bytesArg(cfg.SpecJSON)
+			rp, rl := stringArg(cfg.Runtime)
+			tp, tl := stringArg(cfg.RuntimeOptionsTypeURL)
+			op, ol := bytesArg(cfg.RuntimeOptions)
+			lp, ll := bytesArg(labels)
+			return check(C.lcd_container_create(cp, ip, il, sp, sl, rp, rl, tp, tl, op, ol, lp, ll, cancel, &p, &cerr), cerr)
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newContainer(p), nil
+}
+
+// LoadContainer loads an existing container by id (one RPC).
+func (c *Client) LoadContainer(ctx context.Context, id string) (*Container, error) {
+	var p *C.lcd_container
+	err := c.h.use(func(cp *C.lcd_client) error {
+		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
+			var cerr *C.lcd_error
+			ip, il := stringArg(id)
+			return check(C.lcd_container_load(cp, ip, il, cancel, &p, &cerr), cerr)
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newContainer(p), nil
+}
+
+// ID is the container id.
+func (c *Container) ID() string { return c.id }
+
+// BundleDir is the container's bundle directory.
+func (c *Container) BundleDir() string { return c.bundleDir }
+
+// Delete deletes the record and the bundle directory; refused while a task exists.
+func (c *Container) Delete(ctx context.Context) error {
+	return c.h.use(func(p *C.lcd_container) error {
+		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
+			var cerr *C.lcd_error
+			return check(C.lcd_container_delete(p, cancel, &cerr), cerr)
+		})
+	})
+}
+
+// Close frees the handle; tasks made from it stay usable. Idempotent.
+func (c *Container) Close() error {
+	c.h.close()
+	return nil
+}

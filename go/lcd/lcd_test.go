@@ -1,0 +1,307 @@
+package lcd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The test bed (tests/testbed.sh) names the private containerd and the busybox root
+// filesystem; `make test-go` runs these tests inside it.
+func testbed(t *testing.T) (socket, rootfs string) {
+	socket, rootfs = os.Getenv("LCD_CONTAINERD_SOCKET"), os.Getenv("LCD_TEST_ROOTFS")
+	if socket == "" || rootfs == "" {
+		t.Fatal("LCD_CONTAINERD_SOCKET and LCD_TEST_ROOTFS must name the test bed: run `make test-go`")
+	}
+	return socket, rootfs
+}
+
+func connect(t *testing.T, name string) *Client {
+	socket, _ := testbed(t)
+	ns := fmt.Sprintf("lcdgo-%s-%d", name, os.Getpid())
+	c, err := Connect(context.Background(), socket, ns, filepath.Join(os.TempDir(), "lcd-go-state", ns))
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func spec(t *testing.T, id string, args []string, terminal bool) []byte {
+	_, rootfs := testbed(t)
+	b, err := json.Marshal(map[string]any{
+		"ociVersion": "1.0.2",
+		"process": map[string]any{"terminal": terminal, "user": map[string]int{"uid": 0, "gid": 0}, "args": args,
+			"env": []string{"PATH=/bin"}, "cwd": "/"},
+		"root":     map[string]any{"path": rootfs, "readonly": true},
+		"hostname": id,
+		"mounts": []map[string]any{
+			{"destination": "/proc", "type": "proc", "source": "proc"},
+			{"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": []string{"nosuid", "mode=755"}},
+		},
+		"linux": map[string]any{"cgroupsPath": "/lcd-test/go-" + id,
+			"namespaces": []map[string]string{{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func create(t *testing.T, c *Client, id string, args ...string) *Container {
+	ctr, err := c.CreateContainer(context.Background(), id, ContainerConfig{
+		SpecJSON: spec(t, id, args, false), Runtime: "io.containerd.runc.v2", Labels: map[string]string{"test": "go"},
+	})
+	if err != nil {
+		t.Fatalf("create %s: %v", id, err)
+	}
+	return ctr
+}
+
+func readAll(path string) chan string {
+	out := make(chan string, 1)
+	go func() {
+		b, _ := os.ReadFile(path)
+		out <- string(b)
+	}()
+	return out
+}
+
+func TestLifecycleWithOutputEventsAndExit(t *testing.T) {
+	ctx := context.Background()
+	c := connect(t, "life")
+	if v, _, err := c.Version(ctx); err != nil || !strings.HasPrefix(v, "1.") {
+		t.Fatalf("version %q: %v", v, err)
+	}
+	events, err := c.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Close()
+	ctr := create(t, c, "life", "sh", "-c", "echo hello from go; exit 3")
+	task, err := ctr.NewTask(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := readAll(task.Stdio().Stdout)
+	if err := task.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	exit, err := task.Wait(ctx)
+	if err != nil || exit.Code != 3 || exit.ExitedAt.IsZero() {
+		t.Fatalf("wait: %+v %v", exit, err)
+	}
+	if got := <-out; got != "hello from go\n" {
+		t.Fatalf("output %q", got)
+	}
+	var kinds []EventKind
+	for len(kinds) < 3 {
+		ev, err := events.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.ContainerID == "life" {
+			kinds = append(kinds, ev.Kind)
+		}
+	}
+	if kinds[0] != EventCreate || kinds[1] != EventStart || kinds[2] != EventExit {
+		t.Fatalf("events %v", kinds)
+	}
+	if exit, err := task.Delete(ctx); err != nil || exit.Code != 3 {
+		t.Fatalf("delete: %+v %v", exit, err)
+	}
+	if err := ctr.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(ctr.BundleDir()); !os.IsNotExist(err) {
+		t.Fatalf("bundle left: %v", err)
+	}
+	task.Close()
+	ctr.Close()
+}
+
+func TestErrorsCarryStatusAndContainerdText(t *testing.T) {
+	ctx := context.Background()
+	c := connect(t, "errors")
+	_, err := c.LoadContainer(ctx, "missing")
+	if StatusOf(err) != NotFound || !errors.Is(err, &Error{Status: NotFound}) || !strings.Contains(err.Error(), "no such container") {
+		t.Fatalf("load missing: %v", err)
+	}
+	if _, err := c.CreateContainer(ctx, "../x", ContainerConfig{SpecJSON: []byte("{}"), Runtime: "r"}); StatusOf(err) != InvalidArgument {
+		t.Fatalf("bad id: %v", err)
+	}
+	ctr := create(t, c, "dup", "true")
+	defer ctr.Delete(ctx)
+	if _, err := c.CreateContainer(ctx, "dup", ContainerConfig{SpecJSON: spec(t, "dup", []string{"true"}, false), Runtime: "io.containerd.runc.v2"}); StatusOf(err) != AlreadyExists {
+		t.Fatalf("duplicate: %v", err)
+	}
+}
+
+func TestExecStdinCloseAndTaskOperations(t *testing.T) {
+	ctx := context.Background()
+	c := connect(t, "exec")
+	ctr := create(t, c, "host", "sleep", "1000")
+	task, err := ctr.NewTask(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	procSpec, _ := json.Marshal(map[string]any{"args": []string{"cat"}, "cwd": "/", "env": []string{"PATH=/bin"}, "user": map[string]int{"uid": 0, "gid": 0}})
+	proc, err := task.Exec(ctx, "cat", procSpec, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := readAll(proc.Stdio().Stdout)
+	go readAll(proc.Stdio().Stderr)
+	if err := proc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(proc.Stdio().Stdin, []byte("via go\n"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.CloseStdin(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if exit, err := proc.Wait(ctx); err != nil || exit.Code != 0 {
+		t.Fatalf("exec wait %+v %v", exit, err)
+	}
+	if got := <-out; got != "via go\n" {
+		t.Fatalf("exec output %q", got)
+	}
+	if _, err := proc.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := task.Status(ctx); err != nil || st.State != StatePaused || st.State.String() != "paused" {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	if err := task.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pids, err := task.Pids(ctx)
+	if err != nil || len(pids) == 0 || pids[0].Pid == 0 {
+		t.Fatalf("pids %+v %v", pids, err)
+	}
+	stats, err := task.Stats(ctx)
+	if err != nil || len(stats.Payload) == 0 || stats.Figures.PidsCurrent == 0 {
+		t.Fatalf("stats %+v %v", stats.Figures, err)
+	}
+	if exit, err := task.ForceDelete(ctx); err != nil || exit.Code != 137 {
+		t.Fatalf("force delete %+v %v", exit, err)
+	}
+	if err := ctr.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestContextCancellationAndDeadlineEndBlockingCalls(t *testing.T) {
+	c := connect(t, "cancel")
+	events, err := c.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	start := time.Now()
+	if _, err := events.Next(ctx); StatusOf(err) != Cancelled {
+		t.Fatalf("cancelled next: %v", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatal("cancellation was not prompt")
+	}
+	dctx, dcancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer dcancel()
+	if _, err := events.Next(dctx); StatusOf(err) != DeadlineExceeded {
+		t.Fatalf("deadline next: %v", err)
+	}
+	done, dc := context.WithCancel(context.Background())
+	dc()
+	if _, _, err := c.Version(done); StatusOf(err) != Cancelled {
+		t.Fatalf("already cancelled: %v", err)
+	}
+}
+
+func TestLogSinkReceivesLibraryRecords(t *testing.T) {
+	var mu sync.Mutex
+	var seen []map[string]string
+	SetLogSink(func(level LogLevel, target, message string, fields map[string]string) {
+		if message == "containerd request" {
+			mu.Lock()
+			seen = append(seen, fields)
+			mu.Unlock()
+		}
+	}, LogTrace)
+	defer SetLogSink(nil, LogError)
+	c := connect(t, "logging")
+	if _, _, err := c.Version(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, f := range seen {
+		if strings.HasSuffix(f["method"], "Version/Version") {
+			return
+		}
+	}
+	t.Fatalf("no Version record among %v", seen)
+}
+
+func TestConcurrentLifecyclesFromGoroutines(t *testing.T) {
+	ctx := context.Background()
+	c := connect(t, "concurrent")
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			id := fmt.Sprintf("g%d", i)
+			ctr, err := c.CreateContainer(ctx, id, ContainerConfig{SpecJSON: spec(t, id, []string{"true"}, false), Runtime: "io.containerd.runc.v2"})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer ctr.Close()
+			task, err := ctr.NewTask(ctx, false)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer task.Close()
+			go readAll(task.Stdio().Stdout)
+			go readAll(task.Stdio().Stderr)
+			if err := task.Start(ctx); err != nil {
+				errs <- err
+				return
+			}
+			if _, err := task.Wait(ctx); err != nil {
+				errs <- err
+				return
+			}
+			if _, err := task.Delete(ctx); err != nil {
+				errs <- err
+				return
+			}
+			if err := ctr.Delete(ctx); err != nil {
+				errs <- err
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
