@@ -1,0 +1,318 @@
+package libcontainerd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/containerd/cgroups/v3/cgroup1/stats"
+	statsv2 "github.com/containerd/cgroups/v3/cgroup2/stats"
+	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/cio"
+	cerrdefs "github.com/containerd/containerd/errdefs"
+	"github.com/docker/docker/errdefs"
+	libcontainerdtypes "github.com/docker/docker/libcontainerd/types"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+type recordedEvent struct {
+	Container string
+	Type      libcontainerdtypes.EventType
+	Info      libcontainerdtypes.EventInfo
+}
+
+// backend records events as dockerd's daemon would receive them.
+type backend struct {
+	mu     sync.Mutex
+	events []recordedEvent
+	notify chan struct{}
+}
+
+func newBackend() *backend { return &backend{notify: make(chan struct{}, 1024)} }
+
+func (b *backend) ProcessEvent(id string, et libcontainerdtypes.EventType, ei libcontainerdtypes.EventInfo) error {
+	b.mu.Lock()
+	b.events = append(b.events, recordedEvent{id, et, ei})
+	b.mu.Unlock()
+	b.notify <- struct{}{}
+	return nil
+}
+
+// waitFor returns the events of container id once one of type et for process pid arrived.
+func (b *backend) waitFor(t *testing.T, id string, et libcontainerdtypes.EventType, processID string) []recordedEvent {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		b.mu.Lock()
+		var mine []recordedEvent
+		found := false
+		for _, e := range b.events {
+			if e.Container == id {
+				mine = append(mine, e)
+				if e.Type == et && e.Info.ProcessID == processID {
+					found = true
+				}
+			}
+		}
+		b.mu.Unlock()
+		if found {
+			return mine
+		}
+		select {
+		case <-b.notify:
+		case <-deadline:
+			t.Fatalf("no %s event for %s/%s; got %+v", et, id, processID, mine)
+		}
+	}
+}
+
+func testClient(t *testing.T, name string) (libcontainerdtypes.Client, *backend, string) {
+	socket, rootfs := os.Getenv("LCD_CONTAINERD_SOCKET"), os.Getenv("LCD_TEST_ROOTFS")
+	if socket == "" || rootfs == "" {
+		t.Fatal("LCD_CONTAINERD_SOCKET and LCD_TEST_ROOTFS must name the test bed: run `make test-go`")
+	}
+	ns := fmt.Sprintf("lcdmoby-%s-%d", name, os.Getpid())
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	b := newBackend()
+	c, err := NewClientWithAddress(ctx, socket, filepath.Join(os.TempDir(), "lcd-moby-state", ns), ns, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, b, rootfs
+}
+
+func ociSpec(rootfs, id string, args ...string) *specs.Spec {
+	return &specs.Spec{
+		Version:  "1.0.2",
+		Process:  &specs.Process{Args: args, Cwd: "/", Env: []string{"PATH=/bin"}},
+		Root:     &specs.Root{Path: rootfs, Readonly: true},
+		Hostname: id,
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755"}},
+		},
+		Linux: &specs.Linux{
+			CgroupsPath: "/lcd-test/moby-" + id,
+			Namespaces: []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace},
+				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace}},
+		},
+	}
+}
+
+// capture is what dockerd's stdio callback does in miniature: copy the output, and make Wait
+// return once everything was copied.
+type capture struct {
+	*cio.DirectIO
+	stdout, stderr bytes.Buffer
+	wg             sync.WaitGroup
+	stdin          []byte
+}
+
+func (c *capture) attach(dio *cio.DirectIO) (cio.IO, error) {
+	c.DirectIO = dio
+	for _, pair := range []struct {
+		r   io.ReadCloser
+		dst *bytes.Buffer
+	}{{dio.Stdout, &c.stdout}, {dio.Stderr, &c.stderr}} {
+		if pair.r == nil {
+			continue
+		}
+		c.wg.Add(1)
+		go func(r io.Reader, dst *bytes.Buffer) {
+			defer c.wg.Done()
+			_, _ = io.Copy(dst, r)
+		}(pair.r, pair.dst)
+	}
+	if dio.Stdin != nil {
+		go func() {
+			_, _ = dio.Stdin.Write(c.stdin)
+			_ = dio.Stdin.Close() // moby: closing the writer closes the process's stdin
+		}()
+	}
+	return c, nil
+}
+
+func (c *capture) Wait() { c.wg.Wait() }
+
+func TestLifecycleThroughMobysInterface(t *testing.T) {
+	ctx := context.Background()
+	c, b, rootfs := testClient(t, "life")
+	if v, err := c.Version(ctx); err != nil || !strings.HasPrefix(v.Version, "1.") {
+		t.Fatalf("version %+v %v", v, err)
+	}
+	// 200 KB of output must all arrive: Delete drains the IO before the delete RPC.
+	ctr, err := c.NewContainer(ctx, "big", ociSpec(rootfs, "big", "sh", "-c", "i=0; while [ $i -lt 4000 ]; do echo 0123456789012345678901234567890123456789012345678; i=$((i+1)); done; exit 7"), "io.containerd.runc.v2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &capture{}
+	task, err := ctr.Start(ctx, "", false, out.attach)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := b.waitFor(t, "big", libcontainerdtypes.EventExit, "big")
+	if len(events) != 3 || events[0].Type != libcontainerdtypes.EventCreate || events[1].Type != libcontainerdtypes.EventStart {
+		t.Fatalf("events %+v", events)
+	}
+	exit := events[2].Info
+	if exit.ExitCode != 7 || exit.Pid != task.Pid() || exit.ExitedAt.IsZero() {
+		t.Fatalf("exit event %+v", exit)
+	}
+	st, err := task.(libcontainerdtypes.Task).Status(ctx)
+	if err != nil || st.Status != containerd.Stopped || st.ExitStatus != 7 {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	es, err := task.Delete(ctx)
+	if err != nil || es.ExitCode() != 7 {
+		t.Fatalf("delete %+v %v", es, err)
+	}
+	if got := out.stdout.Len(); got != 4000*50 {
+		t.Fatalf("output cut short: %d bytes", got)
+	}
+	if err := ctr.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestErrorClassesMatchMobysRemoteClient(t *testing.T) {
+	ctx := context.Background()
+	c, _, rootfs := testClient(t, "errors")
+	if _, err := c.LoadContainer(ctx, "missing"); !errdefs.IsNotFound(err) {
+		t.Fatalf("load missing: %v", err)
+	}
+	ctr, err := c.NewContainer(ctx, "one", ociSpec(rootfs, "one", "sleep", "1000"), "io.containerd.runc.v2", nil,
+		containerd.WithContainerLabels(map[string]string{"from": "opts"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.NewContainer(ctx, "one", ociSpec(rootfs, "one", "true"), "io.containerd.runc.v2", nil); !errdefs.IsConflict(err) {
+		t.Fatalf("duplicate: %v", err)
+	}
+	if _, err := c.NewContainer(ctx, "../x", ociSpec(rootfs, "x", "true"), "io.containerd.runc.v2", nil); !cerrdefs.IsInvalidArgument(err) {
+		t.Fatalf("bad id: %v", err)
+	}
+	if _, err := c.NewContainer(ctx, "snap", ociSpec(rootfs, "snap", "true"), "io.containerd.runc.v2", nil, containerd.WithNewSnapshot("snap", nil)); err == nil || !errdefs.IsNotImplemented(err) {
+		t.Fatalf("an option that needs a client: %v", err)
+	}
+	if _, err := ctr.Task(ctx); !errdefs.IsNotFound(err) || !strings.Contains(err.Error(), "no running task found") {
+		t.Fatalf("task of a container without one: %v", err)
+	}
+	task, err := ctr.Start(ctx, "", false, (&capture{}).attach)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ctr.Delete(ctx); !cerrdefs.IsFailedPrecondition(err) {
+		t.Fatalf("delete with a task: %v", err)
+	}
+	if _, err := task.Delete(ctx); !cerrdefs.IsFailedPrecondition(err) {
+		t.Fatalf("delete of a running task: %v", err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.LoadContainer(cancelled, "one"); !errdefs.IsCancelled(err) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	if err := task.(libcontainerdtypes.Task).ForceDelete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Kill(ctx, syscall.SIGKILL); !errdefs.IsNotFound(err) {
+		t.Fatalf("kill of a deleted task: %v", err)
+	}
+	if err := ctr.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestExecStatsPidsPauseAndRestore(t *testing.T) {
+	ctx := context.Background()
+	c, b, rootfs := testClient(t, "exec")
+	ctr, err := c.NewContainer(ctx, "host", ociSpec(rootfs, "host", "sleep", "1000"), "io.containerd.runc.v2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := ctr.Start(ctx, "", false, (&capture{}).attach)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := tk.(libcontainerdtypes.Task)
+	out := &capture{stdin: []byte("through moby's stdin\n")}
+	proc, err := task.Exec(ctx, "cat", &specs.Process{Args: []string{"cat"}, Cwd: "/", Env: []string{"PATH=/bin"}}, true, out.attach)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := b.waitFor(t, "host", libcontainerdtypes.EventExit, "cat")
+	if last := events[len(events)-1].Info; last.ExitCode != 0 || last.Pid != proc.Pid() {
+		t.Fatalf("exec exit %+v", last)
+	}
+	if es, err := proc.Delete(ctx); err != nil || es.ExitCode() != 0 {
+		t.Fatalf("exec delete %+v %v", es, err)
+	}
+	if got := out.stdout.String(); got != "through moby's stdin\n" {
+		t.Fatalf("exec output %q", got)
+	}
+	if _, err := task.Exec(ctx, "host", &specs.Process{Args: []string{"true"}, Cwd: "/"}, false, (&capture{}).attach); err == nil {
+		t.Fatal("an exec id equal to a live process id should fail")
+	}
+
+	s, err := task.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch m := s.Metrics.(type) {
+	case *stats.Metrics:
+		if m.Memory == nil || m.Memory.Usage == nil || m.Memory.Usage.Usage == 0 || m.Pids.Current == 0 {
+			t.Fatalf("cgroup v1 metrics %+v", m)
+		}
+	case *statsv2.Metrics:
+		if m.Memory == nil || m.Memory.Usage == 0 {
+			t.Fatalf("cgroup v2 metrics %+v", m)
+		}
+	default:
+		t.Fatalf("metrics type %T", s.Metrics)
+	}
+	pids, err := task.Pids(ctx)
+	if err != nil || len(pids) == 0 || pids[0].Pid == 0 {
+		t.Fatalf("pids %+v %v", pids, err)
+	}
+	if sums, err := task.Summary(ctx); err != nil || len(sums) != len(pids) {
+		t.Fatalf("summary %v %v", sums, err)
+	}
+	if err := task.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := task.Status(ctx); st.Status != containerd.Paused {
+		t.Fatalf("status %+v", st)
+	}
+	if err := task.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res := &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: 99}}
+	if err := task.UpdateResources(ctx, res); err != nil {
+		t.Fatal(err)
+	}
+
+	// A restarted daemon: load the container, re-attach, keep managing it.
+	loaded, err := c.LoadContainer(ctx, "host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	attached, err := loaded.AttachTask(ctx, (&capture{}).attach)
+	if err != nil || attached.Pid() != task.Pid() {
+		t.Fatalf("attach %v", err)
+	}
+	if err := attached.(libcontainerdtypes.Task).ForceDelete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := loaded.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

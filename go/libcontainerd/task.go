@@ -1,0 +1,187 @@
+package libcontainerd
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"syscall"
+
+	"github.com/containerd/cgroups/v3/cgroup1/stats"
+	statsv2 "github.com/containerd/cgroups/v3/cgroup2/stats"
+	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/cio"
+	"github.com/docker/docker/errdefs"
+	libcontainerdtypes "github.com/docker/docker/libcontainerd/types"
+	prototypes "github.com/gogo/protobuf/types"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/pkg/errors"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/lcd-ffi/libcontainerd-ffi/go/lcd"
+)
+
+// lcdProcess is what a task and an exec have in common in package lcd.
+type lcdProcess interface {
+	Pid() uint32
+	Kill(ctx context.Context, signal uint32) error
+	Resize(ctx context.Context, width, height uint32) error
+	Close() error
+}
+
+// process is moby's Process over a library task or exec, with the caller's IO.
+type process struct {
+	lp     lcdProcess
+	io     cio.IO
+	del    func(context.Context) (lcd.Exit, error)
+	status func(context.Context) (lcd.ProcessStatus, error)
+}
+
+func (p *process) Pid() uint32 { return p.lp.Pid() }
+
+func (p *process) Kill(ctx context.Context, signal syscall.Signal) error {
+	return wrapError(p.lp.Kill(ctx, uint32(signal)))
+}
+
+func (p *process) Resize(ctx context.Context, width, height uint32) error {
+	return toError(p.lp.Resize(ctx, width, height))
+}
+
+// Delete keeps moby's IO order: refuse a live process, then cancel and drain the IO before the
+// delete RPC so no output is lost, and close the IO only after it.
+func (p *process) Delete(ctx context.Context) (*containerd.ExitStatus, error) {
+	st, err := p.status(ctx)
+	if err != nil {
+		return nil, toError(err)
+	}
+	switch st.State {
+	case lcd.StateRunning, lcd.StatePaused, lcd.StatePausing:
+		return nil, errors.Wrapf(toError(&lcd.Error{Status: lcd.FailedPrecondition, Message: "task must be stopped before deletion: " + st.State.String()}), "")
+	case lcd.StateCreated:
+		if p.lp.Pid() != 0 {
+			return nil, toError(&lcd.Error{Status: lcd.FailedPrecondition, Message: "task must be stopped before deletion: created"})
+		}
+	}
+	if p.io != nil {
+		p.io.Cancel()
+		p.io.Wait()
+	}
+	exit, err := p.del(ctx)
+	if err != nil {
+		return nil, wrapError(err)
+	}
+	if p.io != nil {
+		p.io.Close()
+	}
+	return containerd.NewExitStatus(exit.Code, exit.ExitedAt, nil), nil
+}
+
+type task struct {
+	process
+	t *lcd.Task
+}
+
+func (t *task) Pause(ctx context.Context) error  { return wrapError(t.t.Pause(ctx)) }
+func (t *task) Resume(ctx context.Context) error { return wrapError(t.t.Resume(ctx)) }
+
+func (t *task) Stats(ctx context.Context) (*libcontainerdtypes.Stats, error) {
+	s, err := t.t.Stats(ctx)
+	if err != nil {
+		return nil, toError(err)
+	}
+	var m proto.Message
+	switch {
+	case strings.HasSuffix(s.TypeURL, "io.containerd.cgroups.v1.Metrics"):
+		m = &stats.Metrics{}
+	case strings.HasSuffix(s.TypeURL, "io.containerd.cgroups.v2.Metrics"):
+		m = &statsv2.Metrics{}
+	default:
+		return nil, errors.Errorf("unknown metrics type %s", s.TypeURL)
+	}
+	if err := proto.Unmarshal(s.Payload, m); err != nil {
+		return nil, errors.Wrapf(err, "decode %s", s.TypeURL)
+	}
+	return libcontainerdtypes.InterfaceToStats(s.Read, m), nil
+}
+
+func (t *task) Pids(ctx context.Context) ([]containerd.ProcessInfo, error) {
+	pids, err := t.t.Pids(ctx)
+	if err != nil {
+		return nil, toError(err)
+	}
+	out := make([]containerd.ProcessInfo, len(pids))
+	for i, p := range pids {
+		out[i].Pid = p.Pid
+		if p.InfoTypeURL != "" {
+			out[i].Info = &prototypes.Any{TypeUrl: p.InfoTypeURL, Value: p.Info}
+		}
+	}
+	return out, nil
+}
+
+// Summary is empty per process on Linux, as in moby.
+func (t *task) Summary(ctx context.Context) ([]libcontainerdtypes.Summary, error) {
+	pids, err := t.t.Pids(ctx)
+	if err != nil {
+		return nil, toError(err)
+	}
+	return make([]libcontainerdtypes.Summary, len(pids)), nil
+}
+
+func (t *task) ForceDelete(ctx context.Context) error {
+	if t.io != nil {
+		t.io.Cancel()
+	}
+	_, err := t.t.ForceDelete(ctx)
+	if t.io != nil {
+		t.io.Wait()
+		t.io.Close()
+	}
+	return wrapError(err)
+}
+
+func (t *task) Status(ctx context.Context) (containerd.Status, error) {
+	st, err := t.t.Status(ctx)
+	if err != nil {
+		return containerd.Status{}, wrapError(err)
+	}
+	return containerd.Status{Status: containerd.ProcessStatus(st.State.String()), ExitStatus: st.ExitCode, ExitTime: st.ExitedAt}, nil
+}
+
+func (t *task) Exec(ctx context.Context, processID string, spec *specs.Process, withStdin bool, attachStdio libcontainerdtypes.StdioCallback) (libcontainerdtypes.Process, error) {
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return nil, errdefs.InvalidParameter(errors.Wrap(err, "encode process spec"))
+	}
+	p, err := t.t.Exec(ctx, processID, specJSON, withStdin)
+	if err != nil {
+		if lcd.StatusOf(err) == lcd.AlreadyExists {
+			return nil, errors.WithStack(errdefs.Conflict(errors.New("id already in use")))
+		}
+		return nil, wrapError(err)
+	}
+	rio, err := attach(ctx, p.Stdio(), p.CloseStdin, attachStdio)
+	if err != nil {
+		_, _ = p.Delete(context.Background())
+		p.Close()
+		return nil, err
+	}
+	if err := p.Start(ctx); err != nil {
+		// The library already deleted the process; release the IO.
+		closeIO(rio)
+		p.Close()
+		return nil, wrapError(err)
+	}
+	return &process{lp: p, io: rio, del: p.Delete, status: p.Status}, nil
+}
+
+func (t *task) UpdateResources(ctx context.Context, resources *libcontainerdtypes.Resources) error {
+	b, err := json.Marshal(resources)
+	if err != nil {
+		return errdefs.InvalidParameter(errors.Wrap(err, "encode resources"))
+	}
+	return toError(t.t.UpdateResources(ctx, b))
+}
+
+func (t *task) CreateCheckpoint(ctx context.Context, checkpointDir string, exit bool) error {
+	return toError(t.t.Checkpoint(ctx, checkpointDir, exit))
+}
