@@ -47,6 +47,7 @@ func NewClient(ctx context.Context, cli *containerd.Client, stateDir, ns string,
 
 // NewClientWithAddress is NewClient for a containerd socket path.
 func NewClientWithAddress(ctx context.Context, address, stateDir, ns string, b libcontainerdtypes.Backend) (libcontainerdtypes.Client, error) {
+	forwardLogs()
 	abs, err := filepath.Abs(stateDir)
 	if err != nil {
 		return nil, errdefs.InvalidParameter(err)

@@ -183,6 +183,24 @@ func TestLifecycleThroughMobysInterface(t *testing.T) {
 	}
 }
 
+func TestNewClientTakesTheSocketOfAContainerdGoClient(t *testing.T) {
+	socket := os.Getenv("LCD_CONTAINERD_SOCKET")
+	cli, err := containerd.New(socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, err := NewClient(ctx, cli, t.TempDir(), fmt.Sprintf("lcdmoby-newclient-%d", os.Getpid()), newBackend())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Version(ctx); err != nil || v.Version == "" {
+		t.Fatalf("version %+v %v", v, err)
+	}
+}
+
 func TestErrorClassesMatchMobysRemoteClient(t *testing.T) {
 	ctx := context.Background()
 	c, _, rootfs := testClient(t, "errors")
