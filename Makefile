@@ -73,6 +73,8 @@ test-rust:
 # time: the differential suite reads containerd's RPC counters.
 test-go: lib
 	cd go && go vet ./... && go test -p 1 -race -count=1 ./... && GOGC=1 go test -p 1 -count=1 ./...
+	cd go && go test -c -o ../$(BUILD)/lcd-go.test ./lcd && ! ldd ../$(BUILD)/lcd-go.test | grep -q libcontainerd_ffi
+	@echo "the Go test binary links the Rust library statically"
 
 test-c:
 	$(VALGRIND) $(BUILD)/lifecycle_test "$$LCD_CONTAINERD_SOCKET" "$$LCD_TEST_ROOTFS" /tmp/lcd-c-test-state
