@@ -272,12 +272,16 @@ uint64_t lcd_client_rpc_total(const struct lcd_client *client);
 // `spec_json` sent as it is, the runtime (shim) name `runtime` (e.g. `io.containerd.runc.v2`),
 // optional runtime options given as a protobuf `Any` (`options_type_url`, `options`; both
 // empty for none; for runc `containerd.runc.v1.Options`), and `labels` encoded as
-// `"key\0value\0key\0value\0"` (empty for none). The bundle path is recorded in the
+// `"key\0value\0key\0value\0"` (empty for none). `record_fields` (empty for none) is a
+// protobuf-encoded containerd `containerd.services.containers.v1.Container` from which the
+// image, snapshotter, snapshot key and extensions are taken (what Go container options set);
+// its other fields are ignored. The bundle path is recorded in the
 // `com.docker/engine.bundle.path` label.
 //
 // Ownership: inputs are copied; on success `*out` receives a container the caller frees with
 // `lcd_container_free`. Thread-safe.
-// Errors: `LCD_INVALID_ARGUMENT` (bad id, spec that is not JSON, bad labels, NULL pointers);
+// Errors: `LCD_INVALID_ARGUMENT` (bad id, spec that is not JSON, bad labels, record fields
+// that are not a protobuf `Container`, NULL pointers);
 // `LCD_ALREADY_EXISTS` when the id is in use; containerd's errors; `LCD_CANCELLED` /
 // `LCD_DEADLINE_EXCEEDED`. A failed create leaves no bundle directory or record behind.
 enum lcd_status lcd_container_create(const struct lcd_client *client,
@@ -293,6 +297,8 @@ enum lcd_status lcd_container_create(const struct lcd_client *client,
                                      size_t options_len,
                                      const uint8_t *labels,
                                      size_t labels_len,
+                                     const uint8_t *record_fields,
+                                     size_t record_fields_len,
                                      const struct lcd_cancel *cancel,
                                      struct lcd_container **out,
                                      struct lcd_error **err);

@@ -29,6 +29,12 @@ pub struct ContainerConfig {
     /// The runtime's options, as an `Any` (for runc: `containerd.runc.v1.Options`).
     pub runtime_options: Option<Any>,
     pub labels: HashMap<String, String>,
+    /// Record fields some callers set through container options: image name, snapshotter,
+    /// snapshot key, extensions (empty for none).
+    pub image: String,
+    pub snapshotter: String,
+    pub snapshot_key: String,
+    pub extensions: HashMap<String, Any>,
 }
 
 /// What every handle of a container shares.
@@ -67,6 +73,10 @@ impl Container {
             labels,
             runtime: Some(Runtime { name: config.runtime, options: config.runtime_options.clone() }),
             spec: Some(Any { type_url: SPEC_TYPE_URL.to_owned(), value: config.spec_json }),
+            image: config.image,
+            snapshotter: config.snapshotter,
+            snapshot_key: config.snapshot_key,
+            extensions: config.extensions,
             ..Default::default()
         };
         client.shared.containerd.create_container(record).await.map_err(|e| match e.kind() {

@@ -69,6 +69,28 @@ fn container_runs_prints_exits_and_is_cleaned_up_with_minimal_rpcs() {
 }
 
 #[test]
+fn record_fields_from_container_options_reach_containerd() {
+    let client = client("recordfields");
+    let config = containerd_ffi::ContainerConfig {
+        spec_json: spec_json(client.namespace(), "rf", &["true"], false),
+        runtime: RUNC_RUNTIME.to_owned(),
+        image: "example.test/busybox:latest".into(),
+        snapshotter: "overlayfs".into(),
+        snapshot_key: "rf-snapshot".into(),
+        extensions: [("lcd.test/ext".to_owned(), prost_types::Any { type_url: "lcd.test.Ext".into(), value: vec![1, 2, 3] })]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    };
+    let container = run(Container::create(&client, "rf", config)).unwrap();
+    let record = run(client.containerd().get_container("rf")).unwrap();
+    assert_eq!(record.image, "example.test/busybox:latest");
+    assert_eq!((record.snapshotter.as_str(), record.snapshot_key.as_str()), ("overlayfs", "rf-snapshot"));
+    assert_eq!(record.extensions.get("lcd.test/ext").map(|a| a.value.clone()), Some(vec![1, 2, 3]));
+    run(container.delete()).unwrap();
+}
+
+#[test]
 fn events_arrive_in_order_with_their_fields() {
     let client = client("events");
     let events = client.subscribe().unwrap();

@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (lcd_container_create(client, S(id), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0,
-                           LIT("demo\0yes\0"), NULL, &container, &err) != LCD_OK) {
+                           LIT("demo\0yes\0"), NULL, 0, NULL, &container, &err) != LCD_OK) {
     rc = fail("create container", err);
     goto out;
   }

@@ -9,6 +9,8 @@ import "C"
 import (
 	"context"
 	"sort"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // ContainerConfig is what a new container is made from.
@@ -22,6 +24,51 @@ type ContainerConfig struct {
 	RuntimeOptionsTypeURL string
 	RuntimeOptions        []byte
 	Labels                map[string]string
+	// Record fields that containerd container options set.
+	Image, Snapshotter, SnapshotKey string
+	Extensions                      map[string]Any
+}
+
+// Any is a protobuf Any: a type URL and the encoded message.
+type Any struct {
+	TypeURL string
+	Value   []byte
+}
+
+// recordFields encodes the record fields as a containerd Container message (field numbers of
+// containerd.services.containers.v1.Container), as lcd_container_create takes them.
+func (cfg *ContainerConfig) recordFields() []byte {
+	var b []byte
+	str := func(num protowire.Number, v string) {
+		if v != "" {
+			b = protowire.AppendTag(b, num, protowire.BytesType)
+			b = protowire.AppendString(b, v)
+		}
+	}
+	str(3, cfg.Image)
+	str(6, cfg.Snapshotter)
+	str(7, cfg.SnapshotKey)
+	names := make([]string, 0, len(cfg.Extensions))
+	for name := range cfg.Extensions {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		ext := cfg.Extensions[name]
+		var anyMsg []byte
+		anyMsg = protowire.AppendTag(anyMsg, 1, protowire.BytesType)
+		anyMsg = protowire.AppendString(anyMsg, ext.TypeURL)
+		anyMsg = protowire.AppendTag(anyMsg, 2, protowire.BytesType)
+		anyMsg = protowire.AppendBytes(anyMsg, ext.Value)
+		var entry []byte
+		entry = protowire.AppendTag(entry, 1, protowire.BytesType)
+		entry = protowire.AppendString(entry, name)
+		entry = protowire.AppendTag(entry, 2, protowire.BytesType)
+		entry = protowire.AppendBytes(entry, anyMsg)
+		b = protowire.AppendTag(b, 10, protowire.BytesType)
+		b = protowire.AppendBytes(b, entry)
+	}
+	return b
 }
 
 // Container is a containerd container with the metadata later calls need.
@@ -59,6 +106,7 @@ func encodeLabels(labels map[string]string) []byte {
 func (c *Client) CreateContainer(ctx context.Context, id string, cfg ContainerConfig) (*Container, error) {
 	var p *C.lcd_container
 	labels := encodeLabels(cfg.Labels)
+	fields := cfg.recordFields()
 	err := c.h.use(func(cp *C.lcd_client) error {
 		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
 			var cerr *C.lcd_error
@@ -68,7 +116,8 @@ func (c *Client) CreateContainer(ctx context.Context, id string, cfg ContainerCo
 			tp, tl := stringArg(cfg.RuntimeOptionsTypeURL)
 			op, ol := bytesArg(cfg.RuntimeOptions)
 			lp, ll := bytesArg(labels)
-			return check(C.lcd_container_create(cp, ip, il, sp, sl, rp, rl, tp, tl, op, ol, lp, ll, cancel, &p, &cerr), cerr)
+			fp, fl := bytesArg(fields)
+			return check(C.lcd_container_create(cp, ip, il, sp, sl, rp, rl, tp, tl, op, ol, lp, ll, fp, fl, cancel, &p, &cerr), cerr)
 		})
 	})
 	if err != nil {

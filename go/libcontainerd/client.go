@@ -92,14 +92,20 @@ func (c *client) NewContainer(ctx context.Context, id string, spec *specs.Spec, 
 			return nil, err
 		}
 	}
-	if record.Image != "" || record.Snapshotter != "" || record.SnapshotKey != "" || len(record.Extensions) > 0 {
-		return nil, errdefs.NotImplemented(errors.New("libcontainerd-ffi: container options that set an image, snapshot or extensions are not supported yet"))
-	}
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
 		return nil, errdefs.InvalidParameter(errors.Wrap(err, "encode runtime spec"))
 	}
-	cfg := lcd.ContainerConfig{SpecJSON: specJSON, Runtime: shim, Labels: record.Labels}
+	cfg := lcd.ContainerConfig{
+		SpecJSON: specJSON, Runtime: shim, Labels: record.Labels,
+		Image: record.Image, Snapshotter: record.Snapshotter, SnapshotKey: record.SnapshotKey,
+	}
+	if len(record.Extensions) > 0 {
+		cfg.Extensions = make(map[string]lcd.Any, len(record.Extensions))
+		for name, ext := range record.Extensions {
+			cfg.Extensions[name] = lcd.Any{TypeURL: ext.GetTypeUrl(), Value: ext.GetValue()}
+		}
+	}
 	if runtimeOptions != nil {
 		anyOpts, err := typeurl.MarshalAny(runtimeOptions)
 		if err != nil {

@@ -17,9 +17,11 @@ import (
 	statsv2 "github.com/containerd/cgroups/v3/cgroup2/stats"
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/cio"
+	"github.com/containerd/containerd/containers"
 	cerrdefs "github.com/containerd/containerd/errdefs"
 	"github.com/docker/docker/errdefs"
 	libcontainerdtypes "github.com/docker/docker/libcontainerd/types"
+	prototypes "github.com/gogo/protobuf/types"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -198,6 +200,45 @@ func TestNewClientTakesTheSocketOfAContainerdGoClient(t *testing.T) {
 	}
 	if v, err := c.Version(ctx); err != nil || v.Version == "" {
 		t.Fatalf("version %+v %v", v, err)
+	}
+}
+
+func TestContainerOptionsReachTheContainerdRecord(t *testing.T) {
+	ctx := context.Background()
+	c, _, rootfs := testClient(t, "opts")
+	ns := fmt.Sprintf("lcdmoby-opts-%d", os.Getpid())
+	setImage := func(_ context.Context, _ *containerd.Client, r *containers.Container) error {
+		r.Image = "example.test/busybox:latest"
+		return nil
+	}
+	ctr, err := c.NewContainer(ctx, "opts", ociSpec(rootfs, "opts", "true"), "io.containerd.runc.v2", nil,
+		setImage, containerd.WithSnapshotter("overlayfs"),
+		containerd.WithContainerExtension("lcd.test/ext", &prototypes.StringValue{Value: "x"}),
+		containerd.WithContainerLabels(map[string]string{"from": "opts"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := containerd.New(os.Getenv("LCD_CONTAINERD_SOCKET"), containerd.WithDefaultNamespace(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	loaded, err := cli.LoadContainer(ctx, "opts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := loaded.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Image != "example.test/busybox:latest" || info.Snapshotter != "overlayfs" || info.Labels["from"] != "opts" {
+		t.Fatalf("record %+v", info)
+	}
+	if _, ok := info.Extensions["lcd.test/ext"]; !ok {
+		t.Fatalf("extensions %+v", info.Extensions)
+	}
+	if err := ctr.Delete(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 

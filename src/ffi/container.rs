@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::ffi::{c_char, CString};
 
+use containerd_client::services::v1::Container as ContainerRecord;
+use prost::Message;
 use prost_types::Any;
 
 use super::client::lcd_client;
@@ -58,12 +60,16 @@ fn parse_labels(bytes: &[u8]) -> Result<HashMap<String, String>> {
 /// `spec_json` sent as it is, the runtime (shim) name `runtime` (e.g. `io.containerd.runc.v2`),
 /// optional runtime options given as a protobuf `Any` (`options_type_url`, `options`; both
 /// empty for none; for runc `containerd.runc.v1.Options`), and `labels` encoded as
-/// `"key\0value\0key\0value\0"` (empty for none). The bundle path is recorded in the
+/// `"key\0value\0key\0value\0"` (empty for none). `record_fields` (empty for none) is a
+/// protobuf-encoded containerd `containerd.services.containers.v1.Container` from which the
+/// image, snapshotter, snapshot key and extensions are taken (what Go container options set);
+/// its other fields are ignored. The bundle path is recorded in the
 /// `com.docker/engine.bundle.path` label.
 ///
 /// Ownership: inputs are copied; on success `*out` receives a container the caller frees with
 /// `lcd_container_free`. Thread-safe.
-/// Errors: `LCD_INVALID_ARGUMENT` (bad id, spec that is not JSON, bad labels, NULL pointers);
+/// Errors: `LCD_INVALID_ARGUMENT` (bad id, spec that is not JSON, bad labels, record fields
+/// that are not a protobuf `Container`, NULL pointers);
 /// `LCD_ALREADY_EXISTS` when the id is in use; containerd's errors; `LCD_CANCELLED` /
 /// `LCD_DEADLINE_EXCEEDED`. A failed create leaves no bundle directory or record behind.
 #[unsafe(no_mangle)]
@@ -81,6 +87,8 @@ pub unsafe extern "C" fn lcd_container_create(
     options_len: usize,
     labels: *const u8,
     labels_len: usize,
+    record_fields: *const u8,
+    record_fields_len: usize,
     cancel: *const lcd_cancel,
     out: *mut *mut lcd_container,
     err: *mut *mut lcd_error,
@@ -99,11 +107,18 @@ pub unsafe extern "C" fn lcd_container_create(
             (true, false) => return Err(Error::invalid_argument("runtime options given without a type URL")),
             (false, _) => Some(Any { type_url: options_type_url.to_owned(), value: options.to_vec() }),
         };
+        let record_fields = unsafe { bytes_arg("record fields", record_fields, record_fields_len)? };
+        let fields = ContainerRecord::decode(record_fields)
+            .map_err(|e| Error::invalid_argument(format!("record fields are not a protobuf containerd Container: {e}")))?;
         let config = ContainerConfig {
             spec_json: spec_json.to_vec(),
             runtime: runtime.to_owned(),
             runtime_options,
             labels,
+            image: fields.image,
+            snapshotter: fields.snapshotter,
+            snapshot_key: fields.snapshot_key,
+            extensions: fields.extensions,
         };
         let container = block_on(unsafe { cancel_arg(cancel) }, Container::create(&client.client, id, config))?;
         unsafe { out.write(lcd_container::boxed(container)) };

@@ -78,7 +78,7 @@ static lcd_container *create(lcd_client *client, const char *id, const char *arg
   lcd_error *err = NULL;
   CHECK(lcd_example_spec(spec, sizeof spec, rootfs, id, "lcd-c-test", args, false) > 0, "spec fits");
   expect_error(lcd_container_create(client, S(id), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0,
-                                    LIT("test\0c-harness\0"), NULL, &container, &err),
+                                    LIT("test\0c-harness\0"), NULL, 0, NULL, &container, &err),
                LCD_OK, &err, "create container", NULL);
   return container;
 }
@@ -219,33 +219,36 @@ static void test_errors(lcd_client *client) {
   lcd_example_spec(spec, sizeof spec, rootfs, "x", "lcd-c-test", "[\"true\"]", false);
 
   expect_error(lcd_container_create(client, S("../x"), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0,
-                                    NULL, 0, NULL, &container, &err),
+                                    NULL, 0, NULL, 0, NULL, &container, &err),
                LCD_INVALID_ARGUMENT, &err, "invalid id", "not a valid identifier");
   expect_error(lcd_container_create(client, S("bad-json"), S("{\"process\":"), S("io.containerd.runc.v2"), NULL, 0,
-                                    NULL, 0, NULL, 0, NULL, &container, &err),
+                                    NULL, 0, NULL, 0, NULL, 0, NULL, &container, &err),
                LCD_INVALID_ARGUMENT, &err, "invalid JSON", "JSON");
   expect_error(lcd_container_create(client, S("bad-labels"), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0,
-                                    (const uint8_t *)"key", 3, NULL, &container, &err),
+                                    (const uint8_t *)"key", 3, NULL, 0, NULL, &container, &err),
                LCD_INVALID_ARGUMENT, &err, "unterminated labels", "labels");
-  expect_error(lcd_container_create(NULL, S("x"), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0, NULL, 0,
+  expect_error(lcd_container_create(NULL, S("x"), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0, NULL, 0, NULL, 0,
                                     NULL, &container, &err),
                LCD_INVALID_ARGUMENT, &err, "NULL client", "NULL");
   expect_error(lcd_container_create(client, NULL, 5, S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0, NULL,
-                                    0, NULL, &container, &err),
+                                    0, NULL, 0, NULL, &container, &err),
                LCD_INVALID_ARGUMENT, &err, "NULL id with a length", "NULL");
-  expect_error(lcd_container_create(client, S("x"), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0, NULL, 0,
+  expect_error(lcd_container_create(client, S("x"), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0, NULL, 0, NULL, 0,
                                     NULL, NULL, &err),
                LCD_INVALID_ARGUMENT, &err, "NULL out-parameter", "NULL");
+  expect_error(lcd_container_create(client, S("bad-fields"), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0,
+                                    NULL, 0, (const uint8_t *)"\xff\xff", 2, NULL, &container, &err),
+               LCD_INVALID_ARGUMENT, &err, "record fields that are not protobuf", "protobuf");
   CHECK(container == NULL, "out-parameters untouched on failure");
   expect_error(lcd_container_load(client, S("no-such-container"), NULL, &container, &err), LCD_NOT_FOUND, &err,
                "load unknown", "no such container");
-  CHECK(lcd_container_create(client, S("x"), S(spec), S(""), NULL, 0, NULL, 0, NULL, 0, NULL, &container, NULL) ==
+  CHECK(lcd_container_create(client, S("x"), S(spec), S(""), NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, &container, NULL) ==
             LCD_INVALID_ARGUMENT,
         "errors can be ignored with a NULL err");
 
   lcd_container *first = create(client, "c-dup", "[\"true\"]");
   expect_error(lcd_container_create(client, S("c-dup"), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0, NULL,
-                                    0, NULL, &container, &err),
+                                    0, NULL, 0, NULL, &container, &err),
                LCD_ALREADY_EXISTS, &err, "duplicate id", "id already in use");
   expect_error(lcd_container_delete(first, NULL, &err), LCD_OK, &err, "delete first", NULL);
   lcd_container_free(first);
