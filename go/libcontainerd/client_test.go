@@ -101,6 +101,7 @@ func ociSpec(rootfs, id string, args ...string) *specs.Spec {
 		Mounts: []specs.Mount{
 			{Destination: "/proc", Type: "proc", Source: "proc"},
 			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
 		},
 		Linux: &specs.Linux{
 			CgroupsPath: "/lcd-test/moby-" + id,
@@ -236,6 +237,58 @@ func TestContainerOptionsReachTheContainerdRecord(t *testing.T) {
 	}
 	if _, ok := info.Extensions["lcd.test/ext"]; !ok {
 		t.Fatalf("extensions %+v", info.Extensions)
+	}
+	if err := ctr.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTerminalResizeKillAndCheckpointPaths(t *testing.T) {
+	ctx := context.Background()
+	c, b, rootfs := testClient(t, "tty")
+	spec := ociSpec(rootfs, "tty", "sleep", "1000")
+	spec.Process.Terminal = true
+	ctr, err := c.NewContainer(ctx, "tty", spec, "io.containerd.runc.v2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := ctr.Start(ctx, "", false, (&capture{}).attach)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := tk.(libcontainerdtypes.Task)
+	if err := task.Resize(ctx, 100, 30); err != nil {
+		t.Fatal(err)
+	}
+	proc, err := task.Exec(ctx, "sh", &specs.Process{Terminal: true, Args: []string{"sleep", "1000"}, Cwd: "/", Env: []string{"PATH=/bin"}}, false, (&capture{}).attach)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.Resize(ctx, 80, 24); err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.Kill(ctx, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if events := b.waitFor(t, "tty", libcontainerdtypes.EventExit, "sh"); events[len(events)-1].Info.ExitCode != 137 {
+		t.Fatalf("exec exit %+v", events[len(events)-1])
+	}
+	if es, err := proc.Delete(ctx); err != nil || es.ExitCode() != 137 {
+		t.Fatalf("exec delete %+v %v", es, err)
+	}
+	// CRIU cannot dump on the test kernel: the error carries its text and nothing is written.
+	dir := filepath.Join(t.TempDir(), "checkpoint")
+	if err := task.CreateCheckpoint(ctx, dir, false); err == nil || !strings.Contains(err.Error(), "criu") {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("checkpoint dir written: %v", err)
+	}
+	if err := task.ForceDelete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctr.Start(ctx, "/nonexistent-checkpoint", false, (&capture{}).attach); !errdefs.IsNotFound(err) {
+		t.Fatalf("start from a missing checkpoint: %v", err)
 	}
 	if err := ctr.Delete(ctx); err != nil {
 		t.Fatal(err)
