@@ -69,10 +69,11 @@ test-rust:
 	cargo test --release --locked -- --test-threads=8
 
 # The Go binding links the static library; its tests run with the race detector and, to catch a
-# missing KeepAlive, once more with a collection at nearly every allocation. One package at a
-# time: the differential suite reads containerd's RPC counters.
+# missing KeepAlive, once more with a collection at nearly every allocation and once with one at
+# every handle access (-tags lcddebug). One package at a time: the differential suite reads
+# containerd's RPC counters.
 test-go: lib
-	cd go && go vet ./... && go test -p 1 -race -count=1 ./... && GOGC=1 go test -p 1 -count=1 ./...
+	cd go && go vet ./... && go test -p 1 -race -count=1 ./... && GOGC=1 go test -p 1 -count=1 ./... && go test -p 1 -count=1 -tags lcddebug ./...
 	cd go && go test -c -o ../$(BUILD)/lcd-go.test ./lcd && ! ldd ../$(BUILD)/lcd-go.test | grep -q libcontainerd_ffi
 	@echo "the Go test binary links the Rust library statically"
 

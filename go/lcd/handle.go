@@ -28,6 +28,9 @@ func (h *handle[P]) use(f func(p P) error) error {
 	if !h.open {
 		panic("lcd: " + h.name + " used after Close")
 	}
+	if debugGC {
+		runtime.GC()
+	}
 	return f(h.p)
 }
 

@@ -1,0 +1,5 @@
+//go:build !lcddebug
+
+package lcd
+
+const debugGC = false
