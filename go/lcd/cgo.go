@@ -155,6 +155,28 @@ func withCancel(ctx context.Context, call func(cancel *C.lcd_cancel) error) erro
 	return err
 }
 
+// call runs one blocking C call on the handle with ctx's cancellation and deadline.
+func (h *handle[P]) call(ctx context.Context, f func(p P, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32) error {
+	return h.use(func(p P) error {
+		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
+			var cerr *C.lcd_error
+			return check(f(p, cancel, &cerr), cerr)
+		})
+	})
+}
+
+// exitCall runs a blocking C call that reports an exit code and time.
+func (h *handle[P]) exitCall(ctx context.Context, f func(p P, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32) (exit Exit, err error) {
+	err = h.call(ctx, func(p P, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+		var code C.uint32_t
+		var at C.int64_t
+		rc := f(p, cancel, &code, &at, cerr)
+		exit = Exit{Code: uint32(code), ExitedAt: timeFromNanos(at)}
+		return rc
+	})
+	return exit, err
+}
+
 func contextError(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &Error{Status: DeadlineExceeded, Message: "operation timed out: context deadline exceeded"}

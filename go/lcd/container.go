@@ -107,18 +107,15 @@ func (c *Client) CreateContainer(ctx context.Context, id string, cfg ContainerCo
 	var p *C.lcd_container
 	labels := encodeLabels(cfg.Labels)
 	fields := cfg.recordFields()
-	err := c.h.use(func(cp *C.lcd_client) error {
-		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
-			var cerr *C.lcd_error
-			ip, il := stringArg(id)
-			sp, sl := bytesArg(cfg.SpecJSON)
-			rp, rl := stringArg(cfg.Runtime)
-			tp, tl := stringArg(cfg.RuntimeOptionsTypeURL)
-			op, ol := bytesArg(cfg.RuntimeOptions)
-			lp, ll := bytesArg(labels)
-			fp, fl := bytesArg(fields)
-			return check(C.lcd_container_create(cp, ip, il, sp, sl, rp, rl, tp, tl, op, ol, lp, ll, fp, fl, cancel, &p, &cerr), cerr)
-		})
+	err := c.h.call(ctx, func(cp *C.lcd_client, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+		ip, il := stringArg(id)
+		sp, sl := bytesArg(cfg.SpecJSON)
+		rp, rl := stringArg(cfg.Runtime)
+		tp, tl := stringArg(cfg.RuntimeOptionsTypeURL)
+		op, ol := bytesArg(cfg.RuntimeOptions)
+		lp, ll := bytesArg(labels)
+		fp, fl := bytesArg(fields)
+		return C.lcd_container_create(cp, ip, il, sp, sl, rp, rl, tp, tl, op, ol, lp, ll, fp, fl, cancel, &p, cerr)
 	})
 	if err != nil {
 		return nil, err
@@ -129,12 +126,9 @@ func (c *Client) CreateContainer(ctx context.Context, id string, cfg ContainerCo
 // LoadContainer loads an existing container by id (one RPC).
 func (c *Client) LoadContainer(ctx context.Context, id string) (*Container, error) {
 	var p *C.lcd_container
-	err := c.h.use(func(cp *C.lcd_client) error {
-		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
-			var cerr *C.lcd_error
-			ip, il := stringArg(id)
-			return check(C.lcd_container_load(cp, ip, il, cancel, &p, &cerr), cerr)
-		})
+	err := c.h.call(ctx, func(cp *C.lcd_client, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+		ip, il := stringArg(id)
+		return C.lcd_container_load(cp, ip, il, cancel, &p, cerr)
 	})
 	if err != nil {
 		return nil, err
@@ -150,11 +144,8 @@ func (c *Container) BundleDir() string { return c.bundleDir }
 
 // Delete deletes the record and the bundle directory; refused while a task exists.
 func (c *Container) Delete(ctx context.Context) error {
-	return c.h.use(func(p *C.lcd_container) error {
-		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
-			var cerr *C.lcd_error
-			return check(C.lcd_container_delete(p, cancel, &cerr), cerr)
-		})
+	return c.h.call(ctx, func(p *C.lcd_container, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+		return C.lcd_container_delete(p, cancel, cerr)
 	})
 }
 

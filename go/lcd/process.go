@@ -19,7 +19,7 @@ type Process struct {
 // set (one RPC); open the FIFOs, then Start.
 func (t *Task) Exec(ctx context.Context, execID string, specJSON []byte, withStdin bool) (*Process, error) {
 	var p *C.lcd_process
-	err := t.call(ctx, func(tp *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	err := t.h.call(ctx, func(tp *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
 		ip, il := stringArg(execID)
 		sp, sl := bytesArg(specJSON)
 		return C.lcd_task_exec(tp, ip, il, sp, sl, C.bool(withStdin), cancel, &p, cerr)
@@ -53,32 +53,23 @@ func (pr *Process) Pid() (pid uint32) {
 	return pid
 }
 
-func (pr *Process) call(ctx context.Context, f func(p *C.lcd_process, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32) error {
-	return pr.h.use(func(p *C.lcd_process) error {
-		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
-			var cerr *C.lcd_error
-			return check(f(p, cancel, &cerr), cerr)
-		})
-	})
-}
-
 // Start starts the process (one RPC; serialized per container); on failure it is deleted.
 func (pr *Process) Start(ctx context.Context) error {
-	return pr.call(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	return pr.h.call(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
 		return C.lcd_process_start(p, cancel, cerr)
 	})
 }
 
 // Kill signals the process (one RPC).
 func (pr *Process) Kill(ctx context.Context, signal uint32) error {
-	return pr.call(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	return pr.h.call(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
 		return C.lcd_process_kill(p, C.uint32_t(signal), cancel, cerr)
 	})
 }
 
 // Resize sets the terminal size (one RPC).
 func (pr *Process) Resize(ctx context.Context, width, height uint32) error {
-	return pr.call(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	return pr.h.call(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
 		return C.lcd_process_resize(p, C.uint32_t(width), C.uint32_t(height), cancel, cerr)
 	})
 }
@@ -86,14 +77,14 @@ func (pr *Process) Resize(ctx context.Context, width, height uint32) error {
 // CloseStdin closes the process's stdin (one RPC; deferred until just after Start when asked
 // before it).
 func (pr *Process) CloseStdin(ctx context.Context) error {
-	return pr.call(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	return pr.h.call(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
 		return C.lcd_process_close_stdin(p, cancel, cerr)
 	})
 }
 
 // Status is the process's state and exit (one RPC).
 func (pr *Process) Status(ctx context.Context) (st ProcessStatus, err error) {
-	err = pr.call(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	err = pr.h.call(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
 		var s C.lcd_task_status
 		rc := C.lcd_process_get_status(p, cancel, &s, cerr)
 		st = ProcessStatus{State: State(s.state), ExitCode: uint32(s.exit_code), ExitedAt: timeFromNanos(s.exited_at_unix_nanos)}
@@ -102,27 +93,16 @@ func (pr *Process) Status(ctx context.Context) (st ProcessStatus, err error) {
 	return st, err
 }
 
-func (pr *Process) exitCall(ctx context.Context, f func(p *C.lcd_process, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32) (exit Exit, err error) {
-	err = pr.call(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
-		var code C.uint32_t
-		var at C.int64_t
-		rc := f(p, cancel, &code, &at, cerr)
-		exit = Exit{Code: uint32(code), ExitedAt: timeFromNanos(at)}
-		return rc
-	})
-	return exit, err
-}
-
 // Wait blocks until the process exits (event stream; no RPC).
 func (pr *Process) Wait(ctx context.Context) (Exit, error) {
-	return pr.exitCall(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
+	return pr.h.exitCall(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
 		return C.lcd_process_wait(p, cancel, code, at, cerr)
 	})
 }
 
 // Delete deletes the exited process and removes its FIFOs (one RPC).
 func (pr *Process) Delete(ctx context.Context) (Exit, error) {
-	return pr.exitCall(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
+	return pr.h.exitCall(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
 		return C.lcd_process_delete(p, cancel, code, at, cerr)
 	})
 }

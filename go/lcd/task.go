@@ -112,11 +112,8 @@ func goStringOrEmpty(s *C.char) string {
 // NewTask makes the task's FIFO set and creates the task (one RPC); open the FIFOs, then Start.
 func (c *Container) NewTask(ctx context.Context, withStdin bool) (*Task, error) {
 	var p *C.lcd_task
-	err := c.h.use(func(cp *C.lcd_container) error {
-		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
-			var cerr *C.lcd_error
-			return check(C.lcd_task_create(cp, C.bool(withStdin), cancel, &p, &cerr), cerr)
-		})
+	err := c.h.call(ctx, func(cp *C.lcd_container, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+		return C.lcd_task_create(cp, C.bool(withStdin), cancel, &p, cerr)
 	})
 	if err != nil {
 		return nil, err
@@ -127,12 +124,9 @@ func (c *Container) NewTask(ctx context.Context, withStdin bool) (*Task, error) 
 // NewTaskFromCheckpoint is NewTask restoring from a checkpoint directory.
 func (c *Container) NewTaskFromCheckpoint(ctx context.Context, withStdin bool, dir string) (*Task, error) {
 	var p *C.lcd_task
-	err := c.h.use(func(cp *C.lcd_container) error {
-		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
-			var cerr *C.lcd_error
-			dp, dl := stringArg(dir)
-			return check(C.lcd_task_create_from_checkpoint(cp, C.bool(withStdin), dp, dl, cancel, &p, &cerr), cerr)
-		})
+	err := c.h.call(ctx, func(cp *C.lcd_container, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+		dp, dl := stringArg(dir)
+		return C.lcd_task_create_from_checkpoint(cp, C.bool(withStdin), dp, dl, cancel, &p, cerr)
 	})
 	if err != nil {
 		return nil, err
@@ -144,11 +138,8 @@ func (c *Container) NewTaskFromCheckpoint(ctx context.Context, withStdin bool, d
 // containerd names for it.
 func (c *Container) Task(ctx context.Context, attach bool) (*Task, error) {
 	var p *C.lcd_task
-	err := c.h.use(func(cp *C.lcd_container) error {
-		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
-			var cerr *C.lcd_error
-			return check(C.lcd_container_task(cp, C.bool(attach), cancel, &p, &cerr), cerr)
-		})
+	err := c.h.call(ctx, func(cp *C.lcd_container, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+		return C.lcd_container_task(cp, C.bool(attach), cancel, &p, cerr)
 	})
 	if err != nil {
 		return nil, err
@@ -168,61 +159,51 @@ func (t *Task) Pid() (pid uint32) {
 	return pid
 }
 
-// call runs one blocking task call.
-func (t *Task) call(ctx context.Context, f func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32) error {
-	return t.h.use(func(p *C.lcd_task) error {
-		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
-			var cerr *C.lcd_error
-			return check(f(p, cancel, &cerr), cerr)
-		})
-	})
-}
-
 // Start starts the created task (one RPC); on failure the task is deleted.
 func (t *Task) Start(ctx context.Context) error {
-	return t.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	return t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
 		return C.lcd_task_start(p, cancel, cerr)
 	})
 }
 
 // Kill signals the init process (one RPC).
 func (t *Task) Kill(ctx context.Context, signal uint32) error {
-	return t.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	return t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
 		return C.lcd_task_kill(p, C.uint32_t(signal), cancel, cerr)
 	})
 }
 
 // Pause freezes the task (one RPC).
 func (t *Task) Pause(ctx context.Context) error {
-	return t.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	return t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
 		return C.lcd_task_pause(p, cancel, cerr)
 	})
 }
 
 // Resume thaws the task (one RPC).
 func (t *Task) Resume(ctx context.Context) error {
-	return t.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	return t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
 		return C.lcd_task_resume(p, cancel, cerr)
 	})
 }
 
 // Resize sets the terminal size (one RPC).
 func (t *Task) Resize(ctx context.Context, width, height uint32) error {
-	return t.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	return t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
 		return C.lcd_task_resize(p, C.uint32_t(width), C.uint32_t(height), cancel, cerr)
 	})
 }
 
 // CloseStdin closes the init process's stdin (one RPC).
 func (t *Task) CloseStdin(ctx context.Context) error {
-	return t.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	return t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
 		return C.lcd_task_close_stdin(p, cancel, cerr)
 	})
 }
 
 // UpdateResources sends a LinuxResources JSON document as it is (one RPC).
 func (t *Task) UpdateResources(ctx context.Context, resourcesJSON []byte) error {
-	return t.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	return t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
 		rp, rl := bytesArg(resourcesJSON)
 		return C.lcd_task_update_resources(p, rp, rl, cancel, cerr)
 	})
@@ -230,7 +211,7 @@ func (t *Task) UpdateResources(ctx context.Context, resourcesJSON []byte) error 
 
 // Checkpoint dumps the task into dir with CRIU.
 func (t *Task) Checkpoint(ctx context.Context, dir string, exit bool) error {
-	return t.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	return t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
 		dp, dl := stringArg(dir)
 		return C.lcd_task_create_checkpoint(p, dp, dl, C.bool(exit), cancel, cerr)
 	})
@@ -238,7 +219,7 @@ func (t *Task) Checkpoint(ctx context.Context, dir string, exit bool) error {
 
 // Status is the task's state and exit (one RPC).
 func (t *Task) Status(ctx context.Context) (st ProcessStatus, err error) {
-	err = t.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	err = t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
 		var s C.lcd_task_status
 		rc := C.lcd_task_get_status(p, cancel, &s, cerr)
 		st = ProcessStatus{State: State(s.state), ExitCode: uint32(s.exit_code), ExitedAt: timeFromNanos(s.exited_at_unix_nanos)}
@@ -247,44 +228,30 @@ func (t *Task) Status(ctx context.Context) (st ProcessStatus, err error) {
 	return st, err
 }
 
-type exitFn func(p *C.lcd_task, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32
-
-// exitCall runs a call that reports an exit code and time.
-func (t *Task) exitCall(ctx context.Context, f exitFn) (exit Exit, err error) {
-	err = t.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
-		var code C.uint32_t
-		var at C.int64_t
-		rc := f(p, cancel, &code, &at, cerr)
-		exit = Exit{Code: uint32(code), ExitedAt: timeFromNanos(at)}
-		return rc
-	})
-	return exit, err
-}
-
 // Wait blocks until the task exits (event stream; no RPC).
 func (t *Task) Wait(ctx context.Context) (Exit, error) {
-	return t.exitCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
+	return t.h.exitCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
 		return C.lcd_task_wait(p, cancel, code, at, cerr)
 	})
 }
 
 // Delete deletes the stopped task and removes its FIFOs (one RPC).
 func (t *Task) Delete(ctx context.Context) (Exit, error) {
-	return t.exitCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
+	return t.h.exitCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
 		return C.lcd_task_delete(p, cancel, code, at, cerr)
 	})
 }
 
 // ForceDelete kills everything in the task, waits for its exit, deletes it (two RPCs).
 func (t *Task) ForceDelete(ctx context.Context) (Exit, error) {
-	return t.exitCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
+	return t.h.exitCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
 		return C.lcd_task_force_delete(p, cancel, code, at, cerr)
 	})
 }
 
 // Pids lists the task's processes with containerd's info payloads (one RPC).
 func (t *Task) Pids(ctx context.Context) (out []ProcessInfo, err error) {
-	err = t.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	err = t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
 		var list *C.lcd_pids
 		rc := C.lcd_task_pids(p, cancel, &list, cerr)
 		if rc != C.LCD_OK {
@@ -310,7 +277,7 @@ func (t *Task) Pids(ctx context.Context) (out []ProcessInfo, err error) {
 
 // Stats reads the task's stats (one RPC).
 func (t *Task) Stats(ctx context.Context) (st Stats, err error) {
-	err = t.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	err = t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
 		var s *C.lcd_stats
 		rc := C.lcd_task_stats(p, cancel, &s, cerr)
 		if rc != C.LCD_OK {
