@@ -13,7 +13,7 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: all setup lib header example harness demo test test-rust test-go test-c test-pkgconfig install clean
+.PHONY: bench all setup lib header example harness demo test test-rust test-go test-c test-pkgconfig install clean
 
 all: lib example harness
 
@@ -79,6 +79,13 @@ test-go: lib
 
 test-c:
 	$(VALGRIND) $(BUILD)/lifecycle_test "$$LCD_CONTAINERD_SOCKET" "$$LCD_TEST_ROOTFS" /tmp/lcd-c-test-state
+
+# Benchmark (not a test; prints numbers): moby's libcontainerd/remote client against this
+# project's Go adapter on one private containerd, alternating processes. BENCH_FLAGS tunes it.
+BENCH_FLAGS ?= -rounds 3 -ops 20 -lifecycles 64
+bench: setup lib | $(BUILD)
+	cd go && go build -o ../$(BUILD)/lcdbench ./cmd/lcdbench
+	bash tests/testbed.sh run -- $(BUILD)/lcdbench -drive $(BENCH_FLAGS) -json $(BUILD)/bench.json
 
 clean:
 	cargo clean

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd/cio"
+	libcontainerdtypes "github.com/docker/docker/libcontainerd/types"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// drain is a stdio callback that discards the output, as a log driver would consume it.
+type drain struct {
+	*cio.DirectIO
+	wg sync.WaitGroup
+}
+
+func attachDrain(dio *cio.DirectIO) (cio.IO, error) {
+	d := &drain{DirectIO: dio}
+	for _, r := range []io.Reader{dio.Stdout, dio.Stderr} {
+		if r == nil {
+			continue
+		}
+		d.wg.Add(1)
+		go func(r io.Reader) {
+			defer d.wg.Done()
+			_, _ = io.Copy(io.Discard, r)
+		}(r)
+	}
+	return d, nil
+}
+
+func (d *drain) Wait() { d.wg.Wait() }
+
+func spec(rootfs, id string, args ...string) *specs.Spec {
+	return &specs.Spec{
+		Version:  "1.0.2",
+		Process:  &specs.Process{Args: args, Cwd: "/", Env: []string{"PATH=/bin"}},
+		Root:     &specs.Root{Path: rootfs, Readonly: true},
+		Hostname: id,
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755"}},
+		},
+		Linux: &specs.Linux{
+			CgroupsPath: "/lcd-bench/" + id,
+			Namespaces: []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace},
+				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace}},
+		},
+	}
+}
+
+// rpcTotal is containerd's grpc_server_handled_total summed over all methods.
+func rpcTotal() float64 {
+	resp, err := http.Get("http://" + os.Getenv("LCD_CONTAINERD_METRICS") + "/v1/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	line := regexp.MustCompile(`^grpc_server_handled_total\{.*\} (\d+)`)
+	total := 0.0
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if m := line.FindStringSubmatch(sc.Text()); m != nil {
+			n, _ := strconv.ParseFloat(m[1], 64)
+			total += n
+		}
+	}
+	return total
+}
+
+type sampler struct {
+	lat  map[string][]time.Duration
+	rpcs map[string]float64
+	n    map[string]float64
+}
+
+// time runs op once, recording its latency and the RPCs containerd served meanwhile.
+func (s *sampler) time(name string, op func() error) error {
+	before := rpcTotal()
+	start := time.Now()
+	err := op()
+	elapsed := time.Since(start)
+	s.rpcs[name] += rpcTotal() - before
+	s.n[name]++
+	s.lat[name] = append(s.lat[name], elapsed)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+func percentile(d []time.Duration, p float64) float64 {
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	i := int(float64(len(d)-1) * p)
+	return float64(d[i].Microseconds()) / 1000
+}
+
+func measureOps(ctx context.Context, c libcontainerdtypes.Client, ev *exits, rootfs string, res *Result) error {
+	s := &sampler{lat: map[string][]time.Duration{}, rpcs: map[string]float64{}, n: map[string]float64{}}
+	for i := 0; i < *opsN; i++ {
+		id := fmt.Sprintf("op%d", i)
+		var ctr libcontainerdtypes.Container
+		var tk libcontainerdtypes.Task
+		steps := []struct {
+			name string
+			op   func() error
+		}{
+			{"new container", func() (err error) {
+				ctr, err = c.NewContainer(ctx, id, spec(rootfs, id, "sleep", "1000"), "io.containerd.runc.v2", nil)
+				return
+			}},
+			{"start", func() (err error) { tk, err = ctr.Start(ctx, "", false, attachDrain); return }},
+			{"exec", func() error {
+				done := ev.expect(id, "e")
+				p, err := tk.Exec(ctx, "e", &specs.Process{Args: []string{"true"}, Cwd: "/", Env: []string{"PATH=/bin"}}, false, attachDrain)
+				if err != nil {
+					return err
+				}
+				<-done
+				_, err = p.Delete(ctx)
+				return err
+			}},
+			{"pause", func() error { return tk.Pause(ctx) }},
+			{"resume", func() error { return tk.Resume(ctx) }},
+			{"stats", func() error { _, err := tk.Stats(ctx); return err }},
+			{"load container + attach task", func() error {
+				loaded, err := c.LoadContainer(ctx, id)
+				if err != nil {
+					return err
+				}
+				_, err = loaded.AttachTask(ctx, attachDrain)
+				return err
+			}},
+			{"kill", func() error {
+				done := ev.expect(id, id)
+				if err := tk.Kill(ctx, syscall.SIGKILL); err != nil {
+					return err
+				}
+				<-done
+				return nil
+			}},
+			{"delete task", func() error { _, err := tk.Delete(ctx); return err }},
+			{"delete container", func() error { return ctr.Delete(ctx) }},
+		}
+		for _, step := range steps {
+			if err := s.time(step.name, step.op); err != nil {
+				return err
+			}
+		}
+	}
+	for name, d := range s.lat {
+		res.OpLatencyMs[name] = map[string]float64{"p50": percentile(d, 0.5), "p99": percentile(d, 0.99)}
+		res.OpRPCs[name] = s.rpcs[name] / s.n[name]
+	}
+	return nil
+}
+
+// lifecycles runs n create/start/wait-exit/delete cycles at the given concurrency.
+func lifecycles(ctx context.Context, c libcontainerdtypes.Client, ev *exits, rootfs string, conc, n int, prefix string) error {
+	jobs := make(chan int)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				id := fmt.Sprintf("%s-%d", prefix, i)
+				done := ev.expect(id, id)
+				ctr, err := c.NewContainer(ctx, id, spec(rootfs, id, "true"), "io.containerd.runc.v2", nil)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				tk, err := ctr.Start(ctx, "", false, attachDrain)
+				if err != nil {
+					errs <- err
+					continue
+				}
+				<-done
+				if _, err := tk.Delete(ctx); err != nil {
+					errs <- err
+				}
+				if err := ctr.Delete(ctx); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return err
+	}
+	return nil
+}
+
+func threads() int {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "Threads:") {
+			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "Threads:")))
+			return n
+		}
+	}
+	return 0
+}
