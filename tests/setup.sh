@@ -1,30 +1,58 @@
 #!/usr/bin/env bash
-# Installs what the build, the demo and the tests need, when missing (Debian, as root).
+# Installs what the build, the demo and the tests need, when it is missing (Debian, as root):
+# containerd (with ctr), runc, a statically linked busybox, protoc, valgrind, iproute2,
+# pkg-config, and a C compiler and make. Idempotent: with everything present it changes nothing
+# and runs no apt-get at all. Never reads stdin.
 set -euo pipefail
 
-declare -A package_of=(
-  [containerd]=containerd
-  [runc]=runc
-  [protoc]=protobuf-compiler
-  [valgrind]=valgrind
-  [pkg-config]=pkg-config
-  [cc]=gcc
-  [make]=make
-  [ctr]=containerd
-)
+# The packages to install when anything is missing; apt-get skips those already installed.
+PACKAGES=(containerd runc busybox-static protobuf-compiler valgrind iproute2 pkg-config gcc make)
+
+log() { echo "setup: $*" >&2; }
+
 missing=()
-for tool in "${!package_of[@]}"; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")
-done
-# The test root filesystem needs the statically linked busybox.
-if ! file -L /bin/busybox 2>/dev/null | grep -q 'statically linked'; then
-  missing+=(busybox-static file)
+need() { command -v "$1" >/dev/null 2>&1 || missing+=("$1"); }
+need containerd
+need ctr
+need runc
+need protoc
+need valgrind
+need ip
+need pkg-config
+need cc
+need make
+# The test root filesystem copies /bin/busybox, which must be the static one (busybox-static).
+# ldd (libc-bin, always installed) says "not a dynamic executable" (or "statically linked" for
+# a static PIE); it exits non-zero for those, hence the capture.
+busybox_ldd=$(LC_ALL=C ldd /bin/busybox 2>&1 || true)
+if [[ ! -x /bin/busybox ]] || ! grep -Eq 'not a dynamic executable|statically linked' <<<"$busybox_ldd"; then
+  missing+=("static /bin/busybox")
 fi
+# protoc needs the well-known types (google/protobuf/*.proto) that containerd's protos import;
+# Debian ships them in libprotobuf-dev, a recommendation of protobuf-compiler.
+if [[ ! -f /usr/include/google/protobuf/empty.proto ]]; then
+  missing+=("google/protobuf/*.proto")
+  PACKAGES+=(libprotobuf-dev)
+fi
+
 if ((${#missing[@]})); then
-  echo "setup: installing ${missing[*]}" >&2
+  if ((EUID != 0)); then
+    log "missing: ${missing[*]}; run this script as root to install ${PACKAGES[*]}"
+    exit 1
+  fi
+  log "missing: ${missing[*]}; installing ${PACKAGES[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >&2
-  apt-get install -y -q --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u) >&2
+  apt-get update -q </dev/null >&2
+  apt-get install -y -q "${PACKAGES[@]}" </dev/null >&2
+  # Installing busybox-static replaces the dynamic busybox package if that was there.
+  busybox_ldd=$(LC_ALL=C ldd /bin/busybox 2>&1 || true)
+  if [[ ! -x /bin/busybox ]] || ! grep -Eq 'not a dynamic executable|statically linked' <<<"$busybox_ldd"; then
+    log "/bin/busybox is still not statically linked"
+    exit 1
+  fi
+else
+  log "all tools present"
 fi
+
 export PATH="$HOME/.cargo/bin:$PATH"
-command -v cargo >/dev/null || { echo "setup: cargo (Rust) is required and not installed" >&2; exit 1; }
+command -v cargo >/dev/null || { log "cargo (Rust) is required and not installed"; exit 1; }

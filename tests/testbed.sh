@@ -1,60 +1,147 @@
 #!/usr/bin/env bash
 # The shared real-containerd test bed: a private containerd (Debian's package) with its own
-# root, state directory, sockets and loopback metrics address, the CRI plugin disabled, and a
-# busybox root filesystem for test containers.
+# root, state directory, sockets, opt directory and loopback metrics address, the CRI plugin
+# disabled, and a busybox root filesystem for test containers.
 #
 #   testbed.sh start         start (or reuse) it; prints LCD_* variables for the tests
-#   testbed.sh stop          stop it, its shims, and unmount what they left
+#   testbed.sh stop          stop it, its shims and their containers; unmount what they left
 #   testbed.sh restart       kill -9 containerd (not the shims) and start it again
 #   testbed.sh down | up     the two halves of restart, for tests that act while it is down
 #   testbed.sh env           print the LCD_* variables of the running test bed
 #   testbed.sh run -- CMD    start, run CMD with the variables exported, stop; CMD's exit code
 #
-# LCD_TESTBED_DIR (default /tmp/lcd-testbed) holds everything. LCD_TESTBED_METRICS_PORT
-# (default 13338) is the metrics port. With LCD_CONTAINERD_ADDRESS set to a running
-# containerd's socket, no containerd is started or stopped: that one is used.
+# LCD_TESTBED_DIR (default /tmp/lcd-testbed; no whitespace) holds everything: config.toml,
+# root/, state/, opt/, containerd.sock(.ttrpc), containerd.log, containerd.pid, env, rootfs/.
+# LCD_TESTBED_METRICS_PORT (default 13338) is the metrics port on 127.0.0.1.
+# With LCD_CONTAINERD_ADDRESS set to a running containerd's socket, no containerd is started or
+# stopped: that one is used (and LCD_CONTAINERD_METRICS is passed on if set).
+#
+# Only the env lines go to stdout; messages go to stderr. A system containerd is never touched:
+# processes are found by their exact arguments (--config $DIR/config.toml, -address $SOCK).
 set -euo pipefail
+shopt -s inherit_errexit # also inside $(...)
 
 DIR=${LCD_TESTBED_DIR:-/tmp/lcd-testbed}
 METRICS_PORT=${LCD_TESTBED_METRICS_PORT:-13338}
+CONTAINERD=/usr/bin/containerd
 SOCK=$DIR/containerd.sock
+CONFIG=$DIR/config.toml
 ROOTFS=$DIR/rootfs
 PIDFILE=$DIR/containerd.pid
+LOG=$DIR/containerd.log
 
 log() { echo "testbed: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+[[ $DIR == /* && $DIR != *[[:space:]]* ]] || die "LCD_TESTBED_DIR must be an absolute path without whitespace: $DIR"
+[[ $METRICS_PORT =~ ^[0-9]+$ ]] || die "LCD_TESTBED_METRICS_PORT must be a port number: $METRICS_PORT"
+
+external() { [[ -n ${LCD_CONTAINERD_ADDRESS:-} ]]; }
 
 socket() { echo "${LCD_CONTAINERD_ADDRESS:-$SOCK}"; }
 
-answers() { ctr --address "$(socket)" version >/dev/null 2>&1; }
+answers() { ctr --address "$(socket)" --timeout 2s version >/dev/null 2>&1; }
 
-running_pid() {
-  [[ -f $PIDFILE ]] || return 1
-  local pid
-  pid=$(cat "$PIDFILE")
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+# Serialises start/stop/restart of one test bed (concurrent test processes may call start).
+# The lock's descriptor is closed for containerd, which must not keep it.
+locked() {
+  mkdir -p "$DIR"
+  (
+    flock -w 60 9 || die "could not lock $DIR/lock"
+    "$@"
+  ) 9>"$DIR/lock"
+}
+
+# PIDs of the processes whose executable's name matches the pattern $1 and whose arguments
+# contain the adjacent pair "$2" "$3", compared exactly.
+pids_with_args() {
+  local name=$1 flag=$2 value=$3 proc i
+  local -a args
+  for proc in /proc/[0-9]*; do
+    { mapfile -d '' -t args <"$proc/cmdline"; } 2>/dev/null || continue
+    ((${#args[@]} > 2)) || continue
+    # shellcheck disable=SC2053 # $name is a pattern
+    [[ ${args[0]##*/} == $name ]] || continue
+    for ((i = 1; i < ${#args[@]} - 1; i++)); do
+      if [[ ${args[i]} == "$flag" && ${args[i + 1]} == "$value" ]]; then
+        echo "${proc#/proc/}"
+        break
+      fi
+    done
+  done
+}
+
+# The test bed's containerd processes: by their exact --config argument (this also finds one
+# whose pid file was lost).
+containerd_pids() { pids_with_args containerd --config "$CONFIG"; }
+
+# The test bed's shims: containerd starts them with `-address $SOCK`.
+shim_pids() { pids_with_args 'containerd-shim*' -address "$SOCK"; }
+
+# All descendants of the given PIDs (containers and execs are children of their shim, which is
+# their subreaper), deepest last.
+descendants() {
+  local -A children=()
+  local stat pid ppid rest _
+  for stat in /proc/[0-9]*/stat; do
+    { read -r rest <"$stat"; } 2>/dev/null || continue
+    pid=${rest%% *}
+    rest=${rest##*) } # after the command name, which may hold spaces and parentheses
+    read -r _ ppid _ <<<"$rest"
+    children[$ppid]+=" $pid"
+  done
+  local -a queue=("$@")
+  while ((${#queue[@]})); do
+    pid=${queue[0]}
+    queue=("${queue[@]:1}")
+    for rest in ${children[$pid]:-}; do
+      echo "$rest"
+      queue+=("$rest")
+    done
+  done
+}
+
+# Whether a process exists and is not a zombie (daemons here are children of PID 1, which may be
+# slow to reap them).
+alive() {
+  local stat
+  { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != [ZX] ]]
+}
+
+wait_gone() { # pid, tenths of a second
+  local i
+  for ((i = 0; i < $2; i++)); do
+    alive "$1" || return 0
+    sleep 0.1
+  done
+  return 1
 }
 
 build_rootfs() {
-  [[ -x $ROOTFS/bin/busybox && -e $ROOTFS/bin/sh ]] && return 0
-  log "building busybox root filesystem in $ROOTFS"
-  local tmp=$ROOTFS.tmp.$$
+  [[ -x $ROOTFS/bin/busybox && -L $ROOTFS/bin/sh && -f $ROOTFS/etc/passwd ]] && return 0
+  [[ -x /bin/busybox ]] || die "/bin/busybox is missing: run tests/setup.sh (busybox-static)"
+  log "building the busybox root filesystem in $ROOTFS"
+  local tmp=$ROOTFS.tmp.$$ applet
   rm -rf "$tmp"
-  mkdir -p "$tmp"/{bin,dev,etc,proc,sys,tmp,root}
+  mkdir -p "$tmp"/{bin,dev,etc,proc,sys,tmp,root,run} # run: a mount point of the default spec
   chmod 1777 "$tmp/tmp"
+  chmod 0700 "$tmp/root"
   cp /bin/busybox "$tmp/bin/busybox"
-  local applet
   for applet in $(/bin/busybox --list); do
     [[ $applet == busybox ]] || ln -sf busybox "$tmp/bin/$applet"
   done
-  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$tmp/etc/passwd"
-  printf 'root:x:0:\nnogroup:x:65534:\n' >"$tmp/etc/group"
+  printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >"$tmp/etc/passwd"
+  printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' >"$tmp/etc/group"
   rm -rf "$ROOTFS"
   mv "$tmp" "$ROOTFS"
 }
 
 write_config() {
-  mkdir -p "$DIR/root" "$DIR/state"
-  cat >"$DIR/config.toml" <<CONFIG
+  mkdir -p "$DIR/root" "$DIR/state" "$DIR/opt"
+  cat >"$CONFIG" <<CONFIG
+# Written by tests/testbed.sh; rewritten at every start.
 version = 2
 root = "$DIR/root"
 state = "$DIR/state"
@@ -69,112 +156,241 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [metrics]
   address = "127.0.0.1:$METRICS_PORT"
   grpc_histogram = false
+
+# Not /opt/containerd, which a system containerd owns.
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$DIR/opt"
 CONFIG
 }
 
 print_env() {
-  local lines
-  lines="LCD_CONTAINERD_SOCKET=$(socket)
-LCD_TEST_ROOTFS=$ROOTFS"
-  [[ -n ${LCD_CONTAINERD_ADDRESS:-} ]] || lines+="
-LCD_CONTAINERD_METRICS=127.0.0.1:$METRICS_PORT"
-  echo "$lines" | tee "$DIR/env"
+  {
+    echo "LCD_CONTAINERD_SOCKET=$(socket)"
+    echo "LCD_TEST_ROOTFS=$ROOTFS"
+    if ! external; then
+      echo "LCD_CONTAINERD_METRICS=127.0.0.1:$METRICS_PORT"
+    elif [[ -n ${LCD_CONTAINERD_METRICS:-} ]]; then
+      echo "LCD_CONTAINERD_METRICS=$LCD_CONTAINERD_METRICS"
+    fi
+  } >"$DIR/env.tmp"
+  mv "$DIR/env.tmp" "$DIR/env"
+  cat "$DIR/env"
+}
+
+# The live containerd of this test bed, if any (pid file first, then by its arguments).
+running_pid() {
+  local pid
+  if [[ -s $PIDFILE ]]; then
+    pid=$(<"$PIDFILE")
+    if [[ $pid =~ ^[0-9]+$ ]] && [[ " $(containerd_pids | tr '\n' ' ') " == *" $pid "* ]]; then
+      echo "$pid"
+      return 0
+    fi
+  fi
+  local -a pids
+  mapfile -t pids < <(containerd_pids)
+  ((${#pids[@]})) || return 1
+  echo "${pids[0]}" >"$PIDFILE"
+  echo "${pids[0]}"
 }
 
 start_containerd() {
+  [[ -x $CONTAINERD ]] || die "$CONTAINERD is missing: run tests/setup.sh"
+  command -v ctr >/dev/null || die "ctr is missing: run tests/setup.sh"
   write_config
-  log "starting containerd on $SOCK (log: $DIR/containerd.log)"
   rm -f "$SOCK" "$SOCK.ttrpc"
-  setsid nohup containerd --config "$DIR/config.toml" >>"$DIR/containerd.log" 2>&1 </dev/null &
-  echo $! >"$PIDFILE"
-  local i
-  for i in $(seq 200); do
-    answers && return 0
-    kill -0 "$(cat "$PIDFILE")" 2>/dev/null || break
+  log "starting containerd on $SOCK (log: $LOG)"
+  echo "=== $(date '+%F %T') testbed.sh starts containerd" >>"$LOG"
+  # In its own session, immune to the caller's hangup, with no descriptor of the caller's.
+  setsid nohup "$CONTAINERD" --config "$CONFIG" </dev/null >>"$LOG" 2>&1 9>&- &
+  local pid=$! deadline=$((SECONDS + 20))
+  echo "$pid" >"$PIDFILE"
+  while ((SECONDS < deadline)) && alive "$pid"; do
+    if [[ -S $SOCK ]] && answers; then
+      # setsid execs containerd in place (a background job is no process group leader), so
+      # $! is containerd; make sure anyway.
+      running_pid >/dev/null || die "containerd answers on $SOCK but its process was not found"
+      return 0
+    fi
     sleep 0.1
   done
-  log "containerd did not come up; last log lines:"
-  tail -n 20 "$DIR/containerd.log" >&2
+  if alive "$pid"; then
+    log "containerd did not answer on $SOCK within 20 s; last log lines:"
+  else
+    log "containerd exited; last log lines:"
+  fi
+  tail -n 20 "$LOG" >&2
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$PIDFILE"
   return 1
 }
 
-cmd_start() {
-  mkdir -p "$DIR"
+do_start() {
   build_rootfs
-  if [[ -n ${LCD_CONTAINERD_ADDRESS:-} ]]; then
-    answers || { log "no containerd answers on LCD_CONTAINERD_ADDRESS=$LCD_CONTAINERD_ADDRESS"; return 1; }
+  if external; then
+    answers || die "no containerd answers on LCD_CONTAINERD_ADDRESS=$LCD_CONTAINERD_ADDRESS"
   elif running_pid >/dev/null && answers; then
-    : # already running: reuse it
+    log "containerd already running on $SOCK (pid $(<"$PIDFILE"))"
   else
-    start_containerd
+    do_down
+    start_containerd || return 1
   fi
   print_env
 }
 
-# Shims of this test bed: started with `-address $SOCK`.
-shim_pids() {
-  pgrep -f "containerd-shim.*-address $SOCK( |$)" || true
+# kill -9 containerd only: shims and containers keep running.
+do_down() {
+  local pid
+  for pid in $(containerd_pids); do
+    kill -KILL "$pid" 2>/dev/null || true
+    wait_gone "$pid" 100 || die "containerd $pid survived SIGKILL"
+  done
+  rm -f "$PIDFILE"
 }
 
-cmd_stop() {
-  [[ -n ${LCD_CONTAINERD_ADDRESS:-} ]] && return 0
-  local pid i
-  if pid=$(running_pid); then
+do_restart() {
+  do_down
+  start_containerd || return 1
+}
+
+do_stop() {
+  local pid mnt
+  local -a pids
+  for pid in $(containerd_pids); do
+    log "stopping containerd $pid"
     kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 100); do
-      kill -0 "$pid" 2>/dev/null || break
+    if ! wait_gone "$pid" 100; then
+      log "containerd $pid ignored SIGTERM for 10 s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+      wait_gone "$pid" 50 || true
+    fi
+  done
+  rm -f "$PIDFILE"
+  # Containers still running under this test bed, then their shims. Containers first: a dead
+  # shim's children would be re-parented out of reach.
+  mapfile -t pids < <(shim_pids)
+  if ((${#pids[@]})); then
+    log "killing ${#pids[@]} shim(s) and their containers"
+    local -a kids
+    mapfile -t kids < <(descendants "${pids[@]}")
+    for pid in "${kids[@]}"; do
+      kill -KILL "$pid" 2>/dev/null || true
+    done
+    # Give the shims a moment to reap them, rather than leaving zombies to PID 1.
+    local i left
+    for ((i = 0; i < 20; i++)); do
+      left=0
+      for pid in "${kids[@]}"; do
+        [[ -e /proc/$pid ]] && left=1 && break
+      done
+      ((left)) || break
       sleep 0.1
     done
-    kill -KILL "$pid" 2>/dev/null || true
+    for pid in "${pids[@]}"; do
+      kill -KILL "$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]}"; do
+      wait_gone "$pid" 50 || log "shim $pid still alive"
+    done
   fi
-  rm -f "$PIDFILE"
-  # Containers still running under this test bed die with their shims.
-  for pid in $(shim_pids); do
-    pkill -KILL -P "$pid" 2>/dev/null || true
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  local mnt
-  for mnt in $(awk -v d="$DIR/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
-    umount -l "$mnt" 2>/dev/null || true
-  done
+  # Whatever is still mounted under the test bed (deepest first).
+  while read -r mnt; do
+    log "unmounting $mnt"
+    umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || log "could not unmount $mnt"
+  done < <(awk -v d="$DIR/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r)
+  rm -f "$SOCK" "$SOCK.ttrpc"
+}
+
+cmd_start() { locked do_start; }
+
+cmd_stop() {
+  if external; then
+    log "LCD_CONTAINERD_ADDRESS is set: leaving that containerd alone"
+    return 0
+  fi
+  [[ -d $DIR ]] || return 0
+  locked do_stop
 }
 
 cmd_down() {
-  [[ -z ${LCD_CONTAINERD_ADDRESS:-} ]] || { log "cannot stop a containerd the test bed did not start"; return 1; }
-  local pid
-  if pid=$(running_pid); then
-    kill -KILL "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
-  fi
+  external && die "LCD_CONTAINERD_ADDRESS is set: cannot stop a containerd the test bed did not start"
+  locked do_down
+}
+
+cmd_up() {
+  external && die "LCD_CONTAINERD_ADDRESS is set: cannot start a containerd the test bed does not own"
+  locked start_containerd
 }
 
 cmd_restart() {
-  cmd_down
-  start_containerd
+  external && die "LCD_CONTAINERD_ADDRESS is set: cannot restart a containerd the test bed did not start"
+  locked do_restart
+}
+
+cmd_env() {
+  [[ -f $DIR/env ]] || die "not started (no $DIR/env)"
+  if external; then
+    answers || die "no containerd answers on LCD_CONTAINERD_ADDRESS=$LCD_CONTAINERD_ADDRESS"
+  else
+    { running_pid >/dev/null && answers; } || die "the test bed in $DIR is not running"
+  fi
+  cat "$DIR/env"
+}
+
+# INT,QUIT minus what this script inherited as ignored (read before any trap is set).
+IGNORED_AT_ENTRY=$(awk '$1 == "SigIgn:" { print $2 }' /proc/$$/status)
+default_signals() {
+  local ignored=$((16#${IGNORED_AT_ENTRY:-0})) list=()
+  ((ignored & (1 << 1))) || list+=(INT)  # SIGINT is 2
+  ((ignored & (1 << 2))) || list+=(QUIT) # SIGQUIT is 3
+  local IFS=,
+  echo "${list[*]}"
+}
+
+cmd_run() {
+  [[ ${1:-} == -- ]] && shift
+  (($#)) || { log "run needs a command: run -- CMD..."; exit 2; }
+  trap 'cmd_stop || true' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
+  local lines
+  lines=$(cmd_start) # fails the run when the test bed does not start
+  set -a
+  eval "$lines"
+  set +a
+  # CMD runs in the background so that a signal to this script is handled at once (bash defers
+  # traps while a foreground command runs): it is passed on to CMD, whose exit ends the run.
+  # Bash starts background commands with SIGINT and SIGQUIT ignored and stdin on /dev/null;
+  # CMD gets this script's stdin, and those two signals back unless they were ignored already.
+  local rc=0 child reset
+  reset=$(default_signals)
+  if [[ -n $reset ]] && env --default-signal=INT true 2>/dev/null; then
+    env --default-signal="$reset" "$@" <&0 &
+  else
+    "$@" <&0 &
+  fi
+  child=$!
+  trap 'kill -TERM "$child" 2>/dev/null || true' INT TERM HUP
+  while :; do
+    rc=0
+    wait "$child" || rc=$?
+    kill -0 "$child" 2>/dev/null || break # else wait was interrupted by a signal
+  done
+  ((rc == 0)) || log "command exited with status $rc"
+  exit "$rc"
 }
 
 case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
-  restart) cmd_restart >/dev/null ;;
+  restart) cmd_restart ;;
   down) cmd_down ;;
-  up) start_containerd >/dev/null ;;
-  env) [[ -f $DIR/env ]] && cat "$DIR/env" || { log "not started"; exit 1; } ;;
-  run)
-    shift
-    [[ ${1:-} == -- ]] && shift
-    (($#)) || { log "run needs a command"; exit 2; }
-    trap cmd_stop EXIT
-    set -a
-    # shellcheck disable=SC1090
-    source <(cmd_start)
-    set +a
-    rc=0
-    "$@" || rc=$?
-    exit "$rc"
-    ;;
+  up) cmd_up ;;
+  env) cmd_env ;;
+  run) shift; cmd_run "$@" ;;
   *)
-    echo "usage: $0 start|stop|restart|env|run -- CMD..." >&2
+    echo "usage: $0 start|stop|restart|down|up|env|run -- CMD..." >&2
     exit 2
     ;;
 esac
