@@ -220,6 +220,64 @@ mod tests {
     #[test]
     fn unknown_types_give_no_figures_and_corrupt_payloads_fail() {
         assert_eq!(decode_figures("example.Other", b"\xff").unwrap(), StatsFigures::default());
-        assert!(decode_figures(CGROUP_V1_METRICS, b"\x1a\xff").is_err());
+        assert_eq!(decode_figures("", b"").unwrap(), StatsFigures::default());
+        for type_url in [CGROUP_V1_METRICS, CGROUP_V2_METRICS] {
+            let err = decode_figures(type_url, b"\x1a\xff").unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Internal, "{err}");
+            assert!(err.to_string().contains(type_url), "{err}");
+        }
+    }
+
+    fn unhex(hex: &str) -> Vec<u8> {
+        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+    }
+
+    // The two payloads below were produced independently of the structs in this file: by
+    // containerd/cgroups v3.0.2's own Go types (the ones moby v24.0.9 decodes into), marshalled
+    // with google.golang.org/protobuf (tests/fixtures/cgroups_metrics.go). Every message of
+    // Metrics is set, and neighbouring fields hold values distinct from the expected figures, so
+    // a wrong field number gives a wrong figure.
+
+    /// v1: pids{current 7, limit 4096}; cpu.usage{total 123456789, kernel 1000, user 2000,
+    /// per_cpu [5, 6]}; memory{cache 101, rss 102, total_active_anon 129, total_unevictable 132,
+    /// usage{limit 256 MiB, usage 5 MiB, max 6 MiB, failcnt 9}, swap{1, 2}, kernel{3, 4},
+    /// kernel_tcp{5, 6}}; plus hugetlb, blkio, network, cgroup_stats, memory_oom_control.
+    const GO_CGROUPS_V1_METRICS: &str = "0a0b080b100c180d2203324d42120508071080201a190a0f08959aef3a10e80718d00f220205061206080110021803223608651066e8018101800284018a0212088080808001108080c00218808080032009920204080110029a020408031004a20204080510062a0c0a0a0a04526561641808284d3a080a04657468301001420210014a021801";
+
+    /// v2: pids{current 3, limit 512}; cpu{usage_usec 4321, user_usec 4000, system_usec 321,
+    /// nr_periods 1}; memory{anon 1, file 2, pglazyfreed 29, thp_collapse_alloc 31, usage 8 MiB,
+    /// usage_limit 128 MiB, swap_usage 34, swap_limit 35}; plus io, hugetlb, memory_events.
+    const GO_CGROUPS_V2_METRICS: &str = "0a050803108004120b08e12110a01f18c1022001221c08011002e8011df8011f80028080800488028080804090022298022332060a040808180a3a09080110021a03324d4242022001";
+
+    #[test]
+    fn cgroup_v1_payload_marshalled_by_go_cgroups_decodes() {
+        let figures = decode_figures(CGROUP_V1_METRICS, &unhex(GO_CGROUPS_V1_METRICS)).unwrap();
+        assert_eq!(
+            figures,
+            StatsFigures {
+                cgroup_version: 1,
+                cpu_usage_ns: 123_456_789,
+                memory_usage_bytes: 5 << 20,
+                memory_limit_bytes: 256 << 20,
+                pids_current: 7,
+                pids_limit: 4096
+            }
+        );
+    }
+
+    #[test]
+    fn cgroup_v2_payload_marshalled_by_go_cgroups_decodes() {
+        let figures = decode_figures(&format!("/{CGROUP_V2_METRICS}"), &unhex(GO_CGROUPS_V2_METRICS)).unwrap();
+        assert_eq!(
+            figures,
+            StatsFigures {
+                cgroup_version: 2,
+                cpu_usage_ns: 4_321_000,
+                memory_usage_bytes: 8 << 20,
+                memory_limit_bytes: 128 << 20,
+                pids_current: 3,
+                pids_limit: 512
+            }
+        );
     }
 }
