@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use common::*;
 use containerd_ffi::containerd::Rpc;
+use containerd_ffi::metrics::decode_figures;
 use containerd_ffi::{ErrorKind, Task};
 
 #[test]
@@ -16,9 +17,11 @@ fn stats_report_real_cgroup_figures_with_one_rpc() {
     run(task.start()).unwrap();
     std::thread::sleep(Duration::from_millis(500));
 
-    let before = client.rpc_counts().get(Rpc::TasksMetrics);
+    let (metrics_before, total_before) = (client.rpc_counts().get(Rpc::TasksMetrics), client.rpc_counts().total());
     let stats = run(task.stats()).unwrap();
-    assert_eq!(client.rpc_counts().get(Rpc::TasksMetrics) - before, 1);
+    assert_eq!(client.rpc_counts().get(Rpc::TasksMetrics) - metrics_before, 1);
+    assert_eq!(client.rpc_counts().total() - total_before, 1, "Tasks.Metrics and nothing else");
+    assert_eq!(decode_figures(&stats.type_url, &stats.payload).unwrap(), stats.figures, "figures come from the payload returned");
     assert!(!stats.payload.is_empty());
     let v1 = std::path::Path::new("/sys/fs/cgroup/memory").is_dir();
     let expected_type = if v1 { "io.containerd.cgroups.v1.Metrics" } else { "io.containerd.cgroups.v2.Metrics" };
@@ -35,7 +38,10 @@ fn stats_report_real_cgroup_figures_with_one_rpc() {
     assert_eq!(run(task.stats()).unwrap().figures.memory_limit_bytes, 64 << 20, "the update shows in the stats");
 
     run(task.force_delete()).unwrap();
+    let (get_before, total_before) = (client.rpc_counts().get(Rpc::TasksGet), client.rpc_counts().total());
     let err = run(task.stats()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert_eq!(client.rpc_counts().get(Rpc::TasksGet) - get_before, 1, "no sample: Tasks.Get tells a missing task");
+    assert_eq!(client.rpc_counts().total() - total_before, 2);
     run(container.delete()).unwrap();
 }
