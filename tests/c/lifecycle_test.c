@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "libcontainerd_ffi.h"
@@ -179,7 +180,10 @@ static void test_kill(lcd_client *client) {
   expect_error(lcd_container_delete(container, NULL, &err), LCD_FAILED_PRECONDITION, &err,
                "delete of a container with a task", "cannot delete running task");
   lcd_stats *stats = NULL;
+  uint64_t rpcs_before = lcd_client_rpc_total(client);
   expect_error(lcd_task_stats(task, NULL, &stats, &err), LCD_OK, &err, "stats", NULL);
+  CHECK(lcd_client_rpc_total(client) - rpcs_before == 1, "stats is one RPC, got %llu",
+        (unsigned long long)(lcd_client_rpc_total(client) - rpcs_before));
   lcd_stats_figures figures = lcd_stats_get_figures(stats);
   size_t payload_len = 0;
   CHECK(lcd_stats_payload(stats, &payload_len) != NULL && payload_len > 0, "raw metrics payload");
@@ -188,8 +192,16 @@ static void test_kill(lcd_client *client) {
   CHECK(figures.cgroup_version >= 1 && figures.memory_usage_bytes > 0 && figures.pids_current >= 1,
         "stats figures: v%u mem %llu pids %llu", figures.cgroup_version,
         (unsigned long long)figures.memory_usage_bytes, (unsigned long long)figures.pids_current);
-  CHECK(lcd_stats_read_unix_nanos(stats) > 0, "stats read time");
+  CHECK(figures.memory_limit_bytes > 0 && figures.cpu_usage_ns > 0, "stats figures: limit %llu cpu %llu ns",
+        (unsigned long long)figures.memory_limit_bytes, (unsigned long long)figures.cpu_usage_ns);
+  int64_t read_age_s = (int64_t)time(NULL) - lcd_stats_read_unix_nanos(stats) / 1000000000;
+  CHECK(lcd_stats_read_unix_nanos(stats) > 0 && read_age_s >= -5 && read_age_s < 60,
+        "stats read time within the last minute (%lld s ago)", (long long)read_age_s);
   lcd_stats_free(stats);
+  lcd_stats *untouched = (lcd_stats *)&figures;
+  expect_error(lcd_task_stats(NULL, NULL, &untouched, &err), LCD_INVALID_ARGUMENT, &err, "stats of NULL task", NULL);
+  expect_error(lcd_task_stats(task, NULL, NULL, &err), LCD_INVALID_ARGUMENT, &err, "stats without out", NULL);
+  CHECK(untouched == (lcd_stats *)&figures, "failed stats leaves *out alone");
   lcd_cancel *short_wait = lcd_cancel_new(200);
   expect_error(lcd_task_wait(task, short_wait, NULL, NULL, &err), LCD_DEADLINE_EXCEEDED, &err,
                "wait with a deadline on a running task", NULL);
@@ -201,6 +213,8 @@ static void test_kill(lcd_client *client) {
   expect_error(lcd_task_kill(task, SIGTERM, NULL, &err), LCD_NOT_FOUND, &err, "kill of an exited task", NULL);
   CHECK(lcd_stats_get_figures(NULL).cgroup_version == 0 && lcd_stats_payload(NULL, NULL) == NULL, "stats of NULL");
   expect_error(lcd_task_delete(task, NULL, NULL, NULL, &err), LCD_OK, &err, "delete task", NULL);
+  expect_error(lcd_task_stats(task, NULL, &untouched, &err), LCD_NOT_FOUND, &err, "stats of a deleted task", NULL);
+  CHECK(untouched == (lcd_stats *)&figures, "stats of a deleted task leaves *out alone");
   expect_error(lcd_container_delete(container, NULL, &err), LCD_OK, &err, "delete container", NULL);
   lcd_task_free(task);
   lcd_container_free(container);
