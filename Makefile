@@ -13,7 +13,7 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: bench all setup lib header example harness demo test test-rust test-go test-c test-pkgconfig install clean
+.PHONY: bench all setup lib header example harness demo dockerd test test-rust test-go test-c test-pkgconfig test-dockerd install clean
 
 all: lib example harness
 
@@ -61,21 +61,39 @@ test-pkgconfig: lib $(BUILD)/pkgconfig/libcontainerd_ffi.pc
 demo: setup example
 	bash tests/testbed.sh run -- bash -c '$(BUILD)/run_container "$$LCD_CONTAINERD_SOCKET" "$$LCD_TEST_ROOTFS" /tmp/lcd-demo-state'
 
+# dockerd v24.0.9 with this library linked in (build/dockerd/bin/dockerd-lcd), the same build
+# unpatched (dockerd-stock) and the docker CLI; see dockerd/build.sh.
+dockerd: lib
+	bash dockerd/build.sh all
+
 # Every test, against a private containerd started for the run.
-test: setup lib harness test-pkgconfig
-	bash tests/testbed.sh run -- $(MAKE) --no-print-directory test-rust test-go test-c
+test: setup lib harness test-pkgconfig dockerd
+	bash tests/testbed.sh run -- $(MAKE) --no-print-directory test-rust test-go test-c test-dockerd
 
 test-rust:
 	cargo test --release --locked -- --test-threads=8
+
+# Go's build cache does not look inside a library named in #cgo LDFLAGS: the library's digest in
+# the cgo flags makes Go relink after the library changed (expanded when a recipe runs).
+GO_CGO_CFLAGS = -O2 -g -DLCD_FFI_LIB_SHA256=$(shell sha256sum $(STATIC_LIB) | cut -c1-16)
 
 # The Go binding links the static library; its tests run with the race detector and, to catch a
 # missing KeepAlive, once more with a collection at nearly every allocation and once with one at
 # every handle access (-tags lcddebug). One package at a time: the differential suite reads
 # containerd's RPC counters.
 test-go: lib
-	cd go && go vet ./... && go test -p 1 -race -count=1 ./... && GOGC=1 go test -p 1 -count=1 ./... && go test -p 1 -count=1 -tags lcddebug ./...
-	cd go && go test -c -o ../$(BUILD)/lcd-go.test ./lcd && ! ldd ../$(BUILD)/lcd-go.test | grep -q libcontainerd_ffi
+	cd go && export CGO_CFLAGS="$(GO_CGO_CFLAGS)" && go vet ./... && go test -p 1 -race -count=1 ./... && GOGC=1 go test -p 1 -count=1 ./... && go test -p 1 -count=1 -tags lcddebug ./...
+	cd go && CGO_CFLAGS="$(GO_CGO_CFLAGS)" go test -c -o ../$(BUILD)/lcd-go.test ./lcd && ! ldd ../$(BUILD)/lcd-go.test | grep -q libcontainerd_ffi
 	@echo "the Go test binary links the Rust library statically"
+
+# The docker CLI end to end against both dockerd builds: any difference is a bug.
+test-dockerd:
+	nm $(BUILD)/dockerd/bin/dockerd-lcd | grep -q ' T lcd_client_connect$$'
+	! ldd $(BUILD)/dockerd/bin/dockerd-lcd | grep -q libcontainerd_ffi
+	! nm $(BUILD)/dockerd/bin/dockerd-stock | grep -q ' T lcd_'
+	@echo "dockerd-lcd has the Rust library linked in statically; dockerd-stock does not"
+	bash tests/dockerd_e2e.sh lcd
+	bash tests/dockerd_e2e.sh stock
 
 test-c:
 	$(VALGRIND) $(BUILD)/lifecycle_test "$$LCD_CONTAINERD_SOCKET" "$$LCD_TEST_ROOTFS" /tmp/lcd-c-test-state
@@ -84,7 +102,7 @@ test-c:
 # project's Go adapter on one private containerd, alternating processes. BENCH_FLAGS tunes it.
 BENCH_FLAGS ?= -rounds 3 -ops 20 -lifecycles 64
 bench: setup lib | $(BUILD)
-	cd go && go build -o ../$(BUILD)/lcdbench ./cmd/lcdbench
+	cd go && CGO_CFLAGS="$(GO_CGO_CFLAGS)" go build -o ../$(BUILD)/lcdbench ./cmd/lcdbench
 	bash tests/testbed.sh run -- $(BUILD)/lcdbench -drive $(BENCH_FLAGS) -json $(BUILD)/bench.json
 
 clean:

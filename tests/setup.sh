@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the build, the demo and the tests need, when it is missing (Debian, as root):
 # containerd (with ctr), runc, a statically linked busybox, protoc, valgrind, iproute2,
-# pkg-config, and a C compiler and make. Idempotent: with everything present it changes nothing
+# pkg-config, a C compiler and make, and for the dockerd build and its end-to-end test, patch
+# and python3. Idempotent: with everything present it changes nothing
 # and runs no apt-get at all. Never reads stdin.
 set -euo pipefail
 
 # The packages to install when anything is missing; apt-get skips those already installed.
-PACKAGES=(containerd runc busybox-static protobuf-compiler valgrind iproute2 pkg-config gcc make)
+PACKAGES=(containerd runc busybox-static protobuf-compiler valgrind iproute2 pkg-config gcc make patch python3)
 
 log() { echo "setup: $*" >&2; }
 
@@ -21,6 +22,8 @@ need ip
 need pkg-config
 need cc
 need make
+need patch
+need python3
 # The test root filesystem copies /bin/busybox, which must be the static one (busybox-static).
 # ldd (libc-bin, always installed) says "not a dynamic executable" (or "statically linked" for
 # a static PIE); it exits non-zero for those, hence the capture.
