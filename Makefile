@@ -100,10 +100,11 @@ test-c:
 
 # Benchmark (not a test; prints numbers): moby's libcontainerd/remote client against this
 # project's Go adapter on one private containerd, alternating processes. BENCH_FLAGS tunes it.
-BENCH_FLAGS ?= -rounds 3 -ops 20 -lifecycles 64
+BENCH_FLAGS ?= -rounds 3 -ops 20 -lifecycles 64 -growth 5000
 bench: setup lib | $(BUILD)
+	cargo build --release --locked --example native_calls
 	cd go && CGO_CFLAGS="$(GO_CGO_CFLAGS)" go build -o ../$(BUILD)/lcdbench ./cmd/lcdbench
-	bash tests/testbed.sh run -- $(BUILD)/lcdbench -drive $(BENCH_FLAGS) -json $(BUILD)/bench.json
+	bash tests/testbed.sh run -- $(BUILD)/lcdbench -drive $(BENCH_FLAGS) -native $(PROFILE_DIR)/examples/native_calls -json $(BUILD)/bench.json
 
 clean:
 	cargo clean

@@ -15,7 +15,12 @@ func driveRounds() {
 	var all []Result
 	for r := 0; r < *rounds; r++ {
 		for _, which := range []string{"moby", "ours"} {
-			cmd := exec.Command(os.Args[0], "-impl", which, "-ops", fmt.Sprint(*opsN), "-lifecycles", fmt.Sprint(*cycles))
+			growthCycles := 0
+			if r == *rounds-1 {
+				growthCycles = *growth
+			}
+			cmd := exec.Command(os.Args[0], "-impl", which, "-ops", fmt.Sprint(*opsN), "-lifecycles", fmt.Sprint(*cycles),
+				"-growth", fmt.Sprint(growthCycles))
 			cmd.Stderr = os.Stderr
 			out, err := cmd.Output()
 			if err != nil {
@@ -30,19 +35,30 @@ func driveRounds() {
 			all = append(all, res)
 		}
 	}
-	rows := map[string][2]float64{} // figure -> [moby sum, ours sum]
+	// figure -> per implementation (0 moby, 1 ours): sum and count, for the mean over rounds.
+	type acc struct{ sum, n [2]float64 }
+	rows := map[string]*acc{}
 	add := func(impl, key string, v float64) {
 		row := rows[key]
-		if impl == "moby" {
-			row[0] += v
-		} else {
-			row[1] += v
+		if row == nil {
+			row = &acc{}
+			rows[key] = row
 		}
-		rows[key] = row
+		i := 1
+		if impl == "moby" {
+			i = 0
+		}
+		row.sum[i] += v
+		row.n[i]++
 	}
 	for _, r := range all {
 		for op, v := range r.OpRPCs {
 			add(r.Impl, "rpcs/"+op, v)
+		}
+		for op, methods := range r.OpRPCsByMethod {
+			for method, v := range methods {
+				add(r.Impl, "rpcs/"+op+" "+method, v)
+			}
 		}
 		for op, v := range r.OpLatencyMs {
 			add(r.Impl, "p50 ms/"+op, v["p50"])
@@ -51,8 +67,19 @@ func driveRounds() {
 		for c, v := range r.Throughput {
 			add(r.Impl, "lifecycles/s at concurrency "+c, v)
 		}
+		for c, v := range r.CPUMsByConc {
+			add(r.Impl, "client CPU ms per lifecycle at concurrency "+c, v)
+		}
 		add(r.Impl, "client CPU ms per lifecycle", r.CPUMsPerCycle)
+		add(r.Impl, "event latency ms p50 (exit in the shim to ProcessEvent)", r.EventLatencyMs["p50"])
+		add(r.Impl, "event latency ms p99 (exit in the shim to ProcessEvent)", r.EventLatencyMs["p99"])
+		add(r.Impl, "boundary: ns per Task.Pid()", r.PidNs)
+		add(r.Impl, "boundary: us per Client.Version()", r.VersionUs)
 		add(r.Impl, "peak RSS MiB", r.PeakRSSMiB)
+		add(r.Impl, "RSS MiB after the throughput phase", r.RSSMiB)
+		if r.GrowthCycles > 0 {
+			add(r.Impl, fmt.Sprintf("RSS growth MiB over %d lifecycles", r.GrowthCycles), r.RSSGrowthMiB)
+		}
 		add(r.Impl, "threads", float64(r.Threads))
 	}
 	keys := make([]string, 0, len(rows))
@@ -60,13 +87,12 @@ func driveRounds() {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	n := float64(*rounds)
 	fmt.Printf("machine: %s/%s, %d CPUs; %d rounds, each implementation in its own process, alternating\n",
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *rounds)
 	fmt.Printf("%-55s %12s %12s %8s\n", "figure (mean over rounds)", "ours", "moby", "ours/moby")
 	table := map[string]map[string]float64{}
 	for _, k := range keys {
-		moby, ours := rows[k][0]/n, rows[k][1]/n
+		moby, ours := mean(rows[k].sum[0], rows[k].n[0]), mean(rows[k].sum[1], rows[k].n[1])
 		ratio := 0.0
 		if moby != 0 {
 			ratio = ours / moby
@@ -74,9 +100,48 @@ func driveRounds() {
 		fmt.Printf("%-55s %12.2f %12.2f %8.2f\n", k, ours, moby, ratio)
 		table[k] = map[string]float64{"ours": ours, "moby": moby, "ratio": ratio}
 	}
-	b, _ := json.MarshalIndent(map[string]any{"rounds": *rounds, "cpus": runtime.NumCPU(), "figures": table, "raw": all}, "", "  ")
+	out := map[string]any{"rounds": *rounds, "cpus": runtime.NumCPU(), "figures": table, "raw": all}
+	if *native != "" {
+		nativeCalls, err := runNative()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "lcdbench: native boundary calls:", err)
+			os.Exit(1)
+		}
+		oursPid, oursVersion := mean(rows["boundary: ns per Task.Pid()"].sum[1], rows["boundary: ns per Task.Pid()"].n[1]),
+			mean(rows["boundary: us per Client.Version()"].sum[1], rows["boundary: us per Client.Version()"].n[1])
+		fmt.Printf("\nC boundary: Go through the C ABI (ours, mean over rounds) against a native Rust call (one run)\n")
+		fmt.Printf("%-55s %12s %12s %8s\n", "figure", "Go via C ABI", "native Rust", "ratio")
+		fmt.Printf("%-55s %12.2f %12.2f %8.2f\n", "ns per task pid", oursPid, nativeCalls.PidNs, oursPid/nativeCalls.PidNs)
+		fmt.Printf("%-55s %12.2f %12.2f %8.2f\n", "us per Version", oursVersion, nativeCalls.VersionUs, oursVersion/nativeCalls.VersionUs)
+		out["native"] = nativeCalls
+	}
+	b, _ := json.MarshalIndent(out, "", "  ")
 	if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "lcdbench:", err)
 		os.Exit(1)
 	}
+}
+
+func mean(sum, n float64) float64 {
+	if n == 0 {
+		return 0
+	}
+	return sum / n
+}
+
+// nativeResult is what examples/native_calls prints.
+type nativeResult struct {
+	VersionUs float64 `json:"version_us"`
+	PidNs     float64 `json:"pid_ns"`
+}
+
+func runNative() (*nativeResult, error) {
+	cmd := exec.Command(*native)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, err
+	}
+	var res nativeResult
+	return &res, json.Unmarshal(out, &res)
 }

@@ -1,7 +1,8 @@
 // Command lcdbench measures moby v24.0.9's libcontainerd/remote client and this project's Go
 // adapter side by side against one containerd. With -drive it runs rounds that alternate the
 // two implementations, each in its own process (-impl moby | -impl ours), and prints a table
-// of ours, moby's and the ratio, plus a JSON file. Issue 6 grows this into the full benchmark.
+// of ours, moby's and the ratio, plus a JSON file. With -native it also runs the native-Rust
+// boundary calls (examples/native_calls.rs) for the C-boundary figures.
 package main
 
 import (
@@ -9,8 +10,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"syscall"
@@ -19,6 +22,7 @@ import (
 	"github.com/containerd/containerd"
 	"github.com/docker/docker/libcontainerd/remote"
 	libcontainerdtypes "github.com/docker/docker/libcontainerd/types"
+	"github.com/sirupsen/logrus"
 
 	"github.com/lcd-ffi/libcontainerd-ffi/go/libcontainerd"
 )
@@ -30,7 +34,15 @@ type Result struct {
 	OpRPCs          map[string]float64            `json:"op_rpcs"`       // op -> RPCs per call
 	Throughput      map[string]float64            `json:"lifecycles_per_s"`
 	CPUMsPerCycle   float64                       `json:"cpu_ms_per_lifecycle"`
+	CPUMsByConc     map[string]float64            `json:"cpu_ms_per_lifecycle_by_concurrency"`
+	OpRPCsByMethod  map[string]map[string]float64 `json:"op_rpcs_by_method"` // op -> method -> RPCs per call
+	EventLatencyMs  map[string]float64            `json:"event_latency_ms"`  // exit in the shim -> ProcessEvent: p50/p99
+	PidNs           float64                       `json:"pid_ns"`            // Task.Pid()
+	VersionUs       float64                       `json:"version_us"`        // Client.Version round trip
 	PeakRSSMiB      float64                       `json:"peak_rss_mib"`
+	RSSMiB          float64                       `json:"rss_mib"` // after the throughput phase
+	GrowthCycles    int                           `json:"growth_lifecycles,omitempty"`
+	RSSGrowthMiB    float64                       `json:"rss_growth_mib,omitempty"`
 	Threads         int                           `json:"threads"`
 	LifecyclesTotal int                           `json:"lifecycles"`
 }
@@ -42,6 +54,8 @@ var (
 	opsN    = flag.Int("ops", 20, "samples per operation")
 	cycles  = flag.Int("lifecycles", 64, "lifecycles per concurrency level")
 	jsonOut = flag.String("json", "bench.json", "JSON output (drive mode)")
+	growth  = flag.Int("growth", 0, "lifecycles of the RSS-growth phase (drive mode: run in the last round)")
+	native  = flag.String("native", "", "drive mode: the native-Rust boundary binary (examples/native_calls)")
 )
 
 func main() {
@@ -62,18 +76,24 @@ func main() {
 	}
 }
 
-// exits signals exit events per container to waiters.
+// exits signals exit events per container to waiters, and records how long each exit took
+// from the shim (ExitedAt) to ProcessEvent.
 type exits struct {
 	mu      sync.Mutex
 	waiters map[string]chan struct{}
+	latency []time.Duration
 }
 
 func (e *exits) ProcessEvent(id string, et libcontainerdtypes.EventType, ei libcontainerdtypes.EventInfo) error {
 	if et != libcontainerdtypes.EventExit {
 		return nil
 	}
+	arrived := time.Now()
 	e.mu.Lock()
 	ch := e.waiters[id+"/"+ei.ProcessID]
+	if !ei.ExitedAt.IsZero() {
+		e.latency = append(e.latency, arrived.Sub(ei.ExitedAt))
+	}
 	e.mu.Unlock()
 	if ch != nil {
 		close(ch)
@@ -91,6 +111,9 @@ func (e *exits) expect(id, process string) chan struct{} {
 
 func work(which string) (*Result, error) {
 	ctx := context.Background()
+	// Both clients log through logrus at dockerd's default level (info); the records are
+	// formatted as in dockerd but not shown.
+	logrus.SetOutput(io.Discard)
 	socket, rootfs := os.Getenv("LCD_CONTAINERD_SOCKET"), os.Getenv("LCD_TEST_ROOTFS")
 	if socket == "" || rootfs == "" || os.Getenv("LCD_CONTAINERD_METRICS") == "" {
 		return nil, fmt.Errorf("run inside the test bed (make bench)")
@@ -116,25 +139,50 @@ func work(which string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Impl: which, OpLatencyMs: map[string]map[string]float64{}, OpRPCs: map[string]float64{}, Throughput: map[string]float64{}}
+	res := &Result{Impl: which, OpLatencyMs: map[string]map[string]float64{}, OpRPCs: map[string]float64{},
+		OpRPCsByMethod: map[string]map[string]float64{}, Throughput: map[string]float64{}}
 	if err := measureOps(ctx, client, ev, rootfs, res); err != nil {
 		return nil, err
 	}
-	var before syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	res.CPUMsByConc = map[string]float64{}
+	var cpuTotal time.Duration
 	for _, conc := range []int{1, 8, 32} {
-		start := time.Now()
+		start, cpuBefore := time.Now(), cpuTime()
 		if err := lifecycles(ctx, client, ev, rootfs, conc, *cycles, fmt.Sprintf("t%d", conc)); err != nil {
 			return nil, err
 		}
+		cpu := cpuTime() - cpuBefore
+		cpuTotal += cpu
 		res.Throughput[strconv.Itoa(conc)] = float64(*cycles) / time.Since(start).Seconds()
+		res.CPUMsByConc[strconv.Itoa(conc)] = float64(cpu.Microseconds()) / 1000 / float64(*cycles)
 		res.LifecyclesTotal += *cycles
 	}
-	var after syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &after)
-	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
-	res.CPUMsPerCycle = float64(cpu.Microseconds()) / 1000 / float64(res.LifecyclesTotal)
-	res.PeakRSSMiB = float64(after.Maxrss) / 1024
+	res.CPUMsPerCycle = float64(cpuTotal.Microseconds()) / 1000 / float64(res.LifecyclesTotal)
+	ev.mu.Lock()
+	res.EventLatencyMs = map[string]float64{"p50": percentile(ev.latency, 0.5), "p99": percentile(ev.latency, 0.99)}
+	ev.mu.Unlock()
+	res.RSSMiB = rssMiB()
+	if err := measureBoundary(ctx, client, ev, rootfs, res); err != nil {
+		return nil, err
+	}
+	if *growth > 0 {
+		// RSS after a warm-up of a tenth of the cycles, against RSS at the end.
+		warm := *growth / 10
+		if err := lifecycles(ctx, client, ev, rootfs, 8, warm, "g0"); err != nil {
+			return nil, err
+		}
+		debug.FreeOSMemory()
+		warmRSS := rssMiB()
+		if err := lifecycles(ctx, client, ev, rootfs, 8, *growth-warm, "g1"); err != nil {
+			return nil, err
+		}
+		debug.FreeOSMemory()
+		res.GrowthCycles = *growth
+		res.RSSGrowthMiB = rssMiB() - warmRSS
+	}
+	var usage syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &usage)
+	res.PeakRSSMiB = float64(usage.Maxrss) / 1024
 	res.Threads = threads()
 	return res, nil
 }

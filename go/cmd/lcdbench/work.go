@@ -61,39 +61,49 @@ func spec(rootfs, id string, args ...string) *specs.Spec {
 	}
 }
 
-// rpcTotal is containerd's grpc_server_handled_total summed over all methods.
-func rpcTotal() float64 {
+var metricLine = regexp.MustCompile(`^grpc_server_handled_total\{.*grpc_method="([^"]+)",grpc_service="(?:containerd\.services\.)?([^"]+)".*\} (\d+)`)
+
+// rpcCounts is containerd's grpc_server_handled_total per method ("tasks.v1.Tasks/Create").
+func rpcCounts() map[string]float64 {
+	counts := map[string]float64{}
 	resp, err := http.Get("http://" + os.Getenv("LCD_CONTAINERD_METRICS") + "/v1/metrics")
 	if err != nil {
-		return 0
+		return counts
 	}
 	defer resp.Body.Close()
-	line := regexp.MustCompile(`^grpc_server_handled_total\{.*\} (\d+)`)
-	total := 0.0
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		if m := line.FindStringSubmatch(sc.Text()); m != nil {
-			n, _ := strconv.ParseFloat(m[1], 64)
-			total += n
+		if m := metricLine.FindStringSubmatch(sc.Text()); m != nil {
+			n, _ := strconv.ParseFloat(m[3], 64)
+			counts[m[2]+"/"+m[1]] += n
 		}
 	}
-	return total
+	return counts
 }
 
 type sampler struct {
-	lat  map[string][]time.Duration
-	rpcs map[string]float64
-	n    map[string]float64
+	lat      map[string][]time.Duration
+	rpcs     map[string]float64
+	byMethod map[string]map[string]float64
+	n        map[string]float64
 }
 
-// time runs op once, recording its latency and the RPCs containerd served meanwhile.
+// time runs op once, recording its latency and the RPCs containerd served meanwhile, by method.
 func (s *sampler) time(name string, op func() error) error {
-	before := rpcTotal()
+	before := rpcCounts()
 	start := time.Now()
 	err := op()
 	elapsed := time.Since(start)
-	s.rpcs[name] += rpcTotal() - before
+	if s.byMethod[name] == nil {
+		s.byMethod[name] = map[string]float64{}
+	}
+	for method, n := range rpcCounts() {
+		if d := n - before[method]; d > 0 {
+			s.rpcs[name] += d
+			s.byMethod[name][method] += d
+		}
+	}
 	s.n[name]++
 	s.lat[name] = append(s.lat[name], elapsed)
 	if err != nil {
@@ -103,13 +113,16 @@ func (s *sampler) time(name string, op func() error) error {
 }
 
 func percentile(d []time.Duration, p float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
 	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
 	i := int(float64(len(d)-1) * p)
 	return float64(d[i].Microseconds()) / 1000
 }
 
 func measureOps(ctx context.Context, c libcontainerdtypes.Client, ev *exits, rootfs string, res *Result) error {
-	s := &sampler{lat: map[string][]time.Duration{}, rpcs: map[string]float64{}, n: map[string]float64{}}
+	s := &sampler{lat: map[string][]time.Duration{}, rpcs: map[string]float64{}, byMethod: map[string]map[string]float64{}, n: map[string]float64{}}
 	for i := 0; i < *opsN; i++ {
 		id := fmt.Sprintf("op%d", i)
 		var ctr libcontainerdtypes.Container
@@ -164,6 +177,10 @@ func measureOps(ctx context.Context, c libcontainerdtypes.Client, ev *exits, roo
 	for name, d := range s.lat {
 		res.OpLatencyMs[name] = map[string]float64{"p50": percentile(d, 0.5), "p99": percentile(d, 0.99)}
 		res.OpRPCs[name] = s.rpcs[name] / s.n[name]
+		res.OpRPCsByMethod[name] = map[string]float64{}
+		for method, n := range s.byMethod[name] {
+			res.OpRPCsByMethod[name][method] = n / s.n[name]
+		}
 	}
 	return nil
 }
@@ -218,6 +235,68 @@ func threads() int {
 		if strings.HasPrefix(line, "Threads:") {
 			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "Threads:")))
 			return n
+		}
+	}
+	return 0
+}
+
+// measureBoundary times a call answered from the handle (Task.Pid) and a Version round trip.
+func measureBoundary(ctx context.Context, c libcontainerdtypes.Client, ev *exits, rootfs string, res *Result) error {
+	const versionCalls, pidCalls = 2000, 2_000_000
+	for i := 0; i < 100; i++ {
+		if _, err := c.Version(ctx); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	for i := 0; i < versionCalls; i++ {
+		if _, err := c.Version(ctx); err != nil {
+			return err
+		}
+	}
+	res.VersionUs = float64(time.Since(start).Nanoseconds()) / 1000 / versionCalls
+	ctr, err := c.NewContainer(ctx, "boundary", spec(rootfs, "boundary", "sleep", "1000"), "io.containerd.runc.v2", nil)
+	if err != nil {
+		return err
+	}
+	tk, err := ctr.Start(ctx, "", false, attachDrain)
+	if err != nil {
+		return err
+	}
+	start = time.Now()
+	var sink uint32
+	for i := 0; i < pidCalls; i++ {
+		sink += tk.Pid()
+	}
+	res.PidNs = float64(time.Since(start).Nanoseconds()) / pidCalls
+	if sink == 0 {
+		return fmt.Errorf("pid is 0")
+	}
+	done := ev.expect("boundary", "boundary")
+	if err := tk.Kill(ctx, syscall.SIGKILL); err != nil {
+		return err
+	}
+	<-done
+	if _, err := tk.Delete(ctx); err != nil {
+		return err
+	}
+	return ctr.Delete(ctx)
+}
+
+// cpuTime is the process's user + system CPU time so far.
+func cpuTime() time.Duration {
+	var u syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &u)
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+}
+
+// rssMiB is the process's resident set size now (VmRSS).
+func rssMiB() float64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:")), " kB"), 64)
+			return kb / 1024
 		}
 	}
 	return 0
