@@ -14,9 +14,11 @@ use tokio::sync::Notify;
 
 use crate::error::{Error, Result};
 
-/// Worker threads of the shared runtime. Two are plenty: the work is I/O bound gRPC and the
-/// event pumps; callers block on their own threads.
-const WORKER_THREADS: usize = 2;
+/// Worker threads of the shared runtime. The work is I/O-bound gRPC and the event pumps, and
+/// callers poll their own futures on their own threads ([`block_on`]). One worker costs less
+/// client CPU than two (no work stealing between workers; measured in BENCHMARKS.md) and was as
+/// fast at 1 to 32 concurrent callers.
+const WORKER_THREADS: usize = 1;
 
 static RUNTIME: Lazy<tokio::runtime::Runtime> = Lazy::new(|| {
     tokio::runtime::Builder::new_multi_thread()

@@ -19,7 +19,7 @@ func driveRounds() {
 			if r == *rounds-1 {
 				growthCycles = *growth
 			}
-			cmd := exec.Command(os.Args[0], "-impl", which, "-ops", fmt.Sprint(*opsN), "-lifecycles", fmt.Sprint(*cycles),
+			cmd := exec.Command(os.Args[0], "-impl", which, "-ops", fmt.Sprint(*opsN), "-lifecycles", fmt.Sprint(*cycles), "-concurrency", *concs,
 				"-growth", fmt.Sprint(growthCycles))
 			cmd.Stderr = os.Stderr
 			out, err := cmd.Output()

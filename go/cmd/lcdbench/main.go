@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -48,14 +49,16 @@ type Result struct {
 }
 
 var (
-	impl    = flag.String("impl", "", "worker mode: moby or ours")
-	drive   = flag.Bool("drive", false, "run rounds alternating both implementations")
-	rounds  = flag.Int("rounds", 3, "rounds (drive mode)")
-	opsN    = flag.Int("ops", 20, "samples per operation")
-	cycles  = flag.Int("lifecycles", 64, "lifecycles per concurrency level")
-	jsonOut = flag.String("json", "bench.json", "JSON output (drive mode)")
-	growth  = flag.Int("growth", 0, "lifecycles of the RSS-growth phase (drive mode: run in the last round)")
-	native  = flag.String("native", "", "drive mode: the native-Rust boundary binary (examples/native_calls)")
+	impl     = flag.String("impl", "", "worker mode: moby or ours")
+	drive    = flag.Bool("drive", false, "run rounds alternating both implementations")
+	rounds   = flag.Int("rounds", 3, "rounds (drive mode)")
+	opsN     = flag.Int("ops", 20, "samples per operation")
+	cycles   = flag.Int("lifecycles", 64, "lifecycles per concurrency level")
+	jsonOut  = flag.String("json", "bench.json", "JSON output (drive mode)")
+	boundary = flag.Bool("boundary", true, "measure the pid and Version calls (worker mode)")
+	concs    = flag.String("concurrency", "1,8,32", "concurrency levels of the throughput phase")
+	growth   = flag.Int("growth", 0, "lifecycles of the RSS-growth phase (drive mode: run in the last round)")
+	native   = flag.String("native", "", "drive mode: the native-Rust boundary binary (examples/native_calls)")
 )
 
 func main() {
@@ -146,7 +149,11 @@ func work(which string) (*Result, error) {
 	}
 	res.CPUMsByConc = map[string]float64{}
 	var cpuTotal time.Duration
-	for _, conc := range []int{1, 8, 32} {
+	for _, field := range strings.Split(*concs, ",") {
+		conc, err := strconv.Atoi(field)
+		if err != nil || conc < 1 {
+			return nil, fmt.Errorf("bad -concurrency level %q", field)
+		}
 		start, cpuBefore := time.Now(), cpuTime()
 		if err := lifecycles(ctx, client, ev, rootfs, conc, *cycles, fmt.Sprintf("t%d", conc)); err != nil {
 			return nil, err
@@ -162,8 +169,10 @@ func work(which string) (*Result, error) {
 	res.EventLatencyMs = map[string]float64{"p50": percentile(ev.latency, 0.5), "p99": percentile(ev.latency, 0.99)}
 	ev.mu.Unlock()
 	res.RSSMiB = rssMiB()
-	if err := measureBoundary(ctx, client, ev, rootfs, res); err != nil {
-		return nil, err
+	if *boundary {
+		if err := measureBoundary(ctx, client, ev, rootfs, res); err != nil {
+			return nil, err
+		}
 	}
 	if *growth > 0 {
 		// RSS after a warm-up of a tenth of the cycles, against RSS at the end.
