@@ -361,6 +361,27 @@ enum lcd_status lcd_event_stream_next(const struct lcd_event_stream *stream,
                                       struct lcd_event **out,
                                       struct lcd_error **err);
 
+// Takes the next event if one is queued, without waiting: `*out` receives it, or NULL when
+// there is none. Pair it with `lcd_event_stream_fd` to wait in an event loop instead of a
+// thread: poll the descriptor for readability, then call this until `*out` is NULL (which
+// resets the descriptor). While another thread waits in `lcd_event_stream_next`, that thread
+// gets the events and this gives NULL.
+//
+// Ownership: a non-NULL `*out` is an event the caller frees with `lcd_event_free`.
+// Thread-safe; no RPC. Errors: `LCD_UNAVAILABLE` once the stream's client is freed.
+enum lcd_status lcd_event_stream_try_next(const struct lcd_event_stream *stream,
+                                          struct lcd_event **out,
+                                          struct lcd_error **err);
+
+// The stream's readiness descriptor (a non-blocking eventfd): readable (POLLIN) whenever
+// `lcd_event_stream_try_next` may have an event, or the end of the stream, to report. -1 for
+// NULL.
+//
+// Ownership: owned by the stream and valid until `lcd_event_stream_free`; do not read, write or
+// close it (duplicate it with `dup` to hand it to a poller that closes what it is given).
+// Thread-safe; no RPC.
+int32_t lcd_event_stream_fd(const struct lcd_event_stream *stream);
+
 // Closes an event stream; events not yet read are discarded. NULL does nothing.
 void lcd_event_stream_free(struct lcd_event_stream *stream);
 

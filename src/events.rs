@@ -13,17 +13,24 @@
 //! settled before the event is queued, but while the pump is held back later exits wait too,
 //! so a caller that opens a stream must keep reading it.
 //!
+//! Waiting: [`EventStream::next`] blocks a thread per waiting caller. An event loop (or Go's
+//! poller) can instead wait for the stream's readiness descriptor ([`EventStream::ready_fd`],
+//! an eventfd) and drain with [`EventStream::try_next`], so no thread sits in the library.
+//!
 //! Reconnecting: when the stream breaks the pump resubscribes every 100 ms. Events published in
 //! the gap are lost (containerd does not replay), so after a resubscription the exits of the
 //! processes someone waits on are reconciled with one Tasks.Get each.
 
 use std::collections::HashMap;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use containerd_client::events as ev;
 use containerd_client::types::Envelope;
+use nix::sys::eventfd::{EfdFlags, EventFd};
 use prost::Message;
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, watch};
 
 use crate::containerd::Containerd;
@@ -187,7 +194,47 @@ impl Drop for ExitSlot {
 #[derive(Debug, Default)]
 struct HubShared {
     slots: Mutex<HashMap<ProcessKey, Weak<ExitSlot>>>,
-    subscriber: Mutex<Option<mpsc::Sender<Event>>>,
+    subscriber: Mutex<Option<Subscriber>>,
+}
+
+impl Drop for HubShared {
+    fn drop(&mut self) {
+        // The client is gone: wake a poller so it reads the end of the stream.
+        if let Some(subscriber) = self.subscriber.get_mut().unwrap_or_else(|p| p.into_inner()) {
+            subscriber.ready.signal();
+        }
+    }
+}
+
+/// The sending end of the caller's stream.
+#[derive(Debug, Clone)]
+struct Subscriber {
+    tx: mpsc::Sender<Event>,
+    ready: Arc<Readiness>,
+}
+
+/// A stream's readiness as a file descriptor (a non-blocking eventfd): readable whenever an
+/// event may be waiting. Written after each event is queued; reset by the reader when it finds
+/// the queue empty.
+#[derive(Debug)]
+struct Readiness(EventFd);
+
+impl Readiness {
+    fn new() -> Result<Self> {
+        EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+            .map(Readiness)
+            .map_err(|e| Error::internal(format!("create the event stream's eventfd: {e}")))
+    }
+
+    fn signal(&self) {
+        // Fails only when the counter would overflow, and then the descriptor is readable.
+        let _ = self.0.write(1);
+    }
+
+    fn reset(&self) {
+        // EAGAIN when it was not signalled: nothing to reset.
+        let _ = self.0.read();
+    }
 }
 
 /// Routes a client's events to exit waiters and to the caller's stream.
@@ -226,15 +273,16 @@ impl EventHub {
     /// is alive is refused.
     pub fn subscribe(&self) -> Result<EventStream> {
         let mut subscriber = self.shared.subscriber.lock().unwrap_or_else(|p| p.into_inner());
-        if subscriber.as_ref().is_some_and(|tx| !tx.is_closed()) {
+        if subscriber.as_ref().is_some_and(|s| !s.tx.is_closed()) {
             return Err(Error::new(
                 ErrorKind::AlreadyExists,
                 "this client already has an open event stream; free it before opening another",
             ));
         }
+        let ready = Arc::new(Readiness::new()?);
         let (tx, rx) = mpsc::channel(EVENT_QUEUE_CAPACITY);
-        *subscriber = Some(tx);
-        Ok(EventStream { rx: tokio::sync::Mutex::new(rx) })
+        *subscriber = Some(Subscriber { tx, ready: ready.clone() });
+        Ok(EventStream { rx: tokio::sync::Mutex::new(rx), ready })
     }
 }
 
@@ -248,17 +296,46 @@ impl Drop for EventHub {
 #[derive(Debug)]
 pub struct EventStream {
     rx: tokio::sync::Mutex<mpsc::Receiver<Event>>,
+    ready: Arc<Readiness>,
+}
+
+fn stream_closed() -> Error {
+    Error::new(ErrorKind::Unavailable, "event stream closed: its client is gone")
 }
 
 impl EventStream {
     /// The next event, waiting for one. Concurrent callers take turns.
     pub async fn next(&self) -> Result<Event> {
-        self.rx
-            .lock()
-            .await
-            .recv()
-            .await
-            .ok_or_else(|| Error::new(ErrorKind::Unavailable, "event stream closed: its client is gone"))
+        self.rx.lock().await.recv().await.ok_or_else(stream_closed)
+    }
+
+    /// The next event if one is queued, without waiting. When the queue is empty this resets
+    /// the readiness descriptor, so poll [`Self::ready_fd`] again after a `None`. While another
+    /// caller waits in [`Self::next`], that caller gets the events and this returns `None`.
+    pub fn try_next(&self) -> Result<Option<Event>> {
+        let Ok(mut rx) = self.rx.try_lock() else {
+            self.ready.reset();
+            return Ok(None);
+        };
+        match rx.try_recv() {
+            Ok(event) => return Ok(Some(event)),
+            Err(TryRecvError::Disconnected) => return Err(stream_closed()),
+            Err(TryRecvError::Empty) => {}
+        }
+        self.ready.reset();
+        // An event queued between the first look and the reset signalled before the reset:
+        // look once more so it is not left behind an unreadable descriptor.
+        match rx.try_recv() {
+            Ok(event) => Ok(Some(event)),
+            Err(TryRecvError::Empty) => Ok(None),
+            Err(TryRecvError::Disconnected) => Err(stream_closed()),
+        }
+    }
+
+    /// The readiness descriptor: readable (POLLIN) when [`Self::try_next`] may have an event or
+    /// the stream's end to report. Owned by the stream.
+    pub fn ready_fd(&self) -> RawFd {
+        self.ready.0.as_raw_fd()
     }
 }
 
@@ -354,10 +431,12 @@ async fn deliver(hub: &HubShared, envelope: &Envelope) {
         }
     }
     let subscriber = hub.subscriber.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    if let Some(tx) = subscriber {
+    if let Some(subscriber) = subscriber {
         // Waits while the caller's queue is full: this is the backpressure described above.
-        if tx.send(event).await.is_err() {
+        if subscriber.tx.send(event).await.is_err() {
             tracing::debug!("caller's event stream is gone");
+        } else {
+            subscriber.ready.signal();
         }
     }
 }

@@ -119,6 +119,45 @@ fn events_arrive_in_order_with_their_fields() {
     client.subscribe().expect("a new stream once the old one is freed");
 }
 
+/// Whether `fd` is readable within `timeout_ms`.
+fn readable(fd: i32, timeout_ms: i32) -> bool {
+    let mut pollfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd.
+    let n = unsafe { libc::poll(&mut pollfd, 1, timeout_ms) };
+    assert!(n >= 0, "poll: {}", std::io::Error::last_os_error());
+    n == 1 && pollfd.revents & libc::POLLIN != 0
+}
+
+#[test]
+fn event_stream_can_be_polled_through_its_descriptor_and_drained_without_waiting() {
+    let client = client("evpoll");
+    let events = client.subscribe().unwrap();
+    let fd = events.ready_fd();
+    assert!(!readable(fd, 0), "nothing to read yet");
+    assert!(events.try_next().unwrap().is_none());
+
+    let container = create_container(&client, "evp", &["true"], false).unwrap();
+    let task = run(Task::create(&container, false)).unwrap();
+    run(task.start()).unwrap();
+    let mut kinds = Vec::new();
+    while kinds.last() != Some(&EventKind::Exit) {
+        assert!(readable(fd, 10_000), "the descriptor becomes readable when events are queued");
+        while let Some(event) = events.try_next().unwrap() {
+            assert_eq!(event.container_id, "evp");
+            kinds.push(event.kind);
+        }
+    }
+    assert_eq!(kinds, [EventKind::Create, EventKind::Start, EventKind::Exit]);
+    assert!(!readable(fd, 0), "draining to None resets the descriptor");
+
+    run(task.delete()).unwrap();
+    run(container.delete()).unwrap();
+    // Handles share the client's connection and event hub: the stream ends with the last one.
+    drop((task, container, client));
+    assert!(readable(fd, 10_000), "the end of the stream wakes a poller");
+    assert_eq!(events.try_next().unwrap_err().kind(), ErrorKind::Unavailable);
+}
+
 #[test]
 fn kill_stops_a_running_task_and_later_operations_on_it_fail_cleanly() {
     let client = client("kill");

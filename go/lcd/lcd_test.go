@@ -231,6 +231,43 @@ func TestContextCancellationAndDeadlineEndBlockingCalls(t *testing.T) {
 	if _, _, err := c.Version(done); StatusOf(err) != Cancelled {
 		t.Fatalf("already cancelled: %v", err)
 	}
+
+	// The stream still delivers after cancelled waits (the poller's deadline is cleared).
+	ctr := create(t, c, "after-cancel", "true")
+	task, err := ctr.NewTask(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := events.Next(context.Background()); err != nil || ev.Kind != EventCreate || ev.ContainerID != "after-cancel" {
+		t.Fatalf("event after cancelled waits: %+v, %v", ev, err)
+	}
+	if _, err := task.Delete(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctr.Delete(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	// Close wakes a caller waiting in Next.
+	waiting := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := events.Next(context.Background()); err != nil {
+				waiting <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	events.Close()
+	select {
+	case err := <-waiting:
+		if StatusOf(err) != Unavailable {
+			t.Fatalf("next after close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not wake the waiting Next")
+	}
 }
 
 func TestLogSinkReceivesLibraryRecords(t *testing.T) {

@@ -129,6 +129,41 @@ pub unsafe extern "C" fn lcd_event_stream_next(
     })
 }
 
+/// Takes the next event if one is queued, without waiting: `*out` receives it, or NULL when
+/// there is none. Pair it with `lcd_event_stream_fd` to wait in an event loop instead of a
+/// thread: poll the descriptor for readability, then call this until `*out` is NULL (which
+/// resets the descriptor). While another thread waits in `lcd_event_stream_next`, that thread
+/// gets the events and this gives NULL.
+///
+/// Ownership: a non-NULL `*out` is an event the caller frees with `lcd_event_free`.
+/// Thread-safe; no RPC. Errors: `LCD_UNAVAILABLE` once the stream's client is freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_event_stream_try_next(
+    stream: *const lcd_event_stream,
+    out: *mut *mut lcd_event,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let out = out_arg("out", out)?;
+        let stream = unsafe { handle_arg("event stream", stream)? };
+        let event = stream.stream.try_next()?.map_or(ptr::null_mut(), boxed_event);
+        unsafe { out.write(event) };
+        Ok(())
+    })
+}
+
+/// The stream's readiness descriptor (a non-blocking eventfd): readable (POLLIN) whenever
+/// `lcd_event_stream_try_next` may have an event, or the end of the stream, to report. -1 for
+/// NULL.
+///
+/// Ownership: owned by the stream and valid until `lcd_event_stream_free`; do not read, write or
+/// close it (duplicate it with `dup` to hand it to a poller that closes what it is given).
+/// Thread-safe; no RPC.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_event_stream_fd(stream: *const lcd_event_stream) -> i32 {
+    boundary_infallible(-1, || unsafe { stream.as_ref() }.map_or(-1, |s| s.stream.ready_fd()))
+}
+
 /// Closes an event stream; events not yet read are discarded. NULL does nothing.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_event_stream_free(stream: *mut lcd_event_stream) {

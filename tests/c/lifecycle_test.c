@@ -7,6 +7,7 @@
  * Prints one line per check and ends with "N passed, N failed"; exits non-zero on failure.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -286,6 +287,21 @@ static void test_errors(lcd_client *client) {
                NULL);
   pthread_join(thread, NULL);
   lcd_cancel_free(cancel);
+
+  /* Polling instead of blocking: an idle stream's descriptor is not readable and try_next
+     gives no event. */
+  int ready_fd = lcd_event_stream_fd(events);
+  CHECK(ready_fd >= 0, "event stream descriptor: %d", ready_fd);
+  struct pollfd pollfd = {.fd = ready_fd, .events = POLLIN};
+  CHECK(poll(&pollfd, 1, 0) == 0, "idle stream's descriptor is not readable");
+  event = (lcd_event *)1;
+  expect_error(lcd_event_stream_try_next(events, &event, &err), LCD_OK, &err, "try_next on an idle stream", NULL);
+  CHECK(event == NULL, "try_next on an idle stream gives no event");
+  expect_error(lcd_event_stream_try_next(NULL, &event, &err), LCD_INVALID_ARGUMENT, &err, "try_next on NULL",
+               "event stream");
+  expect_error(lcd_event_stream_try_next(events, NULL, &err), LCD_INVALID_ARGUMENT, &err, "try_next without out",
+               "out");
+  CHECK(lcd_event_stream_fd(NULL) == -1, "descriptor of NULL");
   lcd_event_stream_free(events);
 
   /* NULL handles never crash. */
