@@ -91,6 +91,9 @@ typedef struct lcd_error lcd_error;
 // A client's stream of task events, in the order containerd published them.
 typedef struct lcd_event_stream lcd_event_stream;
 
+// A call in progress. Opaque; created by an `_async` function, freed with `lcd_pending_free`.
+typedef struct lcd_pending lcd_pending;
+
 // The processes of a task as containerd lists them.
 typedef struct lcd_pids lcd_pids;
 
@@ -401,6 +404,47 @@ void lcd_set_log_sink(lcd_log_fn callback,
                       void *user_data,
                       int32_t min_level);
 
+// The call's readiness descriptor (a non-blocking eventfd): readable (POLLIN) once the call
+// has finished; then collect its result with the `lcd_pending_finish*` function that matches
+// the call. -1 for NULL.
+//
+// Ownership: owned by the pending handle and valid until `lcd_pending_free`; do not close it
+// (duplicate it with `dup` for a poller that closes what it is given). Reading it is allowed.
+// Thread-safe; no RPC.
+int32_t lcd_pending_fd(const struct lcd_pending *pending);
+
+// The result of a finished call without output (`lcd_task_start_async`,
+// `lcd_process_start_async`): `LCD_OK` or the call's error, as the blocking call would give it.
+//
+// Thread-safe; no RPC. Errors: the call's errors; `LCD_FAILED_PRECONDITION` when the call has
+// not finished or its result was already taken; `LCD_INVALID_ARGUMENT` when the call has an
+// output (use the matching `lcd_pending_finish_*`; the result stays for it).
+enum lcd_status lcd_pending_finish(const struct lcd_pending *pending,
+                                   struct lcd_error **err);
+
+// The task made by a finished `lcd_task_create_async`.
+//
+// Ownership: on success `*out` receives a task the caller frees with `lcd_task_free`.
+// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+enum lcd_status lcd_pending_finish_task(const struct lcd_pending *pending,
+                                        struct lcd_task **out,
+                                        struct lcd_error **err);
+
+// The exit reported by a finished `lcd_task_delete_async` or `lcd_process_delete_async`
+// (either out-parameter may be NULL), as the blocking delete reports it.
+//
+// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+enum lcd_status lcd_pending_finish_exit(const struct lcd_pending *pending,
+                                        uint32_t *exit_code,
+                                        int64_t *exited_at_unix_nanos,
+                                        struct lcd_error **err);
+
+// Frees a pending handle. A call still running is not cancelled (fire its cancel token for
+// that): it runs to its end and its result is dropped (a task it made is not deleted). NULL
+// does nothing. A call keeps what it works on, so the handles it was started on may be freed
+// while it runs.
+void lcd_pending_free(struct lcd_pending *pending);
+
 // Adds a process to the task without starting it: validates `exec_id` (containerd identifier
 // rules), makes its FIFO set in the bundle directory (`<exec_id>-stdout` always,
 // `<exec_id>-stdin` only when `with_stdin`, `<exec_id>-stderr` only when the process spec
@@ -433,6 +477,17 @@ enum lcd_status lcd_task_exec(const struct lcd_task *task,
 enum lcd_status lcd_process_start(const struct lcd_process *process,
                                   const struct lcd_cancel *cancel,
                                   struct lcd_error **err);
+
+// `lcd_process_start` without waiting: `*out` receives a pending call; when
+// `lcd_pending_fd` is readable, `lcd_pending_finish` gives what `lcd_process_start` would
+// return.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_process_start_async(const struct lcd_process *process,
+                                        const struct lcd_cancel *cancel,
+                                        struct lcd_pending **out,
+                                        struct lcd_error **err);
 
 // The exec id. Owned by the handle, valid until `lcd_process_free`; "" for NULL.
 // Thread-safe; no RPC.
@@ -504,6 +559,17 @@ enum lcd_status lcd_process_delete(const struct lcd_process *process,
                                    int64_t *exited_at_unix_nanos,
                                    struct lcd_error **err);
 
+// `lcd_process_delete` without waiting: `*out` receives a pending call; when
+// `lcd_pending_fd` is readable, `lcd_pending_finish_exit` gives what `lcd_process_delete`
+// would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_process_delete_async(const struct lcd_process *process,
+                                         const struct lcd_cancel *cancel,
+                                         struct lcd_pending **out,
+                                         struct lcd_error **err);
+
 // Frees a process handle. NULL does nothing. The containerd process is not touched.
 void lcd_process_free(struct lcd_process *process);
 
@@ -555,6 +621,18 @@ enum lcd_status lcd_task_create(const struct lcd_container *container,
                                 struct lcd_task **out,
                                 struct lcd_error **err);
 
+// `lcd_task_create` without waiting: `*out` receives a pending call; when `lcd_pending_fd`
+// is readable, `lcd_pending_finish_task` gives the task or the error `lcd_task_create` would
+// give.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_create_async(const struct lcd_container *container,
+                                      bool with_stdin,
+                                      const struct lcd_cancel *cancel,
+                                      struct lcd_pending **out,
+                                      struct lcd_error **err);
+
 // Gets the container's existing task (one RPC), for example after the host program
 // restarted. With `attach` false the task has no IO; with `attach` true the handle takes over
 // the FIFOs containerd names for the task (`lcd_task_stdio_path` gives them; open them to
@@ -587,6 +665,16 @@ bool lcd_task_terminal(const struct lcd_task *task);
 enum lcd_status lcd_task_start(const struct lcd_task *task,
                                const struct lcd_cancel *cancel,
                                struct lcd_error **err);
+
+// `lcd_task_start` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish` gives what `lcd_task_start` would return.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_start_async(const struct lcd_task *task,
+                                     const struct lcd_cancel *cancel,
+                                     struct lcd_pending **out,
+                                     struct lcd_error **err);
 
 // The task's pid (from create, then from start). 0 for NULL. Thread-safe; no RPC.
 uint32_t lcd_task_pid(const struct lcd_task *task);
@@ -632,6 +720,16 @@ enum lcd_status lcd_task_delete(const struct lcd_task *task,
                                 uint32_t *exit_code,
                                 int64_t *exited_at_unix_nanos,
                                 struct lcd_error **err);
+
+// `lcd_task_delete` without waiting: `*out` receives a pending call; when `lcd_pending_fd`
+// is readable, `lcd_pending_finish_exit` gives what `lcd_task_delete` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_delete_async(const struct lcd_task *task,
+                                      const struct lcd_cancel *cancel,
+                                      struct lcd_pending **out,
+                                      struct lcd_error **err);
 
 // Kills every process of the task with SIGKILL, waits for the exit (event stream), then
 // deletes the task and removes its FIFOs (two RPCs); reports the exit like `lcd_task_delete`.

@@ -18,6 +18,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -163,6 +165,81 @@ func (h *handle[P]) call(ctx context.Context, f func(p P, cancel *C.lcd_cancel, 
 			return check(f(p, cancel, &cerr), cerr)
 		})
 	})
+}
+
+// asyncCall runs a library call that has an _async variant: start launches it and gives its
+// pending handle, the goroutine waits in Go's poller until the call has finished, and finish
+// collects the result. No goroutine sits in a long cgo call: the Go scheduler takes the
+// processor back from a cgo call blocked for more than 10 ms, and its monitor thread then
+// polls every 20 µs for a while (see src/ffi/pending.rs). Cancelling ctx fires the call's
+// token, which finishes the call with LCD_CANCELLED.
+func (h *handle[P]) asyncCall(ctx context.Context,
+	start func(p P, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32,
+	finish func(pending *C.lcd_pending, cerr **C.lcd_error) uint32) error {
+	return h.use(func(p P) error {
+		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
+			var pending *C.lcd_pending
+			var cerr *C.lcd_error
+			if err := check(start(p, cancel, &pending, &cerr), cerr); err != nil {
+				return err
+			}
+			defer C.lcd_pending_free(pending)
+			if err := waitReadable(C.lcd_pending_fd(pending)); err != nil {
+				return err
+			}
+			return check(finish(pending, &cerr), cerr)
+		})
+	})
+}
+
+// asyncExitCall is asyncCall for a call that reports an exit code and time.
+func (h *handle[P]) asyncExitCall(ctx context.Context,
+	start func(p P, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32) (exit Exit, err error) {
+	err = h.asyncCall(ctx, start, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
+		var code C.uint32_t
+		var at C.int64_t
+		rc := C.lcd_pending_finish_exit(pending, &code, &at, cerr)
+		exit = Exit{Code: uint32(code), ExitedAt: timeFromNanos(at)}
+		return rc
+	})
+	return exit, err
+}
+
+// pollable duplicates a library-owned non-blocking descriptor into an *os.File in Go's poller
+// (the library keeps and closes its own).
+func pollable(fd C.int, name string) (*os.File, syscall.RawConn, error) {
+	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return nil, nil, &Error{Status: Internal, Message: "duplicate the " + name + " descriptor: " + errno.Error()}
+	}
+	f := os.NewFile(dup, name)
+	raw, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, nil, &Error{Status: Internal, Message: "poll the " + name + " descriptor: " + err.Error()}
+	}
+	return f, raw, nil
+}
+
+// waitReadable waits in Go's poller until an eventfd of the library has been signalled.
+func waitReadable(fd C.int) error {
+	f, raw, err := pollable(fd, "lcd-pending")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var counter [8]byte
+	var readErr error
+	if err := raw.Read(func(fd uintptr) bool {
+		_, readErr = syscall.Read(int(fd), counter[:])
+		return readErr != syscall.EAGAIN
+	}); err != nil {
+		return &Error{Status: Internal, Message: "wait for a pending call: " + err.Error()}
+	}
+	if readErr != nil {
+		return &Error{Status: Internal, Message: "wait for a pending call: " + readErr.Error()}
+	}
+	return nil
 }
 
 // exitCall runs a blocking C call that reports an exit code and time.

@@ -118,18 +118,12 @@ func (c *Client) Subscribe() (*EventStream, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The library owns its descriptor; the duplicate (non-blocking like the original) is ours.
-	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(C.lcd_event_stream_fd(p)), syscall.F_DUPFD_CLOEXEC, 0)
-	if errno != 0 {
+	ready, raw, err := pollable(C.lcd_event_stream_fd(p), "lcd-event-stream")
+	if err != nil {
 		C.lcd_event_stream_free(p)
-		return nil, &Error{Status: Internal, Message: "duplicate the event stream's descriptor: " + errno.Error()}
+		return nil, err
 	}
-	s := &EventStream{ready: os.NewFile(dup, "lcd-event-stream")}
-	if s.raw, err = s.ready.SyscallConn(); err != nil {
-		s.ready.Close()
-		C.lcd_event_stream_free(p)
-		return nil, &Error{Status: Internal, Message: "poll the event stream's descriptor: " + err.Error()}
-	}
+	s := &EventStream{ready: ready, raw: raw}
 	s.h.init(p, "EventStream", func(p *C.lcd_event_stream) { C.lcd_event_stream_free(p) })
 	track(s, (*EventStream).Close)
 	return s, nil

@@ -55,8 +55,10 @@ func (pr *Process) Pid() (pid uint32) {
 
 // Start starts the process (one RPC; serialized per container); on failure it is deleted.
 func (pr *Process) Start(ctx context.Context) error {
-	return pr.h.call(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
-		return C.lcd_process_start(p, cancel, cerr)
+	return pr.h.asyncCall(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_process_start_async(p, cancel, out, cerr)
+	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_pending_finish(pending, cerr)
 	})
 }
 
@@ -102,8 +104,8 @@ func (pr *Process) Wait(ctx context.Context) (Exit, error) {
 
 // Delete deletes the exited process and removes its FIFOs (one RPC).
 func (pr *Process) Delete(ctx context.Context) (Exit, error) {
-	return pr.h.exitCall(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
-		return C.lcd_process_delete(p, cancel, code, at, cerr)
+	return pr.h.asyncExitCall(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_process_delete_async(p, cancel, out, cerr)
 	})
 }
 

@@ -112,8 +112,10 @@ func goStringOrEmpty(s *C.char) string {
 // NewTask makes the task's FIFO set and creates the task (one RPC); open the FIFOs, then Start.
 func (c *Container) NewTask(ctx context.Context, withStdin bool) (*Task, error) {
 	var p *C.lcd_task
-	err := c.h.call(ctx, func(cp *C.lcd_container, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
-		return C.lcd_task_create(cp, C.bool(withStdin), cancel, &p, cerr)
+	err := c.h.asyncCall(ctx, func(cp *C.lcd_container, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_task_create_async(cp, C.bool(withStdin), cancel, out, cerr)
+	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_pending_finish_task(pending, &p, cerr)
 	})
 	if err != nil {
 		return nil, err
@@ -161,8 +163,10 @@ func (t *Task) Pid() (pid uint32) {
 
 // Start starts the created task (one RPC); on failure the task is deleted.
 func (t *Task) Start(ctx context.Context) error {
-	return t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
-		return C.lcd_task_start(p, cancel, cerr)
+	return t.h.asyncCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_task_start_async(p, cancel, out, cerr)
+	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_pending_finish(pending, cerr)
 	})
 }
 
@@ -237,8 +241,8 @@ func (t *Task) Wait(ctx context.Context) (Exit, error) {
 
 // Delete deletes the stopped task and removes its FIFOs (one RPC).
 func (t *Task) Delete(ctx context.Context) (Exit, error) {
-	return t.h.exitCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
-		return C.lcd_task_delete(p, cancel, code, at, cerr)
+	return t.h.asyncExitCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_task_delete_async(p, cancel, out, cerr)
 	})
 }
 

@@ -22,6 +22,7 @@ pub mod client;
 pub mod container;
 pub mod events;
 pub mod logging;
+pub mod pending;
 pub mod process;
 pub mod stats;
 pub mod task;

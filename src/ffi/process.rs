@@ -3,6 +3,7 @@
 use std::ffi::c_char;
 
 use super::task::{lcd_task, lcd_task_status, state_of, stdio_path, write_exit};
+use super::pending::{self, lcd_pending, Outcome};
 use super::*;
 use crate::process::Process;
 use crate::runtime::block_on;
@@ -59,6 +60,28 @@ pub unsafe extern "C" fn lcd_process_start(process: *const lcd_process, cancel: 
     boundary(err, || {
         let process = unsafe { handle_arg("process", process)? };
         block_on(unsafe { cancel_arg(cancel) }, process.process.start())
+    })
+}
+
+/// `lcd_process_start` without waiting: `*out` receives a pending call; when
+/// `lcd_pending_fd` is readable, `lcd_pending_finish` gives what `lcd_process_start` would
+/// return.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_process_start_async(
+    process: *const lcd_process,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let out = out_arg("out", out)?;
+        let process = unsafe { handle_arg("process", process)? }.process.clone();
+        let call = async move { process.start().await.map(|()| Outcome::Done) };
+        unsafe { out.write(pending::spawn(cancel_arg(cancel), call)?) };
+        Ok(())
     })
 }
 
@@ -198,6 +221,28 @@ pub unsafe extern "C" fn lcd_process_delete(
         let process = unsafe { handle_arg("process", process)? };
         let exit = block_on(unsafe { cancel_arg(cancel) }, process.process.delete())?;
         unsafe { write_exit(exit, exit_code, exited_at_unix_nanos) };
+        Ok(())
+    })
+}
+
+/// `lcd_process_delete` without waiting: `*out` receives a pending call; when
+/// `lcd_pending_fd` is readable, `lcd_pending_finish_exit` gives what `lcd_process_delete`
+/// would report.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_process_delete_async(
+    process: *const lcd_process,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let out = out_arg("out", out)?;
+        let process = unsafe { handle_arg("process", process)? }.process.clone();
+        let call = async move { process.delete().await.map(Outcome::Exit) };
+        unsafe { out.write(pending::spawn(cancel_arg(cancel), call)?) };
         Ok(())
     })
 }

@@ -3,6 +3,7 @@
 use std::ffi::{c_char, CString};
 
 use super::container::lcd_container;
+use super::pending::{self, lcd_pending, Outcome};
 use super::*;
 use crate::bundle::Stdio;
 use crate::events::ExitStatus;
@@ -90,6 +91,29 @@ pub unsafe extern "C" fn lcd_task_create(
     })
 }
 
+/// `lcd_task_create` without waiting: `*out` receives a pending call; when `lcd_pending_fd`
+/// is readable, `lcd_pending_finish_task` gives the task or the error `lcd_task_create` would
+/// give.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_create_async(
+    container: *const lcd_container,
+    with_stdin: bool,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let out = out_arg("out", out)?;
+        let container = unsafe { handle_arg("container", container)? }.container.clone();
+        let call = async move { Task::create(&container, with_stdin).await.map(Outcome::Task) };
+        unsafe { out.write(pending::spawn(cancel_arg(cancel), call)?) };
+        Ok(())
+    })
+}
+
 /// Gets the container's existing task (one RPC), for example after the host program
 /// restarted. With `attach` false the task has no IO; with `attach` true the handle takes over
 /// the FIFOs containerd names for the task (`lcd_task_stdio_path` gives them; open them to
@@ -155,6 +179,27 @@ pub unsafe extern "C" fn lcd_task_start(task: *const lcd_task, cancel: *const lc
     boundary(err, || {
         let task = unsafe { handle_arg("task", task)? };
         block_on(unsafe { cancel_arg(cancel) }, task.task.start())
+    })
+}
+
+/// `lcd_task_start` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+/// readable, `lcd_pending_finish` gives what `lcd_task_start` would return.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_start_async(
+    task: *const lcd_task,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let out = out_arg("out", out)?;
+        let task = unsafe { handle_arg("task", task)? }.task.clone();
+        let call = async move { task.start().await.map(|()| Outcome::Done) };
+        unsafe { out.write(pending::spawn(cancel_arg(cancel), call)?) };
+        Ok(())
     })
 }
 
@@ -246,6 +291,27 @@ pub unsafe extern "C" fn lcd_task_delete(
         let task = unsafe { handle_arg("task", task)? };
         let exit = block_on(unsafe { cancel_arg(cancel) }, task.task.delete())?;
         unsafe { write_exit(exit, exit_code, exited_at_unix_nanos) };
+        Ok(())
+    })
+}
+
+/// `lcd_task_delete` without waiting: `*out` receives a pending call; when `lcd_pending_fd`
+/// is readable, `lcd_pending_finish_exit` gives what `lcd_task_delete` would report.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_delete_async(
+    task: *const lcd_task,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let out = out_arg("out", out)?;
+        let task = unsafe { handle_arg("task", task)? }.task.clone();
+        let call = async move { task.delete().await.map(Outcome::Exit) };
+        unsafe { out.write(pending::spawn(cancel_arg(cancel), call)?) };
         Ok(())
     })
 }

@@ -419,6 +419,75 @@ static void test_exec_and_task_operations(lcd_client *client) {
   lcd_container_free(container);
 }
 
+/* Waits in poll(2) for an _async call, as an event loop would. */
+static int wait_pending(lcd_pending *pending, const char *what) {
+  struct pollfd pollfd = {.fd = lcd_pending_fd(pending), .events = POLLIN};
+  int ready = pollfd.fd >= 0 && poll(&pollfd, 1, 30000) == 1;
+  CHECK(ready, "%s: the pending call's descriptor becomes readable", what);
+  return ready;
+}
+
+static void test_async_calls(lcd_client *client) {
+  lcd_error *err = NULL;
+  lcd_container *container = create(client, "c-async", "[\"sh\",\"-c\",\"echo async; exit 4\"]");
+  if (!container)
+    return;
+  lcd_pending *pending = NULL;
+  expect_error(lcd_task_create_async(container, false, NULL, &pending, &err), LCD_OK, &err, "create task async",
+               NULL);
+  lcd_task *task = NULL;
+  if (!pending || !wait_pending(pending, "create task"))
+    return;
+  uint32_t code = 0;
+  expect_error(lcd_pending_finish_exit(pending, &code, NULL, &err), LCD_INVALID_ARGUMENT, &err,
+               "finish of the wrong kind", "not an exit");
+  expect_error(lcd_pending_finish_task(pending, &task, &err), LCD_OK, &err, "finish create task (kept for it)",
+               NULL);
+  expect_error(lcd_pending_finish_task(pending, &task, &err), LCD_FAILED_PRECONDITION, &err, "second finish",
+               "already taken");
+  lcd_pending_free(pending);
+  if (!task)
+    return;
+  int out_fd = open(lcd_task_stdio_path(task, LCD_STDOUT), O_RDONLY);
+  CHECK(out_fd >= 0, "open the async task's stdout");
+
+  expect_error(lcd_task_start_async(task, NULL, &pending, &err), LCD_OK, &err, "start task async", NULL);
+  if (wait_pending(pending, "start task"))
+    expect_error(lcd_pending_finish(pending, &err), LCD_OK, &err, "finish start", NULL);
+  lcd_pending_free(pending);
+  char buf[64] = {0};
+  ssize_t n = read(out_fd, buf, sizeof buf - 1);
+  CHECK(n == 6 && strcmp(buf, "async\n") == 0, "async task's output, got %zd '%s'", n, buf);
+  close(out_fd);
+  expect_error(lcd_task_wait(task, NULL, &code, NULL, &err), LCD_OK, &err, "wait async task", NULL);
+
+  expect_error(lcd_task_delete_async(task, NULL, &pending, &err), LCD_OK, &err, "delete task async", NULL);
+  int64_t exited_at = 0;
+  code = 0;
+  if (wait_pending(pending, "delete task"))
+    expect_error(lcd_pending_finish_exit(pending, &code, &exited_at, &err), LCD_OK, &err, "finish delete", NULL);
+  CHECK(code == 4 && exited_at > 0, "async delete reports exit code 4, got %u", code);
+  lcd_pending_free(pending);
+  /* An error arrives through the pending call too, and answers any finish function. */
+  expect_error(lcd_task_delete_async(task, NULL, &pending, &err), LCD_OK, &err, "second delete async", NULL);
+  if (wait_pending(pending, "second delete"))
+    expect_error(lcd_pending_finish(pending, &err), LCD_NOT_FOUND, &err, "second delete's error", NULL);
+  lcd_pending_free(pending);
+
+  /* Misuse. */
+  expect_error(lcd_task_start_async(NULL, NULL, &pending, &err), LCD_INVALID_ARGUMENT, &err, "async on NULL",
+               "task");
+  expect_error(lcd_task_start_async(task, NULL, NULL, &err), LCD_INVALID_ARGUMENT, &err, "async without out",
+               "out");
+  expect_error(lcd_pending_finish(NULL, &err), LCD_INVALID_ARGUMENT, &err, "finish NULL", "pending");
+  CHECK(lcd_pending_fd(NULL) == -1, "descriptor of NULL");
+  lcd_pending_free(NULL);
+
+  lcd_task_free(task);
+  expect_error(lcd_container_delete(container, NULL, &err), LCD_OK, &err, "delete async container", NULL);
+  lcd_container_free(container);
+}
+
 int main(int argc, char **argv) {
   if (argc != 4) {
     fprintf(stderr, "usage: %s SOCKET ROOTFS STATE_DIR\n", argv[0]);
@@ -449,6 +518,7 @@ int main(int argc, char **argv) {
   test_lifecycle(client);
   test_kill(client);
   test_exec_and_task_operations(client);
+  test_async_calls(client);
   test_errors(client);
 
   lcd_client_free(client);

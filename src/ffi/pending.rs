@@ -1,0 +1,161 @@
+//! Calls that finish later: `_async` variants of the calls that wait for runc (task create,
+//! start and delete; exec start and delete). The call runs on the library's runtime and the
+//! caller waits on a descriptor, in its own poller, instead of in a blocking call. The Go
+//! binding uses them so no goroutine sits in a long cgo call: the Go scheduler takes the
+//! processor back from a cgo call blocked for more than 10 ms, and its monitor thread then
+//! polls every 20 µs for a while, which was the largest source of context switches in the
+//! benchmark's profile.
+
+use std::future::Future;
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Mutex};
+
+use nix::sys::eventfd::{EfdFlags, EventFd};
+
+use super::task::{lcd_task, write_exit};
+use super::*;
+use crate::events::ExitStatus;
+use crate::Task;
+
+/// A call in progress. Opaque; created by an `_async` function, freed with `lcd_pending_free`.
+pub struct lcd_pending {
+    shared: Arc<PendingShared>,
+}
+
+struct PendingShared {
+    /// Readable once the call has finished.
+    ready: EventFd,
+    outcome: Mutex<Option<Result<Outcome>>>,
+}
+
+/// What a finished call produced.
+pub(crate) enum Outcome {
+    Done,
+    Task(Task),
+    Exit(ExitStatus),
+}
+
+/// Runs `call` on the shared runtime, racing `cancel` like a blocking call would, and returns
+/// the pending handle for the caller.
+pub(crate) fn spawn(
+    cancel: Option<&CancelToken>,
+    call: impl Future<Output = Result<Outcome>> + Send + 'static,
+) -> Result<*mut lcd_pending> {
+    let ready = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+        .map_err(|e| Error::internal(format!("create the call's eventfd: {e}")))?;
+    let shared = Arc::new(PendingShared { ready, outcome: Mutex::new(None) });
+    let finishing = shared.clone();
+    let cancel = cancel.cloned();
+    crate::runtime::handle().spawn(async move {
+        let outcome = match cancel {
+            Some(token) => token.run(call).await,
+            None => call.await,
+        };
+        *finishing.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+        // Fails only if the counter would overflow; it is then readable anyway.
+        let _ = finishing.ready.write(1);
+    });
+    Ok(Box::into_raw(Box::new(lcd_pending { shared })))
+}
+
+/// Takes the finished call's outcome (once) if it is of the kind `wanted` names (an error is
+/// an outcome of any kind). A result of another kind stays for the right finish function.
+fn take(pending: *const lcd_pending, wanted: &str, matches: fn(&Outcome) -> bool) -> Result<Outcome> {
+    let pending = unsafe { handle_arg("pending call", pending)? };
+    let mut outcome = pending.shared.outcome.lock().unwrap_or_else(|p| p.into_inner());
+    match outcome.as_ref() {
+        None => Err(Error::new(
+            ErrorKind::FailedPrecondition,
+            "the call has not finished yet: wait until lcd_pending_fd is readable",
+        )),
+        Some(Ok(result)) if !matches(result) => {
+            Err(Error::invalid_argument(format!("this call's result is not {wanted}: use the matching lcd_pending_finish function")))
+        }
+        Some(_) => {
+            // Leave a marker so a second take says "already taken", not "not finished".
+            let already = Err(Error::new(ErrorKind::FailedPrecondition, "the call's result was already taken"));
+            outcome.replace(already).unwrap_or_else(|| Err(Error::internal("pending outcome vanished")))
+        }
+    }
+}
+
+fn mismatch() -> Error {
+    Error::internal("pending outcome changed kind")
+}
+
+/// The call's readiness descriptor (a non-blocking eventfd): readable (POLLIN) once the call
+/// has finished; then collect its result with the `lcd_pending_finish*` function that matches
+/// the call. -1 for NULL.
+///
+/// Ownership: owned by the pending handle and valid until `lcd_pending_free`; do not close it
+/// (duplicate it with `dup` for a poller that closes what it is given). Reading it is allowed.
+/// Thread-safe; no RPC.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_pending_fd(pending: *const lcd_pending) -> i32 {
+    boundary_infallible(-1, || unsafe { pending.as_ref() }.map_or(-1, |p| p.shared.ready.as_raw_fd()))
+}
+
+/// The result of a finished call without output (`lcd_task_start_async`,
+/// `lcd_process_start_async`): `LCD_OK` or the call's error, as the blocking call would give it.
+///
+/// Thread-safe; no RPC. Errors: the call's errors; `LCD_FAILED_PRECONDITION` when the call has
+/// not finished or its result was already taken; `LCD_INVALID_ARGUMENT` when the call has an
+/// output (use the matching `lcd_pending_finish_*`; the result stays for it).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_pending_finish(pending: *const lcd_pending, err: *mut *mut lcd_error) -> lcd_status {
+    boundary(err, || match take(pending, "without output", |o| matches!(o, Outcome::Done))? {
+        Outcome::Done => Ok(()),
+        _ => Err(mismatch()),
+    })
+}
+
+/// The task made by a finished `lcd_task_create_async`.
+///
+/// Ownership: on success `*out` receives a task the caller frees with `lcd_task_free`.
+/// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_pending_finish_task(
+    pending: *const lcd_pending,
+    out: *mut *mut lcd_task,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let out = out_arg("out", out)?;
+        match take(pending, "a task", |o| matches!(o, Outcome::Task(_)))? {
+            Outcome::Task(task) => {
+                unsafe { out.write(Box::into_raw(Box::new(lcd_task { task }))) };
+                Ok(())
+            }
+            _ => Err(mismatch()),
+        }
+    })
+}
+
+/// The exit reported by a finished `lcd_task_delete_async` or `lcd_process_delete_async`
+/// (either out-parameter may be NULL), as the blocking delete reports it.
+///
+/// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_pending_finish_exit(
+    pending: *const lcd_pending,
+    exit_code: *mut u32,
+    exited_at_unix_nanos: *mut i64,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || match take(pending, "an exit", |o| matches!(o, Outcome::Exit(_)))? {
+        Outcome::Exit(exit) => {
+            unsafe { write_exit(exit, exit_code, exited_at_unix_nanos) };
+            Ok(())
+        }
+        _ => Err(mismatch()),
+    })
+}
+
+/// Frees a pending handle. A call still running is not cancelled (fire its cancel token for
+/// that): it runs to its end and its result is dropped (a task it made is not deleted). NULL
+/// does nothing. A call keeps what it works on, so the handles it was started on may be freed
+/// while it runs.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_pending_free(pending: *mut lcd_pending) {
+    unsafe { free_handle(pending) }
+}
