@@ -118,7 +118,7 @@ func stringArg(s string) (*C.uint8_t, C.size_t) {
 }
 
 // withCancel runs a blocking C call with a cancel token that carries ctx's deadline and is
-// fired when ctx is done. The token outlives the watcher goroutine, which ends with the call.
+// fired when ctx is done (by a context.AfterFunc callback, which the call outlives).
 func withCancel(ctx context.Context, call func(cancel *C.lcd_cancel) error) error {
 	if err := ctx.Err(); err != nil {
 		return contextError(err)
@@ -137,21 +137,23 @@ func withCancel(ctx context.Context, call func(cancel *C.lcd_cancel) error) erro
 	}
 	token := C.lcd_cancel_new(timeoutMs)
 	defer C.lcd_cancel_free(token)
-	finished := make(chan struct{})
-	watcher := make(chan struct{})
-	go func() {
-		defer close(watcher)
-		select {
-		case <-done:
+	var err error
+	if done != nil {
+		// No goroutine per call: the context runs the callback only if it ends first.
+		fired := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
 			C.lcd_cancel_fire(token)
-		case <-finished:
+			close(fired)
+		})
+		err = call(token)
+		if !stop() {
+			<-fired // the callback started: let it finish with the token before it is freed
 		}
-	}()
-	err := call(token)
-	close(finished)
-	<-watcher
+	} else {
+		err = call(token)
+	}
 	if StatusOf(err) == Cancelled && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		// The deadline closed ctx.Done() too, and the watcher got there first.
+		// The deadline closed ctx.Done() too, and the callback got there first.
 		return contextError(context.DeadlineExceeded)
 	}
 	return err

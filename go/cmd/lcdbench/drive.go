@@ -78,7 +78,8 @@ func driveRounds() {
 		add(r.Impl, "peak RSS MiB", r.PeakRSSMiB)
 		add(r.Impl, "RSS MiB after the throughput phase", r.RSSMiB)
 		if r.GrowthCycles > 0 {
-			add(r.Impl, fmt.Sprintf("RSS growth MiB over %d lifecycles", r.GrowthCycles), r.RSSGrowthMiB)
+			add(r.Impl, fmt.Sprintf("RSS growth MiB over %d lifecycles (after a 10%% warm-up)", r.GrowthCycles), r.RSSGrowthMiB)
+			add(r.Impl, fmt.Sprintf("RSS growth MiB over the last %d of them", r.GrowthCycles-r.GrowthCycles/2), r.RSSGrowthLastHalfMiB)
 		}
 		add(r.Impl, "threads", float64(r.Threads))
 	}

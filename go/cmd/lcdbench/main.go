@@ -30,22 +30,23 @@ import (
 
 // Result is what one worker process measured.
 type Result struct {
-	Impl            string                        `json:"impl"`
-	OpLatencyMs     map[string]map[string]float64 `json:"op_latency_ms"` // op -> p50/p99
-	OpRPCs          map[string]float64            `json:"op_rpcs"`       // op -> RPCs per call
-	Throughput      map[string]float64            `json:"lifecycles_per_s"`
-	CPUMsPerCycle   float64                       `json:"cpu_ms_per_lifecycle"`
-	CPUMsByConc     map[string]float64            `json:"cpu_ms_per_lifecycle_by_concurrency"`
-	OpRPCsByMethod  map[string]map[string]float64 `json:"op_rpcs_by_method"` // op -> method -> RPCs per call
-	EventLatencyMs  map[string]float64            `json:"event_latency_ms"`  // exit in the shim -> ProcessEvent: p50/p99
-	PidNs           float64                       `json:"pid_ns"`            // Task.Pid()
-	VersionUs       float64                       `json:"version_us"`        // Client.Version round trip
-	PeakRSSMiB      float64                       `json:"peak_rss_mib"`
-	RSSMiB          float64                       `json:"rss_mib"` // after the throughput phase
-	GrowthCycles    int                           `json:"growth_lifecycles,omitempty"`
-	RSSGrowthMiB    float64                       `json:"rss_growth_mib,omitempty"`
-	Threads         int                           `json:"threads"`
-	LifecyclesTotal int                           `json:"lifecycles"`
+	Impl                 string                        `json:"impl"`
+	OpLatencyMs          map[string]map[string]float64 `json:"op_latency_ms"` // op -> p50/p99
+	OpRPCs               map[string]float64            `json:"op_rpcs"`       // op -> RPCs per call
+	Throughput           map[string]float64            `json:"lifecycles_per_s"`
+	CPUMsPerCycle        float64                       `json:"cpu_ms_per_lifecycle"`
+	CPUMsByConc          map[string]float64            `json:"cpu_ms_per_lifecycle_by_concurrency"`
+	OpRPCsByMethod       map[string]map[string]float64 `json:"op_rpcs_by_method"` // op -> method -> RPCs per call
+	EventLatencyMs       map[string]float64            `json:"event_latency_ms"`  // exit in the shim -> ProcessEvent: p50/p99
+	PidNs                float64                       `json:"pid_ns"`            // Task.Pid()
+	VersionUs            float64                       `json:"version_us"`        // Client.Version round trip
+	PeakRSSMiB           float64                       `json:"peak_rss_mib"`
+	RSSMiB               float64                       `json:"rss_mib"` // after the throughput phase
+	GrowthCycles         int                           `json:"growth_lifecycles,omitempty"`
+	RSSGrowthMiB         float64                       `json:"rss_growth_mib,omitempty"`
+	RSSGrowthLastHalfMiB float64                       `json:"rss_growth_last_half_mib,omitempty"`
+	Threads              int                           `json:"threads"`
+	LifecyclesTotal      int                           `json:"lifecycles"`
 }
 
 var (
@@ -175,19 +176,27 @@ func work(which string) (*Result, error) {
 		}
 	}
 	if *growth > 0 {
-		// RSS after a warm-up of a tenth of the cycles, against RSS at the end.
+		// RSS (after returning freed Go memory to the OS) after a warm-up of a tenth of the
+		// cycles, at the half-way point and at the end: growth that keeps going shows in the
+		// second half, a one-time settling (arenas, caches, more threads) only in the first.
 		warm := *growth / 10
+		half := *growth / 2
+		sample := func() float64 { debug.FreeOSMemory(); return rssMiB() }
 		if err := lifecycles(ctx, client, ev, rootfs, 8, warm, "g0"); err != nil {
 			return nil, err
 		}
-		debug.FreeOSMemory()
-		warmRSS := rssMiB()
-		if err := lifecycles(ctx, client, ev, rootfs, 8, *growth-warm, "g1"); err != nil {
+		warmRSS := sample()
+		if err := lifecycles(ctx, client, ev, rootfs, 8, half-warm, "g1"); err != nil {
 			return nil, err
 		}
-		debug.FreeOSMemory()
+		halfRSS := sample()
+		if err := lifecycles(ctx, client, ev, rootfs, 8, *growth-half, "g2"); err != nil {
+			return nil, err
+		}
+		endRSS := sample()
 		res.GrowthCycles = *growth
-		res.RSSGrowthMiB = rssMiB() - warmRSS
+		res.RSSGrowthMiB = endRSS - warmRSS
+		res.RSSGrowthLastHalfMiB = endRSS - halfRSS
 	}
 	var usage syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &usage)
