@@ -489,6 +489,12 @@ enum lcd_status lcd_process_start_async(const struct lcd_process *process,
                                         struct lcd_pending **out,
                                         struct lcd_error **err);
 
+// `lcd_task_exited` for an exec: whether its exit has been reported, and how it exited.
+// false for NULL. Thread-safe; no RPC, no wait.
+bool lcd_process_exited(const struct lcd_process *process,
+                        uint32_t *exit_code,
+                        int64_t *exited_at_unix_nanos);
+
 // The exec id. Owned by the handle, valid until `lcd_process_free`; "" for NULL.
 // Thread-safe; no RPC.
 const char *lcd_process_id(const struct lcd_process *process);
@@ -675,6 +681,13 @@ enum lcd_status lcd_task_start_async(const struct lcd_task *task,
                                      const struct lcd_cancel *cancel,
                                      struct lcd_pending **out,
                                      struct lcd_error **err);
+
+// Whether the client's event stream has reported the task's exit; if so, writes its exit code
+// and time (either out-parameter may be NULL). Lets a caller skip a status RPC before
+// `lcd_task_delete`. false for NULL. Thread-safe; no RPC, no wait.
+bool lcd_task_exited(const struct lcd_task *task,
+                     uint32_t *exit_code,
+                     int64_t *exited_at_unix_nanos);
 
 // The task's pid (from create, then from start). 0 for NULL. Thread-safe; no RPC.
 uint32_t lcd_task_pid(const struct lcd_task *task);

@@ -319,6 +319,11 @@ impl Process {
         self.shared.exit.wait().await
     }
 
+    /// The process's exit if the event stream has reported it: no RPC, no wait.
+    pub fn exited(&self) -> Option<ExitStatus> {
+        self.shared.exit.get()
+    }
+
     /// Deletes the exited process (one RPC, Tasks.DeleteProcess) and removes its FIFOs;
     /// returns how it exited. A running process is refused (failed precondition).
     pub async fn delete(&self) -> Result<ExitStatus> {

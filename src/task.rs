@@ -172,6 +172,11 @@ impl Task {
         self.shared.exit.wait().await
     }
 
+    /// The task's exit if the event stream has reported it: no RPC, no wait.
+    pub fn exited(&self) -> Option<ExitStatus> {
+        self.shared.exit.get()
+    }
+
     /// Resizes the task's terminal. One RPC (Tasks.ResizePty).
     pub async fn resize(&self, width: u32, height: u32) -> Result<()> {
         self.shared.resize(width, height).await

@@ -62,6 +62,18 @@ func (pr *Process) Start(ctx context.Context) error {
 	})
 }
 
+// Exited reports the process's exit if the event stream has delivered it (no RPC, no wait).
+func (pr *Process) Exited() (exit Exit, ok bool) {
+	_ = pr.h.use(func(p *C.lcd_process) error {
+		var code C.uint32_t
+		var at C.int64_t
+		ok = bool(C.lcd_process_exited(p, &code, &at))
+		exit = Exit{Code: uint32(code), ExitedAt: timeFromNanos(at)}
+		return nil
+	})
+	return exit, ok
+}
+
 // Kill signals the process (one RPC).
 func (pr *Process) Kill(ctx context.Context, signal uint32) error {
 	return pr.h.call(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {

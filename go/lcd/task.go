@@ -170,6 +170,18 @@ func (t *Task) Start(ctx context.Context) error {
 	})
 }
 
+// Exited reports the task's exit if the event stream has delivered it (no RPC, no wait).
+func (t *Task) Exited() (exit Exit, ok bool) {
+	_ = t.h.use(func(p *C.lcd_task) error {
+		var code C.uint32_t
+		var at C.int64_t
+		ok = bool(C.lcd_task_exited(p, &code, &at))
+		exit = Exit{Code: uint32(code), ExitedAt: timeFromNanos(at)}
+		return nil
+	})
+	return exit, ok
+}
+
 // Kill signals the init process (one RPC).
 func (t *Task) Kill(ctx context.Context, signal uint32) error {
 	return t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {

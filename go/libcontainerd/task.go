@@ -23,6 +23,7 @@ import (
 // lcdProcess is what a task and an exec have in common in package lcd.
 type lcdProcess interface {
 	Pid() uint32
+	Exited() (lcd.Exit, bool)
 	Kill(ctx context.Context, signal uint32) error
 	Resize(ctx context.Context, width, height uint32) error
 	Close() error
@@ -49,16 +50,21 @@ func (p *process) Resize(ctx context.Context, width, height uint32) error {
 // Delete keeps moby's IO order: refuse a live process, then cancel and drain the IO before the
 // delete RPC so no output is lost, and close the IO only after it.
 func (p *process) Delete(ctx context.Context) (*containerd.ExitStatus, error) {
-	st, err := p.status(ctx)
-	if err != nil {
-		return nil, toError(err)
-	}
-	switch st.State {
-	case lcd.StateRunning, lcd.StatePaused, lcd.StatePausing:
-		return nil, errors.Wrapf(toError(&lcd.Error{Status: lcd.FailedPrecondition, Message: "task must be stopped before deletion: " + st.State.String()}), "")
-	case lcd.StateCreated:
-		if p.lp.Pid() != 0 {
-			return nil, toError(&lcd.Error{Status: lcd.FailedPrecondition, Message: "task must be stopped before deletion: created"})
+	// A process whose exit the event stream reported is stopped: no status RPC is needed (the
+	// usual case, dockerd deletes after the exit event). Otherwise refuse a live one with
+	// containerd's client's own words.
+	if _, exited := p.lp.Exited(); !exited {
+		st, err := p.status(ctx)
+		if err != nil {
+			return nil, toError(err)
+		}
+		switch st.State {
+		case lcd.StateRunning, lcd.StatePaused, lcd.StatePausing:
+			return nil, errors.Wrapf(toError(&lcd.Error{Status: lcd.FailedPrecondition, Message: "task must be stopped before deletion: " + st.State.String()}), "")
+		case lcd.StateCreated:
+			if p.lp.Pid() != 0 {
+				return nil, toError(&lcd.Error{Status: lcd.FailedPrecondition, Message: "task must be stopped before deletion: created"})
+			}
 		}
 	}
 	if p.io != nil {

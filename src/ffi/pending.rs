@@ -58,6 +58,27 @@ pub(crate) fn spawn(
     Ok(Box::into_raw(Box::new(lcd_pending { shared })))
 }
 
+/// The body of every `_async` export: checks `out`, lets `make` build the call from its
+/// arguments on the caller's thread (cloning what it works on), spawns it and hands back the
+/// pending handle. Runs `make` inside the FFI boundary.
+pub(crate) fn start<F>(
+    err: *mut *mut lcd_error,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    make: impl FnOnce() -> Result<F>,
+) -> lcd_status
+where
+    F: Future<Output = Result<Outcome>> + Send + 'static,
+{
+    boundary(err, || {
+        let out = out_arg("out", out)?;
+        let call = make()?;
+        let pending = spawn(unsafe { cancel_arg(cancel) }, call)?;
+        unsafe { out.write(pending) };
+        Ok(())
+    })
+}
+
 /// Takes the finished call's outcome (once) if it is of the kind `wanted` names (an error is
 /// an outcome of any kind). A result of another kind stays for the right finish function.
 fn take(pending: *const lcd_pending, wanted: &str, matches: fn(&Outcome) -> bool) -> Result<Outcome> {

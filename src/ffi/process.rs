@@ -76,12 +76,22 @@ pub unsafe extern "C" fn lcd_process_start_async(
     out: *mut *mut lcd_pending,
     err: *mut *mut lcd_error,
 ) -> lcd_status {
-    boundary(err, || {
-        let out = out_arg("out", out)?;
+    pending::start(err, cancel, out, || {
         let process = unsafe { handle_arg("process", process)? }.process.clone();
-        let call = async move { process.start().await.map(|()| Outcome::Done) };
-        unsafe { out.write(pending::spawn(cancel_arg(cancel), call)?) };
-        Ok(())
+        Ok(async move { process.start().await.map(|()| Outcome::Done) })
+    })
+}
+
+/// `lcd_task_exited` for an exec: whether its exit has been reported, and how it exited.
+/// false for NULL. Thread-safe; no RPC, no wait.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_process_exited(process: *const lcd_process, exit_code: *mut u32, exited_at_unix_nanos: *mut i64) -> bool {
+    boundary_infallible(false, || match unsafe { process.as_ref() }.and_then(|p| p.process.exited()) {
+        Some(exit) => {
+            unsafe { write_exit(exit, exit_code, exited_at_unix_nanos) };
+            true
+        }
+        None => false,
     })
 }
 
@@ -238,12 +248,9 @@ pub unsafe extern "C" fn lcd_process_delete_async(
     out: *mut *mut lcd_pending,
     err: *mut *mut lcd_error,
 ) -> lcd_status {
-    boundary(err, || {
-        let out = out_arg("out", out)?;
+    pending::start(err, cancel, out, || {
         let process = unsafe { handle_arg("process", process)? }.process.clone();
-        let call = async move { process.delete().await.map(Outcome::Exit) };
-        unsafe { out.write(pending::spawn(cancel_arg(cancel), call)?) };
-        Ok(())
+        Ok(async move { process.delete().await.map(Outcome::Exit) })
     })
 }
 

@@ -105,12 +105,9 @@ pub unsafe extern "C" fn lcd_task_create_async(
     out: *mut *mut lcd_pending,
     err: *mut *mut lcd_error,
 ) -> lcd_status {
-    boundary(err, || {
-        let out = out_arg("out", out)?;
+    pending::start(err, cancel, out, || {
         let container = unsafe { handle_arg("container", container)? }.container.clone();
-        let call = async move { Task::create(&container, with_stdin).await.map(Outcome::Task) };
-        unsafe { out.write(pending::spawn(cancel_arg(cancel), call)?) };
-        Ok(())
+        Ok(async move { Task::create(&container, with_stdin).await.map(Outcome::Task) })
     })
 }
 
@@ -194,12 +191,23 @@ pub unsafe extern "C" fn lcd_task_start_async(
     out: *mut *mut lcd_pending,
     err: *mut *mut lcd_error,
 ) -> lcd_status {
-    boundary(err, || {
-        let out = out_arg("out", out)?;
+    pending::start(err, cancel, out, || {
         let task = unsafe { handle_arg("task", task)? }.task.clone();
-        let call = async move { task.start().await.map(|()| Outcome::Done) };
-        unsafe { out.write(pending::spawn(cancel_arg(cancel), call)?) };
-        Ok(())
+        Ok(async move { task.start().await.map(|()| Outcome::Done) })
+    })
+}
+
+/// Whether the client's event stream has reported the task's exit; if so, writes its exit code
+/// and time (either out-parameter may be NULL). Lets a caller skip a status RPC before
+/// `lcd_task_delete`. false for NULL. Thread-safe; no RPC, no wait.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_exited(task: *const lcd_task, exit_code: *mut u32, exited_at_unix_nanos: *mut i64) -> bool {
+    boundary_infallible(false, || match unsafe { task.as_ref() }.and_then(|t| t.task.exited()) {
+        Some(exit) => {
+            unsafe { write_exit(exit, exit_code, exited_at_unix_nanos) };
+            true
+        }
+        None => false,
     })
 }
 
@@ -307,12 +315,9 @@ pub unsafe extern "C" fn lcd_task_delete_async(
     out: *mut *mut lcd_pending,
     err: *mut *mut lcd_error,
 ) -> lcd_status {
-    boundary(err, || {
-        let out = out_arg("out", out)?;
+    pending::start(err, cancel, out, || {
         let task = unsafe { handle_arg("task", task)? }.task.clone();
-        let call = async move { task.delete().await.map(Outcome::Exit) };
-        unsafe { out.write(pending::spawn(cancel_arg(cancel), call)?) };
-        Ok(())
+        Ok(async move { task.delete().await.map(Outcome::Exit) })
     })
 }
 

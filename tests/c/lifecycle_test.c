@@ -450,6 +450,7 @@ static void test_async_calls(lcd_client *client) {
     return;
   int out_fd = open(lcd_task_stdio_path(task, LCD_STDOUT), O_RDONLY);
   CHECK(out_fd >= 0, "open the async task's stdout");
+  CHECK(!lcd_task_exited(task, NULL, NULL), "a created task has not exited");
 
   expect_error(lcd_task_start_async(task, NULL, &pending, &err), LCD_OK, &err, "start task async", NULL);
   if (wait_pending(pending, "start task"))
@@ -460,6 +461,11 @@ static void test_async_calls(lcd_client *client) {
   CHECK(n == 6 && strcmp(buf, "async\n") == 0, "async task's output, got %zd '%s'", n, buf);
   close(out_fd);
   expect_error(lcd_task_wait(task, NULL, &code, NULL, &err), LCD_OK, &err, "wait async task", NULL);
+  uint32_t exited_code = 0;
+  int64_t exited_time = 0;
+  CHECK(lcd_task_exited(task, &exited_code, &exited_time) && exited_code == 4 && exited_time > 0,
+        "after the exit event the handle knows the exit without an RPC: code %u", exited_code);
+  CHECK(!lcd_task_exited(NULL, &exited_code, NULL) && !lcd_process_exited(NULL, NULL, NULL), "exited of NULL");
 
   expect_error(lcd_task_delete_async(task, NULL, &pending, &err), LCD_OK, &err, "delete task async", NULL);
   int64_t exited_at = 0;
