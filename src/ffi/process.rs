@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use super::task::{lcd_task, lcd_task_status, state_of, stdio_path, write_exit};
+use super::task::{lcd_task, lcd_task_status, state_of, stdio_path, write_exit, write_known_exit};
 use super::pending::{self, lcd_pending, Outcome};
 use super::*;
 use crate::process::Process;
@@ -86,12 +86,8 @@ pub unsafe extern "C" fn lcd_process_start_async(
 /// false for NULL. Thread-safe; no RPC, no wait.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_process_exited(process: *const lcd_process, exit_code: *mut u32, exited_at_unix_nanos: *mut i64) -> bool {
-    boundary_infallible(false, || match unsafe { process.as_ref() }.and_then(|p| p.process.exited()) {
-        Some(exit) => {
-            unsafe { write_exit(exit, exit_code, exited_at_unix_nanos) };
-            true
-        }
-        None => false,
+    boundary_infallible(false, || unsafe {
+        write_known_exit(process.as_ref().and_then(|p| p.process.exited()), exit_code, exited_at_unix_nanos)
     })
 }
 

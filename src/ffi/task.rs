@@ -64,6 +64,12 @@ pub(crate) unsafe fn write_exit(exit: ExitStatus, exit_code: *mut u32, exited_at
     }
 }
 
+/// Writes an exit the event stream reported, if any, to the optional out-parameters; whether
+/// there was one.
+pub(crate) unsafe fn write_known_exit(exit: Option<ExitStatus>, exit_code: *mut u32, exited_at_unix_nanos: *mut i64) -> bool {
+    exit.map(|exit| unsafe { write_exit(exit, exit_code, exited_at_unix_nanos) }).is_some()
+}
+
 /// Creates the container's task without starting it: makes the FIFO set in the bundle
 /// directory (`<id>-stdout` always, `<id>-stdin` only when `with_stdin`, `<id>-stderr` only
 /// when the spec asks for no terminal), then one RPC (Tasks.Create). Open the FIFOs (see
@@ -202,12 +208,8 @@ pub unsafe extern "C" fn lcd_task_start_async(
 /// `lcd_task_delete`. false for NULL. Thread-safe; no RPC, no wait.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_task_exited(task: *const lcd_task, exit_code: *mut u32, exited_at_unix_nanos: *mut i64) -> bool {
-    boundary_infallible(false, || match unsafe { task.as_ref() }.and_then(|t| t.task.exited()) {
-        Some(exit) => {
-            unsafe { write_exit(exit, exit_code, exited_at_unix_nanos) };
-            true
-        }
-        None => false,
+    boundary_infallible(false, || unsafe {
+        write_known_exit(task.as_ref().and_then(|t| t.task.exited()), exit_code, exited_at_unix_nanos)
     })
 }
 
