@@ -213,20 +213,21 @@ struct Subscriber {
     ready: Arc<Readiness>,
 }
 
-/// A stream's readiness as a file descriptor (a non-blocking eventfd): readable whenever an
-/// event may be waiting. Written after each event is queued; reset by the reader when it finds
-/// the queue empty.
+/// Readiness as a file descriptor (a non-blocking eventfd) that C event loops and Go's poller
+/// wait on: readable once signalled, until reset. An event stream signals it after each queued
+/// event and its reader resets it when it finds the queue empty; a pending call
+/// (`ffi::pending`) signals it once, when it finishes.
 #[derive(Debug)]
-struct Readiness(EventFd);
+pub(crate) struct Readiness(EventFd);
 
 impl Readiness {
-    fn new() -> Result<Self> {
+    pub(crate) fn new() -> Result<Self> {
         EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
             .map(Readiness)
-            .map_err(|e| Error::internal(format!("create the event stream's eventfd: {e}")))
+            .map_err(|e| Error::internal(format!("create an eventfd: {e}")))
     }
 
-    fn signal(&self) {
+    pub(crate) fn signal(&self) {
         // Fails only when the counter would overflow, and then the descriptor is readable.
         let _ = self.0.write(1);
     }
@@ -234,6 +235,10 @@ impl Readiness {
     fn reset(&self) {
         // EAGAIN when it was not signalled: nothing to reset.
         let _ = self.0.read();
+    }
+
+    pub(crate) fn fd(&self) -> RawFd {
+        self.0.as_raw_fd()
     }
 }
 
@@ -335,7 +340,7 @@ impl EventStream {
     /// The readiness descriptor: readable (POLLIN) when [`Self::try_next`] may have an event or
     /// the stream's end to report. Owned by the stream.
     pub fn ready_fd(&self) -> RawFd {
-        self.ready.0.as_raw_fd()
+        self.ready.fd()
     }
 }
 

@@ -7,14 +7,11 @@
 //! benchmark's profile.
 
 use std::future::Future;
-use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
-
-use nix::sys::eventfd::{EfdFlags, EventFd};
 
 use super::task::{lcd_task, write_exit};
 use super::*;
-use crate::events::ExitStatus;
+use crate::events::{ExitStatus, Readiness};
 use crate::Task;
 
 /// A call in progress. Opaque; created by an `_async` function, freed with `lcd_pending_free`.
@@ -24,7 +21,7 @@ pub struct lcd_pending {
 
 struct PendingShared {
     /// Readable once the call has finished.
-    ready: EventFd,
+    ready: Readiness,
     outcome: Mutex<Option<Result<Outcome>>>,
 }
 
@@ -41,9 +38,7 @@ pub(crate) fn spawn(
     cancel: Option<&CancelToken>,
     call: impl Future<Output = Result<Outcome>> + Send + 'static,
 ) -> Result<*mut lcd_pending> {
-    let ready = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
-        .map_err(|e| Error::internal(format!("create the call's eventfd: {e}")))?;
-    let shared = Arc::new(PendingShared { ready, outcome: Mutex::new(None) });
+    let shared = Arc::new(PendingShared { ready: Readiness::new()?, outcome: Mutex::new(None) });
     let finishing = shared.clone();
     let cancel = cancel.cloned();
     crate::runtime::handle().spawn(async move {
@@ -52,8 +47,7 @@ pub(crate) fn spawn(
             None => call.await,
         };
         *finishing.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
-        // Fails only if the counter would overflow; it is then readable anyway.
-        let _ = finishing.ready.write(1);
+        finishing.ready.signal();
     });
     Ok(Box::into_raw(Box::new(lcd_pending { shared })))
 }
@@ -113,7 +107,7 @@ fn mismatch() -> Error {
 /// Thread-safe; no RPC.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_pending_fd(pending: *const lcd_pending) -> i32 {
-    boundary_infallible(-1, || unsafe { pending.as_ref() }.map_or(-1, |p| p.shared.ready.as_raw_fd()))
+    boundary_infallible(-1, || unsafe { pending.as_ref() }.map_or(-1, |p| p.shared.ready.fd()))
 }
 
 /// The result of a finished call without output (`lcd_task_start_async`,
