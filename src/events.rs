@@ -199,9 +199,11 @@ struct HubShared {
 
 impl Drop for HubShared {
     fn drop(&mut self) {
-        // The client is gone: wake a poller so it reads the end of the stream.
-        if let Some(subscriber) = self.subscriber.get_mut().unwrap_or_else(|p| p.into_inner()) {
-            subscriber.ready.signal();
+        // The client is gone: close the queue, then wake a poller so it reads the end of the
+        // stream (signalling first would let it look before the sender is gone and find nothing).
+        if let Some(Subscriber { tx, ready }) = self.subscriber.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+            drop(tx);
+            ready.signal();
         }
     }
 }
