@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Once, RwLock};
 
 use tracing::field::{Field, Visit};
+use tracing::level_filters::LevelFilter;
 use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::Layer;
@@ -59,15 +60,38 @@ pub fn set_sink(sink: Option<Sink>, max_level: Level) {
 
 struct SinkLayer;
 
+impl SinkLayer {
+    /// Only the library's own records at the registered level or more severe: its
+    /// dependencies' (h2, tonic, hyper) are noise to the host.
+    fn wants(metadata: &Metadata<'_>) -> bool {
+        level_rank(metadata.level()) <= MAX_RANK.load(Ordering::Relaxed) && metadata.target().starts_with(OWN_TARGET)
+    }
+}
+
 impl<S: Subscriber> Layer<S> for SinkLayer {
-    fn register_callsite(&self, _: &'static Metadata<'static>) -> tracing::subscriber::Interest {
-        // The level can change at any time; ask `enabled` each time.
-        tracing::subscriber::Interest::sometimes()
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> tracing::subscriber::Interest {
+        // Decided once per callsite and cached by `tracing`: h2's many trace points on every
+        // frame then cost nothing. `set_sink` rebuilds the cache when the level changes.
+        if Self::wants(metadata) {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
     }
 
     fn enabled(&self, metadata: &Metadata<'_>, _: Context<'_, S>) -> bool {
-        // Only the library's own records: its dependencies' (h2, tonic, hyper) are noise to the host.
-        level_rank(metadata.level()) <= MAX_RANK.load(Ordering::Relaxed) && metadata.target().starts_with(OWN_TARGET)
+        Self::wants(metadata)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(match MAX_RANK.load(Ordering::Relaxed) {
+            0 => LevelFilter::OFF,
+            1 => LevelFilter::ERROR,
+            2 => LevelFilter::WARN,
+            3 => LevelFilter::INFO,
+            4 => LevelFilter::DEBUG,
+            _ => LevelFilter::TRACE,
+        })
     }
 
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {

@@ -63,4 +63,10 @@ fn records_reach_the_registered_sink_with_their_fields_until_it_is_removed() {
     unsafe { lcd_set_log_sink(None, std::ptr::null_mut(), lcd_log_level::LCD_LOG_TRACE as i32) };
     run(client.version()).unwrap();
     assert_eq!(version_records(), 1, "silent again");
+
+    // The per-callsite decision is cached; registering again must reopen what was shut.
+    unsafe { lcd_set_log_sink(Some(collect), 0x5eed as *mut c_void, lcd_log_level::LCD_LOG_TRACE as i32) };
+    run(client.version()).unwrap();
+    assert_eq!(version_records(), 2, "trace records flow again after a new registration");
+    unsafe { lcd_set_log_sink(None, std::ptr::null_mut(), lcd_log_level::LCD_LOG_TRACE as i32) };
 }
