@@ -142,11 +142,16 @@ func (c *Container) ID() string { return c.id }
 // BundleDir is the container's bundle directory.
 func (c *Container) BundleDir() string { return c.bundleDir }
 
-// Delete deletes the record and the bundle directory; refused while a task exists.
+// Delete deletes the record and the bundle directory; refused while a task exists. It then
+// frees the handle: later calls fail with NotFound; tasks made from it stay usable.
 func (c *Container) Delete(ctx context.Context) error {
-	return c.h.call(ctx, func(p *C.lcd_container, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	err := c.h.call(ctx, func(p *C.lcd_container, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
 		return C.lcd_container_delete(p, cancel, cerr)
 	})
+	if err == nil {
+		c.h.retire(retired{what: "container " + c.id}, nil)
+	}
+	return err
 }
 
 // Close frees the handle; tasks made from it stay usable. Idempotent.

@@ -7,25 +7,37 @@ import (
 
 // handle owns one C handle (P is the C pointer type). Calls hold a read lock for their whole
 // duration, so Close (which takes the write lock) never frees a handle a call is still using:
-// Close waits for calls in flight, so cancel their contexts first. A finalizer frees handles
-// that were never closed.
+// Close waits for calls in flight, so cancel their contexts first. A successful delete frees
+// the handle at once (retire); a finalizer frees handles that were never closed.
 type handle[P any] struct {
-	mu   sync.RWMutex
-	p    P
-	open bool
-	name string
-	free func(P)
+	mu      sync.RWMutex
+	p       P
+	open    bool
+	retired *retired
+	name    string
+	free    func(P)
+}
+
+// retired is what a handle still answers after its object was deleted and the handle freed.
+type retired struct {
+	what string // "task of container x": later calls fail with NotFound naming it
+	pid  uint32
+	exit Exit
 }
 
 func (h *handle[P]) init(p P, name string, free func(P)) {
 	h.p, h.open, h.name, h.free = p, true, name, free
 }
 
-// use runs f with the C handle; using a closed handle is a programming error and panics.
+// use runs f with the C handle. Using a handle retired by a delete fails with NotFound and no
+// RPC, as containerd would answer; using one closed by Close is a programming error and panics.
 func (h *handle[P]) use(f func(p P) error) error {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if !h.open {
+		if h.retired != nil {
+			return &Error{Status: NotFound, Message: h.retired.what + " was deleted"}
+		}
 		panic("lcd: " + h.name + " used after Close")
 	}
 	if debugGC {
@@ -42,6 +54,31 @@ func (h *handle[P]) close() {
 		h.free(h.p)
 		h.open = false
 	}
+}
+
+// retire frees the handle of an object just deleted in containerd, so its native memory does not
+// wait for a garbage collection to run the finalizer. pid, if given, reads the pid the object
+// keeps answering. A call still in flight on another goroutine keeps the handle alive: the
+// finalizer frees it later.
+func (h *handle[P]) retire(r retired, pid func(P) uint32) {
+	if !h.mu.TryLock() {
+		return
+	}
+	defer h.mu.Unlock()
+	if h.open {
+		if pid != nil {
+			r.pid = pid(h.p)
+		}
+		h.free(h.p)
+		h.open, h.retired = false, &r
+	}
+}
+
+// afterDelete is what the handle answers once retired, or nil while it is not.
+func (h *handle[P]) afterDelete() *retired {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.retired
 }
 
 // track sets the finalizer backstop of an owner whose close method frees its handle.

@@ -114,6 +114,7 @@ func TestLifecycleWithOutputEventsAndExit(t *testing.T) {
 	if kinds[0] != EventCreate || kinds[1] != EventStart || kinds[2] != EventExit {
 		t.Fatalf("events %v", kinds)
 	}
+	pid := task.Pid()
 	if exit, err := task.Delete(ctx); err != nil || exit.Code != 3 {
 		t.Fatalf("delete: %+v %v", exit, err)
 	}
@@ -123,8 +124,40 @@ func TestLifecycleWithOutputEventsAndExit(t *testing.T) {
 	if _, err := os.Stat(ctr.BundleDir()); !os.IsNotExist(err) {
 		t.Fatalf("bundle left: %v", err)
 	}
+	checkRetiredAfterDelete(t, c, task.h.afterDelete() != nil, pid, task.Pid, task.Exited, task.Wait,
+		func() error { return task.Kill(ctx, 9) }, "task of container life was deleted")
+	checkRetiredAfterDelete(t, c, ctr.h.afterDelete() != nil, 0, func() uint32 { return 0 }, nil, nil,
+		func() error { return ctr.Delete(ctx) }, "container life was deleted")
 	task.Close()
 	ctr.Close()
+}
+
+// checkRetiredAfterDelete checks what a handle answers once a successful delete freed it: the
+// pid and exit it knew, and NotFound naming the object, with no RPC, for anything else.
+func checkRetiredAfterDelete(t *testing.T, c *Client, retired bool, pid uint32, pidOf func() uint32,
+	exited func() (Exit, bool), wait func(context.Context) (Exit, error), call func() error, notFound string) {
+	t.Helper()
+	if !retired {
+		t.Fatalf("%s: the handle is still held after a successful delete", notFound)
+	}
+	rpcs := c.RPCTotal()
+	if got := pidOf(); got != pid {
+		t.Fatalf("%s: pid %d after delete, want %d", notFound, got, pid)
+	}
+	if exited != nil {
+		if exit, ok := exited(); !ok || exit.ExitedAt.IsZero() {
+			t.Fatalf("%s: exited after delete: %+v %v", notFound, exit, ok)
+		}
+		if exit, err := wait(context.Background()); err != nil || exit.ExitedAt.IsZero() {
+			t.Fatalf("%s: wait after delete: %+v %v", notFound, exit, err)
+		}
+	}
+	if err := call(); StatusOf(err) != NotFound || !strings.Contains(err.Error(), notFound) {
+		t.Fatalf("call after delete: %v, want NotFound %q", err, notFound)
+	}
+	if c.RPCTotal() != rpcs {
+		t.Fatalf("%s: calls on a deleted object made %d RPCs", notFound, c.RPCTotal()-rpcs)
+	}
 }
 
 func TestErrorsCarryStatusAndContainerdText(t *testing.T) {
@@ -177,9 +210,12 @@ func TestExecStdinCloseAndTaskOperations(t *testing.T) {
 	if got := <-out; got != "via go\n" {
 		t.Fatalf("exec output %q", got)
 	}
+	execPid := proc.Pid()
 	if _, err := proc.Delete(ctx); err != nil {
 		t.Fatal(err)
 	}
+	checkRetiredAfterDelete(t, c, proc.h.afterDelete() != nil, execPid, proc.Pid, proc.Exited, proc.Wait,
+		func() error { return proc.Kill(ctx, 9) }, "process cat was deleted")
 	if err := task.Pause(ctx); err != nil {
 		t.Fatal(err)
 	}

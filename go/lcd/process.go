@@ -44,14 +44,18 @@ func (pr *Process) ID() string { return pr.id }
 // Stdio is the process's FIFO set.
 func (pr *Process) Stdio() Stdio { return pr.stdio }
 
-// Pid is the process's pid (0 before it started).
+// Pid is the process's pid (0 before it started; still answered after Delete).
 func (pr *Process) Pid() (pid uint32) {
-	_ = pr.h.use(func(p *C.lcd_process) error {
+	if pr.h.use(func(p *C.lcd_process) error {
 		pid = uint32(C.lcd_process_pid(p))
 		return nil
-	})
+	}) != nil {
+		return pr.h.afterDelete().pid
+	}
 	return pid
 }
+
+func processPid(p *C.lcd_process) uint32 { return uint32(C.lcd_process_pid(p)) }
 
 // Start starts the process (one RPC; serialized per container); on failure it is deleted.
 func (pr *Process) Start(ctx context.Context) error {
@@ -62,15 +66,18 @@ func (pr *Process) Start(ctx context.Context) error {
 	})
 }
 
-// Exited reports the process's exit if the event stream has delivered it (no RPC, no wait).
+// Exited reports the process's exit if the event stream has delivered it, or Delete returned
+// it (no RPC, no wait).
 func (pr *Process) Exited() (exit Exit, ok bool) {
-	_ = pr.h.use(func(p *C.lcd_process) error {
+	if pr.h.use(func(p *C.lcd_process) error {
 		var code C.uint32_t
 		var at C.int64_t
 		ok = bool(C.lcd_process_exited(p, &code, &at))
 		exit = Exit{Code: uint32(code), ExitedAt: timeFromNanos(at)}
 		return nil
-	})
+	}) != nil {
+		return pr.h.afterDelete().exit, true
+	}
 	return exit, ok
 }
 
@@ -107,18 +114,29 @@ func (pr *Process) Status(ctx context.Context) (st ProcessStatus, err error) {
 	return st, err
 }
 
-// Wait blocks until the process exits (event stream; no RPC).
+// Wait blocks until the process exits (event stream; no RPC). After Delete it returns the exit.
 func (pr *Process) Wait(ctx context.Context) (Exit, error) {
-	return pr.h.exitCall(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
+	exit, err := pr.h.exitCall(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
 		return C.lcd_process_wait(p, cancel, code, at, cerr)
 	})
+	if err != nil {
+		if r := pr.h.afterDelete(); r != nil {
+			return r.exit, nil
+		}
+	}
+	return exit, err
 }
 
-// Delete deletes the exited process and removes its FIFOs (one RPC).
+// Delete deletes the exited process and removes its FIFOs (one RPC), then frees the handle:
+// later calls fail with NotFound, and Pid, Exited and Wait answer from what Delete learnt.
 func (pr *Process) Delete(ctx context.Context) (Exit, error) {
-	return pr.h.asyncExitCall(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+	exit, err := pr.h.asyncExitCall(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
 		return C.lcd_process_delete_async(p, cancel, out, cerr)
 	})
+	if err == nil {
+		pr.h.retire(retired{what: "process " + pr.id, exit: exit}, processPid)
+	}
+	return exit, err
 }
 
 // Close frees the handle; the containerd process is not touched. Idempotent.

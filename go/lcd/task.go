@@ -86,12 +86,13 @@ type Stats struct {
 
 // Task is a container's task (its init process).
 type Task struct {
-	h     handle[*C.lcd_task]
-	stdio Stdio
+	h           handle[*C.lcd_task]
+	containerID string
+	stdio       Stdio
 }
 
-func newTask(p *C.lcd_task) *Task {
-	t := &Task{stdio: Stdio{
+func newTask(p *C.lcd_task, containerID string) *Task {
+	t := &Task{containerID: containerID, stdio: Stdio{
 		Stdin:    goStringOrEmpty(C.lcd_task_stdio_path(p, C.LCD_STDIN)),
 		Stdout:   goStringOrEmpty(C.lcd_task_stdio_path(p, C.LCD_STDOUT)),
 		Stderr:   goStringOrEmpty(C.lcd_task_stdio_path(p, C.LCD_STDERR)),
@@ -120,7 +121,7 @@ func (c *Container) NewTask(ctx context.Context, withStdin bool) (*Task, error) 
 	if err != nil {
 		return nil, err
 	}
-	return newTask(p), nil
+	return newTask(p, c.id), nil
 }
 
 // NewTaskFromCheckpoint is NewTask restoring from a checkpoint directory.
@@ -133,7 +134,7 @@ func (c *Container) NewTaskFromCheckpoint(ctx context.Context, withStdin bool, d
 	if err != nil {
 		return nil, err
 	}
-	return newTask(p), nil
+	return newTask(p, c.id), nil
 }
 
 // Task gets the container's existing task (one RPC): without IO, or with attach the FIFOs
@@ -146,20 +147,24 @@ func (c *Container) Task(ctx context.Context, attach bool) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newTask(p), nil
+	return newTask(p, c.id), nil
 }
 
 // Stdio is the task's FIFO set.
 func (t *Task) Stdio() Stdio { return t.stdio }
 
-// Pid is the task's pid, from the handle.
+// Pid is the task's pid, from the handle (still answered after Delete).
 func (t *Task) Pid() (pid uint32) {
-	_ = t.h.use(func(p *C.lcd_task) error {
+	if t.h.use(func(p *C.lcd_task) error {
 		pid = uint32(C.lcd_task_pid(p))
 		return nil
-	})
+	}) != nil {
+		return t.h.afterDelete().pid
+	}
 	return pid
 }
+
+func taskPid(p *C.lcd_task) uint32 { return uint32(C.lcd_task_pid(p)) }
 
 // Start starts the created task (one RPC); on failure the task is deleted.
 func (t *Task) Start(ctx context.Context) error {
@@ -170,15 +175,18 @@ func (t *Task) Start(ctx context.Context) error {
 	})
 }
 
-// Exited reports the task's exit if the event stream has delivered it (no RPC, no wait).
+// Exited reports the task's exit if the event stream has delivered it, or Delete returned it
+// (no RPC, no wait).
 func (t *Task) Exited() (exit Exit, ok bool) {
-	_ = t.h.use(func(p *C.lcd_task) error {
+	if t.h.use(func(p *C.lcd_task) error {
 		var code C.uint32_t
 		var at C.int64_t
 		ok = bool(C.lcd_task_exited(p, &code, &at))
 		exit = Exit{Code: uint32(code), ExitedAt: timeFromNanos(at)}
 		return nil
-	})
+	}) != nil {
+		return t.h.afterDelete().exit, true
+	}
 	return exit, ok
 }
 
@@ -244,25 +252,41 @@ func (t *Task) Status(ctx context.Context) (st ProcessStatus, err error) {
 	return st, err
 }
 
-// Wait blocks until the task exits (event stream; no RPC).
+// Wait blocks until the task exits (event stream; no RPC). After Delete it returns the exit.
 func (t *Task) Wait(ctx context.Context) (Exit, error) {
-	return t.h.exitCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
+	exit, err := t.h.exitCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
 		return C.lcd_task_wait(p, cancel, code, at, cerr)
 	})
+	if err != nil {
+		if r := t.h.afterDelete(); r != nil {
+			return r.exit, nil
+		}
+	}
+	return exit, err
 }
 
-// Delete deletes the stopped task and removes its FIFOs (one RPC).
+// Delete deletes the stopped task and removes its FIFOs (one RPC), then frees the handle: later
+// calls fail with NotFound, and Pid, Exited and Wait answer from what Delete learnt.
 func (t *Task) Delete(ctx context.Context) (Exit, error) {
-	return t.h.asyncExitCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+	exit, err := t.h.asyncExitCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
 		return C.lcd_task_delete_async(p, cancel, out, cerr)
 	})
+	if err == nil {
+		t.h.retire(retired{what: "task of container " + t.containerID, exit: exit}, taskPid)
+	}
+	return exit, err
 }
 
-// ForceDelete kills everything in the task, waits for its exit, deletes it (two RPCs).
+// ForceDelete kills everything in the task, waits for its exit, deletes it (two RPCs) and frees
+// the handle as Delete does.
 func (t *Task) ForceDelete(ctx context.Context) (Exit, error) {
-	return t.h.exitCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
+	exit, err := t.h.exitCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
 		return C.lcd_task_force_delete(p, cancel, code, at, cerr)
 	})
+	if err == nil {
+		t.h.retire(retired{what: "task of container " + t.containerID, exit: exit}, taskPid)
+	}
+	return exit, err
 }
 
 // Pids lists the task's processes with containerd's info payloads (one RPC).
