@@ -165,13 +165,15 @@ func (t *task) Exec(ctx context.Context, processID string, spec *specs.Process, 
 		}
 		return nil, wrapError(err)
 	}
-	rio, err := attach(ctx, p.Stdio(), p.CloseStdin, attachStdio)
+	rio, release, err := attach(ctx, p.Stdio(), p.CloseStdin, attachStdio)
 	if err != nil {
 		_, _ = p.Delete(context.Background())
 		p.Close()
 		return nil, err
 	}
-	if err := p.Start(ctx); err != nil {
+	err = p.Start(ctx)
+	release()
+	if err != nil {
 		// The library already deleted the process; release the IO.
 		closeIO(rio)
 		p.Close()
