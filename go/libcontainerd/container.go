@@ -52,7 +52,6 @@ func forceDelete(t *lcd.Task) {
 	t.Close()
 }
 
-
 func (c *container) Task(ctx context.Context) (libcontainerdtypes.Task, error) {
 	t, err := c.ctr.Task(ctx, false)
 	if err != nil {
