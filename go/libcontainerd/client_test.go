@@ -344,10 +344,11 @@ func TestErrorClassesMatchMobysRemoteClient(t *testing.T) {
 	}
 }
 
-func TestExecStatsPidsPauseAndRestore(t *testing.T) {
+// startSleeper creates and starts container id running a long sleep.
+func startSleeper(t *testing.T, c libcontainerdtypes.Client, rootfs, id string) (libcontainerdtypes.Container, libcontainerdtypes.Task) {
+	t.Helper()
 	ctx := context.Background()
-	c, b, rootfs := testClient(t, "exec")
-	ctr, err := c.NewContainer(ctx, "host", ociSpec(rootfs, "host", "sleep", "1000"), "io.containerd.runc.v2", nil)
+	ctr, err := c.NewContainer(ctx, id, ociSpec(rootfs, id, "sleep", "1000"), "io.containerd.runc.v2", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +356,13 @@ func TestExecStatsPidsPauseAndRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	task := tk.(libcontainerdtypes.Task)
+	return ctr, tk.(libcontainerdtypes.Task)
+}
+
+func TestExecStatsPidsPauseAndRestore(t *testing.T) {
+	ctx := context.Background()
+	c, b, rootfs := testClient(t, "exec")
+	_, task := startSleeper(t, c, rootfs, "host")
 	out := &capture{stdin: []byte("through moby's stdin\n")}
 	proc, err := task.Exec(ctx, "cat", &specs.Process{Args: []string{"cat"}, Cwd: "/", Env: []string{"PATH=/bin"}}, true, out.attach)
 	if err != nil {

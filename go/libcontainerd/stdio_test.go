@@ -17,15 +17,7 @@ import (
 func TestShortExecsKeepTheirOutputWhileTheSchedulerIsBusy(t *testing.T) {
 	ctx := context.Background()
 	c, b, rootfs := testClient(t, "busy")
-	ctr, err := c.NewContainer(ctx, "busy", ociSpec(rootfs, "busy", "sleep", "1000"), "io.containerd.runc.v2", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tk, err := ctr.Start(ctx, "", false, (&capture{}).attach)
-	if err != nil {
-		t.Fatal(err)
-	}
-	task := tk.(libcontainerdtypes.Task)
+	ctr, task := startSleeper(t, c, rootfs, "busy")
 	t.Cleanup(func() {
 		_ = task.Kill(ctx, 9)
 		b.waitFor(t, "busy", libcontainerdtypes.EventExit, "busy")
