@@ -164,7 +164,12 @@ func (t *Task) Pid() (pid uint32) {
 	return pid
 }
 
-func taskPid(p *C.lcd_task) uint32 { return uint32(C.lcd_task_pid(p)) }
+// retire frees the handle of the task just deleted, keeping its pid and exit.
+func (t *Task) retire(exit Exit) {
+	t.h.retire(retired{what: "task of container " + t.containerID, exit: exit}, func(p *C.lcd_task) uint32 {
+		return uint32(C.lcd_task_pid(p))
+	})
+}
 
 // Start starts the created task (one RPC); on failure the task is deleted.
 func (t *Task) Start(ctx context.Context) error {
@@ -272,7 +277,7 @@ func (t *Task) Delete(ctx context.Context) (Exit, error) {
 		return C.lcd_task_delete_async(p, cancel, out, cerr)
 	})
 	if err == nil {
-		t.h.retire(retired{what: "task of container " + t.containerID, exit: exit}, taskPid)
+		t.retire(exit)
 	}
 	return exit, err
 }
@@ -284,7 +289,7 @@ func (t *Task) ForceDelete(ctx context.Context) (Exit, error) {
 		return C.lcd_task_force_delete(p, cancel, code, at, cerr)
 	})
 	if err == nil {
-		t.h.retire(retired{what: "task of container " + t.containerID, exit: exit}, taskPid)
+		t.retire(exit)
 	}
 	return exit, err
 }
