@@ -51,7 +51,7 @@ func openOutputFIFOs(paths ...string) (*outputFIFOs, error) {
 		r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 		if err != nil {
 			o.close()
-			return nil, errors.Wrap(err, "open output fifo")
+			return nil, errors.Wrapf(err, "open output fifo %s for reading", path)
 		}
 		o.readers = append(o.readers, r)
 		hold, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
