@@ -306,6 +306,31 @@ enum lcd_status lcd_container_create(const struct lcd_client *client,
                                      struct lcd_container **out,
                                      struct lcd_error **err);
 
+// `lcd_container_create` that runs on the library's runtime: the arguments are checked and
+// copied now (the same `LCD_INVALID_ARGUMENT` errors), the bundle and the record are made
+// later; wait until `lcd_pending_fd(*out)` is readable, then collect the container with
+// `lcd_pending_finish_container`, which reports the create's other errors.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+enum lcd_status lcd_container_create_async(const struct lcd_client *client,
+                                           const uint8_t *id,
+                                           size_t id_len,
+                                           const uint8_t *spec_json,
+                                           size_t spec_json_len,
+                                           const uint8_t *runtime,
+                                           size_t runtime_len,
+                                           const uint8_t *options_type_url,
+                                           size_t options_type_url_len,
+                                           const uint8_t *options,
+                                           size_t options_len,
+                                           const uint8_t *labels,
+                                           size_t labels_len,
+                                           const uint8_t *record_fields,
+                                           size_t record_fields_len,
+                                           const struct lcd_cancel *cancel,
+                                           struct lcd_pending **out,
+                                           struct lcd_error **err);
+
 // Loads an existing container by id (one RPC) and keeps its metadata in the handle.
 //
 // Ownership: on success `*out` receives a container the caller frees with
@@ -318,6 +343,18 @@ enum lcd_status lcd_container_load(const struct lcd_client *client,
                                    const struct lcd_cancel *cancel,
                                    struct lcd_container **out,
                                    struct lcd_error **err);
+
+// `lcd_container_load` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_container` gives what `lcd_container_load` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter or an id that is not UTF-8.
+enum lcd_status lcd_container_load_async(const struct lcd_client *client,
+                                         const uint8_t *id,
+                                         size_t id_len,
+                                         const struct lcd_cancel *cancel,
+                                         struct lcd_pending **out,
+                                         struct lcd_error **err);
 
 // The container's id. Owned by the handle, valid until `lcd_container_free`; "" for NULL.
 // Thread-safe; no RPC.
@@ -337,6 +374,16 @@ const char *lcd_container_bundle_dir(const struct lcd_container *container);
 enum lcd_status lcd_container_delete(const struct lcd_container *container,
                                      const struct lcd_cancel *cancel,
                                      struct lcd_error **err);
+
+// `lcd_container_delete` that runs on the library's runtime: wait until
+// `lcd_pending_fd(*out)` is readable, then collect the result with `lcd_pending_finish`.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_container_delete_async(const struct lcd_container *container,
+                                           const struct lcd_cancel *cancel,
+                                           struct lcd_pending **out,
+                                           struct lcd_error **err);
 
 // Frees a container handle. NULL does nothing. Tasks made from it stay usable.
 void lcd_container_free(struct lcd_container *container);
@@ -422,7 +469,15 @@ int32_t lcd_pending_fd(const struct lcd_pending *pending);
 enum lcd_status lcd_pending_finish(const struct lcd_pending *pending,
                                    struct lcd_error **err);
 
-// The task made by a finished `lcd_task_create_async`.
+// The container made by a finished `lcd_container_create_async` or `lcd_container_load_async`.
+//
+// Ownership: on success `*out` receives a container the caller frees with
+// `lcd_container_free`. Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+enum lcd_status lcd_pending_finish_container(const struct lcd_pending *pending,
+                                             struct lcd_container **out,
+                                             struct lcd_error **err);
+
+// The task made by a finished `lcd_task_create_async`, or found by `lcd_container_task_async`.
 //
 // Ownership: on success `*out` receives a task the caller frees with `lcd_task_free`.
 // Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
@@ -430,8 +485,40 @@ enum lcd_status lcd_pending_finish_task(const struct lcd_pending *pending,
                                         struct lcd_task **out,
                                         struct lcd_error **err);
 
-// The exit reported by a finished `lcd_task_delete_async` or `lcd_process_delete_async`
-// (either out-parameter may be NULL), as the blocking delete reports it.
+// The process added by a finished `lcd_task_exec_async`.
+//
+// Ownership: on success `*out` receives a process the caller frees with `lcd_process_free`.
+// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+enum lcd_status lcd_pending_finish_process(const struct lcd_pending *pending,
+                                           struct lcd_process **out,
+                                           struct lcd_error **err);
+
+// The status read by a finished `lcd_task_get_status_async` or `lcd_process_get_status_async`.
+//
+// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+enum lcd_status lcd_pending_finish_status(const struct lcd_pending *pending,
+                                          struct lcd_task_status *out,
+                                          struct lcd_error **err);
+
+// The sample read by a finished `lcd_task_stats_async`.
+//
+// Ownership: on success `*out` receives a sample the caller frees with `lcd_stats_free`.
+// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+enum lcd_status lcd_pending_finish_stats(const struct lcd_pending *pending,
+                                         struct lcd_stats **out,
+                                         struct lcd_error **err);
+
+// The process list read by a finished `lcd_task_pids_async`.
+//
+// Ownership: on success `*out` receives a list the caller frees with `lcd_pids_free`.
+// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+enum lcd_status lcd_pending_finish_pids(const struct lcd_pending *pending,
+                                        struct lcd_pids **out,
+                                        struct lcd_error **err);
+
+// The exit reported by a finished `lcd_task_delete_async`, `lcd_task_force_delete_async`,
+// `lcd_task_wait_async`, `lcd_process_delete_async` or `lcd_process_wait_async` (either
+// out-parameter may be NULL), as the blocking call reports it.
 //
 // Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
 enum lcd_status lcd_pending_finish_exit(const struct lcd_pending *pending,
@@ -467,6 +554,21 @@ enum lcd_status lcd_task_exec(const struct lcd_task *task,
                               const struct lcd_cancel *cancel,
                               struct lcd_process **out,
                               struct lcd_error **err);
+
+// `lcd_task_exec` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_process` gives what `lcd_task_exec` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter or a string that is not UTF-8 (the rest is checked when the call runs).
+enum lcd_status lcd_task_exec_async(const struct lcd_task *task,
+                                    const uint8_t *exec_id,
+                                    size_t exec_id_len,
+                                    const uint8_t *spec_json,
+                                    size_t spec_json_len,
+                                    bool with_stdin,
+                                    const struct lcd_cancel *cancel,
+                                    struct lcd_pending **out,
+                                    struct lcd_error **err);
 
 // Starts an exec'd process (one RPC). Exec starts within one container are serialized
 // (containerd#8557). A stdin close requested before the start is sent right after it. If the
@@ -517,6 +619,17 @@ enum lcd_status lcd_process_kill(const struct lcd_process *process,
                                  const struct lcd_cancel *cancel,
                                  struct lcd_error **err);
 
+// `lcd_process_kill` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish` gives what `lcd_process_kill` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_process_kill_async(const struct lcd_process *process,
+                                       uint32_t signal,
+                                       const struct lcd_cancel *cancel,
+                                       struct lcd_pending **out,
+                                       struct lcd_error **err);
+
 // Resizes the process's terminal (one RPC).
 //
 // Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
@@ -535,6 +648,16 @@ enum lcd_status lcd_process_close_stdin(const struct lcd_process *process,
                                         const struct lcd_cancel *cancel,
                                         struct lcd_error **err);
 
+// `lcd_process_close_stdin` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish` gives what `lcd_process_close_stdin` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_process_close_stdin_async(const struct lcd_process *process,
+                                              const struct lcd_cancel *cancel,
+                                              struct lcd_pending **out,
+                                              struct lcd_error **err);
+
 // The process's state, exit code and exit time (one RPC). `*out` is written on success.
 //
 // Thread-safe. Errors: `LCD_NOT_FOUND` when the process was deleted; containerd's errors;
@@ -543,6 +666,16 @@ enum lcd_status lcd_process_get_status(const struct lcd_process *process,
                                        const struct lcd_cancel *cancel,
                                        struct lcd_task_status *out,
                                        struct lcd_error **err);
+
+// `lcd_process_get_status` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_status` gives what `lcd_process_get_status` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_process_get_status_async(const struct lcd_process *process,
+                                             const struct lcd_cancel *cancel,
+                                             struct lcd_pending **out,
+                                             struct lcd_error **err);
 
 // Blocks until the process exits; reports its exit code and time (either may be NULL). Uses
 // the event stream: no RPC. Bound it with a cancel token.
@@ -553,6 +686,16 @@ enum lcd_status lcd_process_wait(const struct lcd_process *process,
                                  uint32_t *exit_code,
                                  int64_t *exited_at_unix_nanos,
                                  struct lcd_error **err);
+
+// `lcd_process_wait` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_exit` gives what `lcd_process_wait` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_process_wait_async(const struct lcd_process *process,
+                                       const struct lcd_cancel *cancel,
+                                       struct lcd_pending **out,
+                                       struct lcd_error **err);
 
 // Deletes the exited process (one RPC) and removes its FIFOs; reports its exit code and time
 // (either may be NULL). The handle stays valid (free it with `lcd_process_free`).
@@ -590,6 +733,16 @@ enum lcd_status lcd_task_stats(const struct lcd_task *task,
                                const struct lcd_cancel *cancel,
                                struct lcd_stats **out,
                                struct lcd_error **err);
+
+// `lcd_task_stats` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_stats` gives what `lcd_task_stats` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_stats_async(const struct lcd_task *task,
+                                     const struct lcd_cancel *cancel,
+                                     struct lcd_pending **out,
+                                     struct lcd_error **err);
 
 // The payload's type URL (`io.containerd.cgroups.v1.Metrics` or `...v2.Metrics`). Owned by
 // the sample, valid until `lcd_stats_free`; "" for NULL. Thread-safe.
@@ -653,6 +806,17 @@ enum lcd_status lcd_container_task(const struct lcd_container *container,
                                    struct lcd_task **out,
                                    struct lcd_error **err);
 
+// `lcd_container_task` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_task` gives what `lcd_container_task` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_container_task_async(const struct lcd_container *container,
+                                         bool attach,
+                                         const struct lcd_cancel *cancel,
+                                         struct lcd_pending **out,
+                                         struct lcd_error **err);
+
 // The path of one of the task's FIFOs (`stream` is an `lcd_stdio`), or NULL when the task has
 // no such FIFO (no stdin asked for, stderr with a terminal, a task loaded without IO, a NULL
 // task or an unknown stream). Owned by the
@@ -701,6 +865,17 @@ enum lcd_status lcd_task_kill(const struct lcd_task *task,
                               const struct lcd_cancel *cancel,
                               struct lcd_error **err);
 
+// `lcd_task_kill` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish` gives what `lcd_task_kill` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_kill_async(const struct lcd_task *task,
+                                    uint32_t signal,
+                                    const struct lcd_cancel *cancel,
+                                    struct lcd_pending **out,
+                                    struct lcd_error **err);
+
 // The task's state, exit code and exit time (one RPC). `*out` is written on success.
 //
 // Thread-safe. Errors: `LCD_NOT_FOUND` when the task was deleted; containerd's errors;
@@ -709,6 +884,16 @@ enum lcd_status lcd_task_get_status(const struct lcd_task *task,
                                     const struct lcd_cancel *cancel,
                                     struct lcd_task_status *out,
                                     struct lcd_error **err);
+
+// `lcd_task_get_status` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_status` gives what `lcd_task_get_status` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_get_status_async(const struct lcd_task *task,
+                                          const struct lcd_cancel *cancel,
+                                          struct lcd_pending **out,
+                                          struct lcd_error **err);
 
 // Blocks until the task exits, and reports its exit code and exit time (nanoseconds since the
 // Unix epoch); either out-parameter may be NULL. Uses the client's event stream: no RPC.
@@ -721,6 +906,16 @@ enum lcd_status lcd_task_wait(const struct lcd_task *task,
                               uint32_t *exit_code,
                               int64_t *exited_at_unix_nanos,
                               struct lcd_error **err);
+
+// `lcd_task_wait` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_exit` gives what `lcd_task_wait` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_wait_async(const struct lcd_task *task,
+                                    const struct lcd_cancel *cancel,
+                                    struct lcd_pending **out,
+                                    struct lcd_error **err);
 
 // Deletes the stopped task (one RPC), removes its FIFOs, and reports its exit code and exit
 // time; either out-parameter may be NULL.
@@ -756,6 +951,16 @@ enum lcd_status lcd_task_force_delete(const struct lcd_task *task,
                                       int64_t *exited_at_unix_nanos,
                                       struct lcd_error **err);
 
+// `lcd_task_force_delete` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_exit` gives what `lcd_task_force_delete` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_force_delete_async(const struct lcd_task *task,
+                                            const struct lcd_cancel *cancel,
+                                            struct lcd_pending **out,
+                                            struct lcd_error **err);
+
 // Freezes every process of the task (one RPC).
 //
 // Thread-safe. Errors: `LCD_NOT_FOUND` when the task is gone; `LCD_FAILED_PRECONDITION` or
@@ -764,12 +969,32 @@ enum lcd_status lcd_task_pause(const struct lcd_task *task,
                                const struct lcd_cancel *cancel,
                                struct lcd_error **err);
 
+// `lcd_task_pause` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish` gives what `lcd_task_pause` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_pause_async(const struct lcd_task *task,
+                                     const struct lcd_cancel *cancel,
+                                     struct lcd_pending **out,
+                                     struct lcd_error **err);
+
 // Thaws a paused task (one RPC).
 //
 // Thread-safe. Errors: as `lcd_task_pause`.
 enum lcd_status lcd_task_resume(const struct lcd_task *task,
                                 const struct lcd_cancel *cancel,
                                 struct lcd_error **err);
+
+// `lcd_task_resume` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish` gives what `lcd_task_resume` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_resume_async(const struct lcd_task *task,
+                                      const struct lcd_cancel *cancel,
+                                      struct lcd_pending **out,
+                                      struct lcd_error **err);
 
 // Resizes the task's terminal to `width` x `height` characters (one RPC).
 //
@@ -790,6 +1015,16 @@ enum lcd_status lcd_task_close_stdin(const struct lcd_task *task,
                                      const struct lcd_cancel *cancel,
                                      struct lcd_error **err);
 
+// `lcd_task_close_stdin` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish` gives what `lcd_task_close_stdin` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_close_stdin_async(const struct lcd_task *task,
+                                           const struct lcd_cancel *cancel,
+                                           struct lcd_pending **out,
+                                           struct lcd_error **err);
+
 // Updates the task's resources from a runtime-spec `LinuxResources` JSON document (sent to
 // containerd as it is after a syntax check; one RPC).
 //
@@ -801,6 +1036,18 @@ enum lcd_status lcd_task_update_resources(const struct lcd_task *task,
                                           const struct lcd_cancel *cancel,
                                           struct lcd_error **err);
 
+// `lcd_task_update_resources` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish` gives what `lcd_task_update_resources` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter (the JSON is checked when the call runs).
+enum lcd_status lcd_task_update_resources_async(const struct lcd_task *task,
+                                                const uint8_t *resources_json,
+                                                size_t resources_json_len,
+                                                const struct lcd_cancel *cancel,
+                                                struct lcd_pending **out,
+                                                struct lcd_error **err);
+
 // Lists the task's processes (one RPC): host pids, each with the info payload containerd sent
 // (for runc a `containerd.runc.v1.ProcessDetails` protobuf naming the exec id).
 //
@@ -811,6 +1058,16 @@ enum lcd_status lcd_task_pids(const struct lcd_task *task,
                               const struct lcd_cancel *cancel,
                               struct lcd_pids **out,
                               struct lcd_error **err);
+
+// `lcd_task_pids` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_pids` gives what `lcd_task_pids` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_pids_async(const struct lcd_task *task,
+                                    const struct lcd_cancel *cancel,
+                                    struct lcd_pending **out,
+                                    struct lcd_error **err);
 
 // The number of processes in the list; 0 for NULL. Thread-safe.
 size_t lcd_pids_count(const struct lcd_pids *pids);

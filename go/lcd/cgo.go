@@ -169,12 +169,13 @@ func (h *handle[P]) call(ctx context.Context, f func(p P, cancel *C.lcd_cancel, 
 	})
 }
 
-// asyncCall runs a library call that has an _async variant: start launches it and gives its
+// asyncCall runs a library call through its _async variant: start launches it and gives its
 // pending handle, the goroutine waits in Go's poller until the call has finished, and finish
-// collects the result. No goroutine sits in a long cgo call: the Go scheduler takes the
-// processor back from a cgo call blocked for more than 10 ms, and its monitor thread then
-// polls every 20 µs for a while (see src/ffi/pending.rs). Cancelling ctx fires the call's
-// token, which finishes the call with LCD_CANCELLED.
+// collects the result. Every call that waits for containerd goes this way, so no goroutine
+// sits in a cgo call while containerd works: while one does, Go's monitor thread stays awake
+// polling every 20 µs to 10 ms, and after 10 ms it takes the processor back (see
+// src/ffi/pending.rs and BENCHMARKS.md). Cancelling ctx fires the call's token, which
+// finishes the call with LCD_CANCELLED.
 func (h *handle[P]) asyncCall(ctx context.Context,
 	start func(p P, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32,
 	finish func(pending *C.lcd_pending, cerr **C.lcd_error) uint32) error {
@@ -242,18 +243,6 @@ func waitReadable(fd C.int) error {
 		return &Error{Status: Internal, Message: "wait for a pending call: " + readErr.Error()}
 	}
 	return nil
-}
-
-// exitCall runs a blocking C call that reports an exit code and time.
-func (h *handle[P]) exitCall(ctx context.Context, f func(p P, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32) (exit Exit, err error) {
-	err = h.call(ctx, func(p P, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
-		var code C.uint32_t
-		var at C.int64_t
-		rc := f(p, cancel, &code, &at, cerr)
-		exit = Exit{Code: uint32(code), ExitedAt: timeFromNanos(at)}
-		return rc
-	})
-	return exit, err
 }
 
 func contextError(err error) error {

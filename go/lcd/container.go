@@ -107,7 +107,7 @@ func (c *Client) CreateContainer(ctx context.Context, id string, cfg ContainerCo
 	var p *C.lcd_container
 	labels := encodeLabels(cfg.Labels)
 	fields := cfg.recordFields()
-	err := c.h.call(ctx, func(cp *C.lcd_client, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	err := c.h.asyncCall(ctx, func(cp *C.lcd_client, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
 		ip, il := stringArg(id)
 		sp, sl := bytesArg(cfg.SpecJSON)
 		rp, rl := stringArg(cfg.Runtime)
@@ -115,7 +115,9 @@ func (c *Client) CreateContainer(ctx context.Context, id string, cfg ContainerCo
 		op, ol := bytesArg(cfg.RuntimeOptions)
 		lp, ll := bytesArg(labels)
 		fp, fl := bytesArg(fields)
-		return C.lcd_container_create(cp, ip, il, sp, sl, rp, rl, tp, tl, op, ol, lp, ll, fp, fl, cancel, &p, cerr)
+		return C.lcd_container_create_async(cp, ip, il, sp, sl, rp, rl, tp, tl, op, ol, lp, ll, fp, fl, cancel, out, cerr)
+	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_pending_finish_container(pending, &p, cerr)
 	})
 	if err != nil {
 		return nil, err
@@ -126,9 +128,11 @@ func (c *Client) CreateContainer(ctx context.Context, id string, cfg ContainerCo
 // LoadContainer loads an existing container by id (one RPC).
 func (c *Client) LoadContainer(ctx context.Context, id string) (*Container, error) {
 	var p *C.lcd_container
-	err := c.h.call(ctx, func(cp *C.lcd_client, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	err := c.h.asyncCall(ctx, func(cp *C.lcd_client, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
 		ip, il := stringArg(id)
-		return C.lcd_container_load(cp, ip, il, cancel, &p, cerr)
+		return C.lcd_container_load_async(cp, ip, il, cancel, out, cerr)
+	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_pending_finish_container(pending, &p, cerr)
 	})
 	if err != nil {
 		return nil, err
@@ -145,8 +149,10 @@ func (c *Container) BundleDir() string { return c.bundleDir }
 // Delete deletes the record and the bundle directory; refused while a task exists. It then
 // frees the handle: later calls fail with NotFound; tasks made from it stay usable.
 func (c *Container) Delete(ctx context.Context) error {
-	err := c.h.call(ctx, func(p *C.lcd_container, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
-		return C.lcd_container_delete(p, cancel, cerr)
+	err := c.h.asyncCall(ctx, func(p *C.lcd_container, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_container_delete_async(p, cancel, out, cerr)
+	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_pending_finish(pending, cerr)
 	})
 	if err == nil {
 		c.h.retire(retired{what: "container " + c.id}, nil)

@@ -19,10 +19,12 @@ type Process struct {
 // set (one RPC); open the FIFOs, then Start.
 func (t *Task) Exec(ctx context.Context, execID string, specJSON []byte, withStdin bool) (*Process, error) {
 	var p *C.lcd_process
-	err := t.h.call(ctx, func(tp *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	err := t.h.asyncCall(ctx, func(tp *C.lcd_task, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
 		ip, il := stringArg(execID)
 		sp, sl := bytesArg(specJSON)
-		return C.lcd_task_exec(tp, ip, il, sp, sl, C.bool(withStdin), cancel, &p, cerr)
+		return C.lcd_task_exec_async(tp, ip, il, sp, sl, C.bool(withStdin), cancel, out, cerr)
+	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_pending_finish_process(pending, &p, cerr)
 	})
 	if err != nil {
 		return nil, err
@@ -83,8 +85,10 @@ func (pr *Process) Exited() (exit Exit, ok bool) {
 
 // Kill signals the process (one RPC).
 func (pr *Process) Kill(ctx context.Context, signal uint32) error {
-	return pr.h.call(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
-		return C.lcd_process_kill(p, C.uint32_t(signal), cancel, cerr)
+	return pr.h.asyncCall(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_process_kill_async(p, C.uint32_t(signal), cancel, out, cerr)
+	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_pending_finish(pending, cerr)
 	})
 }
 
@@ -98,17 +102,21 @@ func (pr *Process) Resize(ctx context.Context, width, height uint32) error {
 // CloseStdin closes the process's stdin (one RPC; deferred until just after Start when asked
 // before it).
 func (pr *Process) CloseStdin(ctx context.Context) error {
-	return pr.h.call(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
-		return C.lcd_process_close_stdin(p, cancel, cerr)
+	return pr.h.asyncCall(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_process_close_stdin_async(p, cancel, out, cerr)
+	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_pending_finish(pending, cerr)
 	})
 }
 
 // Status is the process's state and exit (one RPC).
 func (pr *Process) Status(ctx context.Context) (st ProcessStatus, err error) {
-	err = pr.h.call(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	err = pr.h.asyncCall(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_process_get_status_async(p, cancel, out, cerr)
+	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
 		var s C.lcd_task_status
-		rc := C.lcd_process_get_status(p, cancel, &s, cerr)
-		st = ProcessStatus{State: State(s.state), ExitCode: uint32(s.exit_code), ExitedAt: timeFromNanos(s.exited_at_unix_nanos)}
+		rc := C.lcd_pending_finish_status(pending, &s, cerr)
+		st = processStatus(s)
 		return rc
 	})
 	return st, err
@@ -116,8 +124,8 @@ func (pr *Process) Status(ctx context.Context) (st ProcessStatus, err error) {
 
 // Wait blocks until the process exits (event stream; no RPC). After Delete it returns the exit.
 func (pr *Process) Wait(ctx context.Context) (Exit, error) {
-	exit, err := pr.h.exitCall(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
-		return C.lcd_process_wait(p, cancel, code, at, cerr)
+	exit, err := pr.h.asyncExitCall(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_process_wait_async(p, cancel, out, cerr)
 	})
 	if err != nil {
 		if r := pr.h.afterDelete(); r != nil {

@@ -55,6 +55,10 @@ type ProcessStatus struct {
 	ExitedAt time.Time
 }
 
+func processStatus(s C.lcd_task_status) ProcessStatus {
+	return ProcessStatus{State: State(s.state), ExitCode: uint32(s.exit_code), ExitedAt: timeFromNanos(s.exited_at_unix_nanos)}
+}
+
 // Exit is how a process ended.
 type Exit struct {
 	Code     uint32
@@ -141,8 +145,10 @@ func (c *Container) NewTaskFromCheckpoint(ctx context.Context, withStdin bool, d
 // containerd names for it.
 func (c *Container) Task(ctx context.Context, attach bool) (*Task, error) {
 	var p *C.lcd_task
-	err := c.h.call(ctx, func(cp *C.lcd_container, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
-		return C.lcd_container_task(cp, C.bool(attach), cancel, &p, cerr)
+	err := c.h.asyncCall(ctx, func(cp *C.lcd_container, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_container_task_async(cp, C.bool(attach), cancel, out, cerr)
+	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_pending_finish_task(pending, &p, cerr)
 	})
 	if err != nil {
 		return nil, err
@@ -197,22 +203,28 @@ func (t *Task) Exited() (exit Exit, ok bool) {
 
 // Kill signals the init process (one RPC).
 func (t *Task) Kill(ctx context.Context, signal uint32) error {
-	return t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
-		return C.lcd_task_kill(p, C.uint32_t(signal), cancel, cerr)
+	return t.h.asyncCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_task_kill_async(p, C.uint32_t(signal), cancel, out, cerr)
+	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_pending_finish(pending, cerr)
 	})
 }
 
 // Pause freezes the task (one RPC).
 func (t *Task) Pause(ctx context.Context) error {
-	return t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
-		return C.lcd_task_pause(p, cancel, cerr)
+	return t.h.asyncCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_task_pause_async(p, cancel, out, cerr)
+	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_pending_finish(pending, cerr)
 	})
 }
 
 // Resume thaws the task (one RPC).
 func (t *Task) Resume(ctx context.Context) error {
-	return t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
-		return C.lcd_task_resume(p, cancel, cerr)
+	return t.h.asyncCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_task_resume_async(p, cancel, out, cerr)
+	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_pending_finish(pending, cerr)
 	})
 }
 
@@ -225,16 +237,20 @@ func (t *Task) Resize(ctx context.Context, width, height uint32) error {
 
 // CloseStdin closes the init process's stdin (one RPC).
 func (t *Task) CloseStdin(ctx context.Context) error {
-	return t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
-		return C.lcd_task_close_stdin(p, cancel, cerr)
+	return t.h.asyncCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_task_close_stdin_async(p, cancel, out, cerr)
+	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_pending_finish(pending, cerr)
 	})
 }
 
 // UpdateResources sends a LinuxResources JSON document as it is (one RPC).
 func (t *Task) UpdateResources(ctx context.Context, resourcesJSON []byte) error {
-	return t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	return t.h.asyncCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
 		rp, rl := bytesArg(resourcesJSON)
-		return C.lcd_task_update_resources(p, rp, rl, cancel, cerr)
+		return C.lcd_task_update_resources_async(p, rp, rl, cancel, out, cerr)
+	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_pending_finish(pending, cerr)
 	})
 }
 
@@ -248,10 +264,12 @@ func (t *Task) Checkpoint(ctx context.Context, dir string, exit bool) error {
 
 // Status is the task's state and exit (one RPC).
 func (t *Task) Status(ctx context.Context) (st ProcessStatus, err error) {
-	err = t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	err = t.h.asyncCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_task_get_status_async(p, cancel, out, cerr)
+	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
 		var s C.lcd_task_status
-		rc := C.lcd_task_get_status(p, cancel, &s, cerr)
-		st = ProcessStatus{State: State(s.state), ExitCode: uint32(s.exit_code), ExitedAt: timeFromNanos(s.exited_at_unix_nanos)}
+		rc := C.lcd_pending_finish_status(pending, &s, cerr)
+		st = processStatus(s)
 		return rc
 	})
 	return st, err
@@ -259,8 +277,8 @@ func (t *Task) Status(ctx context.Context) (st ProcessStatus, err error) {
 
 // Wait blocks until the task exits (event stream; no RPC). After Delete it returns the exit.
 func (t *Task) Wait(ctx context.Context) (Exit, error) {
-	exit, err := t.h.exitCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
-		return C.lcd_task_wait(p, cancel, code, at, cerr)
+	exit, err := t.h.asyncExitCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_task_wait_async(p, cancel, out, cerr)
 	})
 	if err != nil {
 		if r := t.h.afterDelete(); r != nil {
@@ -285,8 +303,8 @@ func (t *Task) Delete(ctx context.Context) (Exit, error) {
 // ForceDelete kills everything in the task, waits for its exit, deletes it (two RPCs) and frees
 // the handle as Delete does.
 func (t *Task) ForceDelete(ctx context.Context) (Exit, error) {
-	exit, err := t.h.exitCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, code *C.uint32_t, at *C.int64_t, cerr **C.lcd_error) uint32 {
-		return C.lcd_task_force_delete(p, cancel, code, at, cerr)
+	exit, err := t.h.asyncExitCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_task_force_delete_async(p, cancel, out, cerr)
 	})
 	if err == nil {
 		t.retire(exit)
@@ -296,9 +314,11 @@ func (t *Task) ForceDelete(ctx context.Context) (Exit, error) {
 
 // Pids lists the task's processes with containerd's info payloads (one RPC).
 func (t *Task) Pids(ctx context.Context) (out []ProcessInfo, err error) {
-	err = t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	err = t.h.asyncCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_task_pids_async(p, cancel, out, cerr)
+	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
 		var list *C.lcd_pids
-		rc := C.lcd_task_pids(p, cancel, &list, cerr)
+		rc := C.lcd_pending_finish_pids(pending, &list, cerr)
 		if rc != C.LCD_OK {
 			return rc
 		}
@@ -322,9 +342,11 @@ func (t *Task) Pids(ctx context.Context) (out []ProcessInfo, err error) {
 
 // Stats reads the task's stats (one RPC).
 func (t *Task) Stats(ctx context.Context) (st Stats, err error) {
-	err = t.h.call(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+	err = t.h.asyncCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_task_stats_async(p, cancel, out, cerr)
+	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
 		var s *C.lcd_stats
-		rc := C.lcd_task_stats(p, cancel, &s, cerr)
+		rc := C.lcd_pending_finish_stats(pending, &s, cerr)
 		if rc != C.LCD_OK {
 			return rc
 		}

@@ -8,6 +8,7 @@ use prost::Message;
 use prost_types::Any;
 
 use super::client::lcd_client;
+use super::pending::{self, lcd_pending, Outcome};
 use super::*;
 use crate::container::{Container, ContainerConfig};
 use crate::runtime::block_on;
@@ -20,7 +21,7 @@ pub struct lcd_container {
 }
 
 impl lcd_container {
-    fn boxed(container: Container) -> *mut lcd_container {
+    pub(crate) fn boxed(container: Container) -> *mut lcd_container {
         let id = CString::new(container.id()).unwrap_or_default();
         let bundle_dir = CString::new(container.bundle_dir().as_os_str().as_encoded_bytes()).unwrap_or_default();
         Box::into_raw(Box::new(lcd_container { container, id, bundle_dir }))
@@ -52,6 +53,48 @@ fn parse_labels(bytes: &[u8]) -> Result<HashMap<String, String>> {
         labels.insert(key, text(pair[1])?);
     }
     Ok(labels)
+}
+
+/// Reads the container configuration arguments of `lcd_container_create` and
+/// `lcd_container_create_async`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn container_config_arg(
+    spec_json: *const u8,
+    spec_json_len: usize,
+    runtime: *const u8,
+    runtime_len: usize,
+    options_type_url: *const u8,
+    options_type_url_len: usize,
+    options: *const u8,
+    options_len: usize,
+    labels: *const u8,
+    labels_len: usize,
+    record_fields: *const u8,
+    record_fields_len: usize,
+) -> Result<ContainerConfig> {
+    let spec_json = unsafe { bytes_arg("spec JSON", spec_json, spec_json_len)? };
+    let runtime = unsafe { str_arg("runtime name", runtime, runtime_len)? };
+    let options_type_url = unsafe { str_arg("runtime options type URL", options_type_url, options_type_url_len)? };
+    let options = unsafe { bytes_arg("runtime options", options, options_len)? };
+    let labels = parse_labels(unsafe { bytes_arg("labels", labels, labels_len)? })?;
+    let runtime_options = match (options_type_url.is_empty(), options.is_empty()) {
+        (true, true) => None,
+        (true, false) => return Err(Error::invalid_argument("runtime options given without a type URL")),
+        (false, _) => Some(Any { type_url: options_type_url.to_owned(), value: options.to_vec() }),
+    };
+    let record_fields = unsafe { bytes_arg("record fields", record_fields, record_fields_len)? };
+    let fields = ContainerRecord::decode(record_fields)
+        .map_err(|e| Error::invalid_argument(format!("record fields are not a protobuf containerd Container: {e}")))?;
+    Ok(ContainerConfig {
+        spec_json: spec_json.to_vec(),
+        runtime: runtime.to_owned(),
+        runtime_options,
+        labels,
+        image: fields.image,
+        snapshotter: fields.snapshotter,
+        snapshot_key: fields.snapshot_key,
+        extensions: fields.extensions,
+    })
 }
 
 /// Creates a container: validates `id` against containerd's identifier rules, creates its
@@ -97,32 +140,75 @@ pub unsafe extern "C" fn lcd_container_create(
         let out = out_arg("out", out)?;
         let client = unsafe { handle_arg("client", client)? };
         let id = unsafe { str_arg("container id", id, id_len)? };
-        let spec_json = unsafe { bytes_arg("spec JSON", spec_json, spec_json_len)? };
-        let runtime = unsafe { str_arg("runtime name", runtime, runtime_len)? };
-        let options_type_url = unsafe { str_arg("runtime options type URL", options_type_url, options_type_url_len)? };
-        let options = unsafe { bytes_arg("runtime options", options, options_len)? };
-        let labels = parse_labels(unsafe { bytes_arg("labels", labels, labels_len)? })?;
-        let runtime_options = match (options_type_url.is_empty(), options.is_empty()) {
-            (true, true) => None,
-            (true, false) => return Err(Error::invalid_argument("runtime options given without a type URL")),
-            (false, _) => Some(Any { type_url: options_type_url.to_owned(), value: options.to_vec() }),
-        };
-        let record_fields = unsafe { bytes_arg("record fields", record_fields, record_fields_len)? };
-        let fields = ContainerRecord::decode(record_fields)
-            .map_err(|e| Error::invalid_argument(format!("record fields are not a protobuf containerd Container: {e}")))?;
-        let config = ContainerConfig {
-            spec_json: spec_json.to_vec(),
-            runtime: runtime.to_owned(),
-            runtime_options,
-            labels,
-            image: fields.image,
-            snapshotter: fields.snapshotter,
-            snapshot_key: fields.snapshot_key,
-            extensions: fields.extensions,
+        let config = unsafe {
+            container_config_arg(
+                spec_json,
+                spec_json_len,
+                runtime,
+                runtime_len,
+                options_type_url,
+                options_type_url_len,
+                options,
+                options_len,
+                labels,
+                labels_len,
+                record_fields,
+                record_fields_len,
+            )?
         };
         let container = block_on(unsafe { cancel_arg(cancel) }, Container::create(&client.client, id, config))?;
         unsafe { out.write(lcd_container::boxed(container)) };
         Ok(())
+    })
+}
+
+/// `lcd_container_create` that runs on the library's runtime: the arguments are checked and
+/// copied now (the same `LCD_INVALID_ARGUMENT` errors), the bundle and the record are made
+/// later; wait until `lcd_pending_fd(*out)` is readable, then collect the container with
+/// `lcd_pending_finish_container`, which reports the create's other errors.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_container_create_async(
+    client: *const lcd_client,
+    id: *const u8,
+    id_len: usize,
+    spec_json: *const u8,
+    spec_json_len: usize,
+    runtime: *const u8,
+    runtime_len: usize,
+    options_type_url: *const u8,
+    options_type_url_len: usize,
+    options: *const u8,
+    options_len: usize,
+    labels: *const u8,
+    labels_len: usize,
+    record_fields: *const u8,
+    record_fields_len: usize,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    pending::start(err, cancel, out, || {
+        let client = unsafe { handle_arg("client", client)? }.client.clone();
+        let id = unsafe { str_arg("container id", id, id_len)? }.to_owned();
+        let config = unsafe {
+            container_config_arg(
+                spec_json,
+                spec_json_len,
+                runtime,
+                runtime_len,
+                options_type_url,
+                options_type_url_len,
+                options,
+                options_len,
+                labels,
+                labels_len,
+                record_fields,
+                record_fields_len,
+            )?
+        };
+        Ok(async move { Container::create(&client, &id, config).await.map(Outcome::Container) })
     })
 }
 
@@ -148,6 +234,27 @@ pub unsafe extern "C" fn lcd_container_load(
         let container = block_on(unsafe { cancel_arg(cancel) }, Container::load(&client.client, id))?;
         unsafe { out.write(lcd_container::boxed(container)) };
         Ok(())
+    })
+}
+
+/// `lcd_container_load` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+/// readable, `lcd_pending_finish_container` gives what `lcd_container_load` would report.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter or an id that is not UTF-8.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_container_load_async(
+    client: *const lcd_client,
+    id: *const u8,
+    id_len: usize,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    pending::start(err, cancel, out, || {
+        let client = unsafe { handle_arg("client", client)? }.client.clone();
+        let id = unsafe { str_arg("container id", id, id_len)? }.to_owned();
+        Ok(async move { Container::load(&client, &id).await.map(Outcome::Container) })
     })
 }
 
@@ -183,6 +290,24 @@ pub unsafe extern "C" fn lcd_container_delete(
     boundary(err, || {
         let container = unsafe { handle_arg("container", container)? };
         block_on(unsafe { cancel_arg(cancel) }, container.container.delete())
+    })
+}
+
+/// `lcd_container_delete` that runs on the library's runtime: wait until
+/// `lcd_pending_fd(*out)` is readable, then collect the result with `lcd_pending_finish`.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_container_delete_async(
+    container: *const lcd_container,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    pending::start(err, cancel, out, || {
+        let container = unsafe { handle_arg("container", container)? }.container.clone();
+        Ok(async move { container.delete().await.map(|()| Outcome::Done) })
     })
 }
 

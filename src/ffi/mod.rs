@@ -296,8 +296,8 @@ mod tests {
             for (i, chunk) in source.split("extern \"C\" fn ").enumerate().skip(1) {
                 let body_start = chunk.find('{').unwrap();
                 let body: String = chunk[body_start + 1..].trim_start().chars().take(120).collect();
-                // pending::start runs the whole body inside boundary().
-                let ok = ["boundary(", "boundary_infallible(", "unsafe { free_handle(", "pending::start("]
+                // pending::start and finish_into run the whole body inside boundary().
+                let ok = ["boundary(", "boundary_infallible(", "unsafe { free_handle(", "pending::start(", "finish_into("]
                     .iter()
                     .any(|p| body.starts_with(p));
                 assert!(ok, "{}: export #{i} does not start with the boundary: {}", path.display(), &chunk[..body_start]);

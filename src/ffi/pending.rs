@@ -1,18 +1,25 @@
-//! Calls that finish later: `_async` variants of the calls that wait for runc (task create,
-//! start and delete; exec start and delete). The call runs on the library's runtime and the
-//! caller waits on a descriptor, in its own poller, instead of in a blocking call. The Go
-//! binding uses them so no goroutine sits in a long cgo call: the Go scheduler takes the
-//! processor back from a cgo call blocked for more than 10 ms, and its monitor thread then
-//! polls every 20 µs for a while, which was the largest source of context switches in the
-//! benchmark's profile.
+//! Calls that finish later: every call that makes an RPC or waits for an exit (except connect,
+//! version, resize and checkpoint) has an `_async` variant. The call runs on the library's
+//! runtime and the caller waits on a descriptor, in its own poller, instead of in a blocking
+//! call. The Go binding uses them so no goroutine sits in a cgo call while containerd works:
+//! while any goroutine is in a cgo call, Go's monitor thread (`sysmon`) stays awake and polls
+//! every 20 µs to 10 ms, and it takes the processor back from a call blocked for more than
+//! 10 ms; those wake-ups were the largest source of context switches in the benchmark's
+//! profile (BENCHMARKS.md).
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use super::task::{lcd_task, write_exit};
+use super::container::lcd_container;
+use super::process::lcd_process;
+use super::stats::lcd_stats;
+use super::task::{lcd_pids, lcd_task, lcd_task_status, status_record, write_exit};
 use super::*;
 use crate::events::{ExitStatus, Readiness};
-use crate::Task;
+use crate::metrics::Stats;
+use crate::process::{Process, TaskStatus};
+use crate::task::{ProcessInfo, Task};
+use crate::Container;
 
 /// A call in progress. Opaque; created by an `_async` function, freed with `lcd_pending_free`.
 pub struct lcd_pending {
@@ -28,8 +35,13 @@ struct PendingShared {
 /// What a finished call produced.
 pub(crate) enum Outcome {
     Done,
+    Container(Container),
     Task(Task),
+    Process(Process),
     Exit(ExitStatus),
+    Status(TaskStatus),
+    Stats(Stats),
+    Pids(Vec<ProcessInfo>),
 }
 
 /// Runs `call` on the shared runtime, racing `cancel` like a blocking call would, and returns
@@ -124,7 +136,40 @@ pub unsafe extern "C" fn lcd_pending_finish(pending: *const lcd_pending, err: *m
     })
 }
 
-/// The task made by a finished `lcd_task_create_async`.
+/// Collects a finished call's output, of the kind `matches` accepts, into `*out`.
+fn finish_into<T>(
+    err: *mut *mut lcd_error,
+    pending: *const lcd_pending,
+    out: *mut T,
+    wanted: &str,
+    matches: fn(&Outcome) -> bool,
+    convert: impl FnOnce(Outcome) -> Option<T>,
+) -> lcd_status {
+    boundary(err, || {
+        let out = out_arg("out", out)?;
+        let value = convert(take(pending, wanted, matches)?).ok_or_else(mismatch)?;
+        unsafe { out.write(value) };
+        Ok(())
+    })
+}
+
+/// The container made by a finished `lcd_container_create_async` or `lcd_container_load_async`.
+///
+/// Ownership: on success `*out` receives a container the caller frees with
+/// `lcd_container_free`. Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_pending_finish_container(
+    pending: *const lcd_pending,
+    out: *mut *mut lcd_container,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    finish_into(err, pending, out, "a container", |o| matches!(o, Outcome::Container(_)), |o| match o {
+        Outcome::Container(container) => Some(lcd_container::boxed(container)),
+        _ => None,
+    })
+}
+
+/// The task made by a finished `lcd_task_create_async`, or found by `lcd_container_task_async`.
 ///
 /// Ownership: on success `*out` receives a task the caller frees with `lcd_task_free`.
 /// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
@@ -134,20 +179,78 @@ pub unsafe extern "C" fn lcd_pending_finish_task(
     out: *mut *mut lcd_task,
     err: *mut *mut lcd_error,
 ) -> lcd_status {
-    boundary(err, || {
-        let out = out_arg("out", out)?;
-        match take(pending, "a task", |o| matches!(o, Outcome::Task(_)))? {
-            Outcome::Task(task) => {
-                unsafe { out.write(Box::into_raw(Box::new(lcd_task { task }))) };
-                Ok(())
-            }
-            _ => Err(mismatch()),
-        }
+    finish_into(err, pending, out, "a task", |o| matches!(o, Outcome::Task(_)), |o| match o {
+        Outcome::Task(task) => Some(Box::into_raw(Box::new(lcd_task { task }))),
+        _ => None,
     })
 }
 
-/// The exit reported by a finished `lcd_task_delete_async` or `lcd_process_delete_async`
-/// (either out-parameter may be NULL), as the blocking delete reports it.
+/// The process added by a finished `lcd_task_exec_async`.
+///
+/// Ownership: on success `*out` receives a process the caller frees with `lcd_process_free`.
+/// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_pending_finish_process(
+    pending: *const lcd_pending,
+    out: *mut *mut lcd_process,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    finish_into(err, pending, out, "a process", |o| matches!(o, Outcome::Process(_)), |o| match o {
+        Outcome::Process(process) => Some(lcd_process::boxed(process)),
+        _ => None,
+    })
+}
+
+/// The status read by a finished `lcd_task_get_status_async` or `lcd_process_get_status_async`.
+///
+/// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_pending_finish_status(
+    pending: *const lcd_pending,
+    out: *mut lcd_task_status,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    finish_into(err, pending, out, "a status", |o| matches!(o, Outcome::Status(_)), |o| match o {
+        Outcome::Status(status) => Some(status_record(status)),
+        _ => None,
+    })
+}
+
+/// The sample read by a finished `lcd_task_stats_async`.
+///
+/// Ownership: on success `*out` receives a sample the caller frees with `lcd_stats_free`.
+/// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_pending_finish_stats(
+    pending: *const lcd_pending,
+    out: *mut *mut lcd_stats,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    finish_into(err, pending, out, "a stats sample", |o| matches!(o, Outcome::Stats(_)), |o| match o {
+        Outcome::Stats(stats) => Some(lcd_stats::boxed(stats)),
+        _ => None,
+    })
+}
+
+/// The process list read by a finished `lcd_task_pids_async`.
+///
+/// Ownership: on success `*out` receives a list the caller frees with `lcd_pids_free`.
+/// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_pending_finish_pids(
+    pending: *const lcd_pending,
+    out: *mut *mut lcd_pids,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    finish_into(err, pending, out, "a process list", |o| matches!(o, Outcome::Pids(_)), |o| match o {
+        Outcome::Pids(pids) => Some(lcd_pids::boxed(pids)),
+        _ => None,
+    })
+}
+
+/// The exit reported by a finished `lcd_task_delete_async`, `lcd_task_force_delete_async`,
+/// `lcd_task_wait_async`, `lcd_process_delete_async` or `lcd_process_wait_async` (either
+/// out-parameter may be NULL), as the blocking call reports it.
 ///
 /// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
 #[unsafe(no_mangle)]

@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use super::task::{lcd_task, lcd_task_status, state_of, stdio_path, write_exit, write_known_exit};
+use super::task::{lcd_task, lcd_task_status, status_record, stdio_path, write_exit, write_known_exit};
 use super::pending::{self, lcd_pending, Outcome};
 use super::*;
 use crate::process::Process;
@@ -11,6 +11,12 @@ use crate::runtime::block_on;
 /// A process exec'd in a task.
 pub struct lcd_process {
     process: Process,
+}
+
+impl lcd_process {
+    pub(crate) fn boxed(process: Process) -> *mut lcd_process {
+        Box::into_raw(Box::new(lcd_process { process }))
+    }
 }
 
 /// Adds a process to the task without starting it: validates `exec_id` (containerd identifier
@@ -44,8 +50,33 @@ pub unsafe extern "C" fn lcd_task_exec(
         let exec_id = unsafe { str_arg("exec id", exec_id, exec_id_len)? };
         let spec_json = unsafe { bytes_arg("process spec JSON", spec_json, spec_json_len)? };
         let process = block_on(unsafe { cancel_arg(cancel) }, task.task.exec(exec_id, spec_json, with_stdin))?;
-        unsafe { out.write(Box::into_raw(Box::new(lcd_process { process }))) };
+        unsafe { out.write(lcd_process::boxed(process)) };
         Ok(())
+    })
+}
+
+/// `lcd_task_exec` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+/// readable, `lcd_pending_finish_process` gives what `lcd_task_exec` would report.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter or a string that is not UTF-8 (the rest is checked when the call runs).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_exec_async(
+    task: *const lcd_task,
+    exec_id: *const u8,
+    exec_id_len: usize,
+    spec_json: *const u8,
+    spec_json_len: usize,
+    with_stdin: bool,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    pending::start(err, cancel, out, || {
+        let task = unsafe { handle_arg("task", task)? }.task.clone();
+        let exec_id = unsafe { str_arg("exec id", exec_id, exec_id_len)? }.to_owned();
+        let spec_json = unsafe { bytes_arg("process spec JSON", spec_json, spec_json_len)? }.to_vec();
+        Ok(async move { task.exec(&exec_id, &spec_json, with_stdin).await.map(Outcome::Process) })
     })
 }
 
@@ -135,6 +166,25 @@ pub unsafe extern "C" fn lcd_process_kill(
     })
 }
 
+/// `lcd_process_kill` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+/// readable, `lcd_pending_finish` gives what `lcd_process_kill` would report.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_process_kill_async(
+    process: *const lcd_process,
+    signal: u32,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    pending::start(err, cancel, out, || {
+        let process = unsafe { handle_arg("process", process)? }.process.clone();
+        Ok(async move { process.kill(signal).await.map(|()| Outcome::Done) })
+    })
+}
+
 /// Resizes the process's terminal (one RPC).
 ///
 /// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
@@ -165,6 +215,24 @@ pub unsafe extern "C" fn lcd_process_close_stdin(process: *const lcd_process, ca
     })
 }
 
+/// `lcd_process_close_stdin` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+/// readable, `lcd_pending_finish` gives what `lcd_process_close_stdin` would report.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_process_close_stdin_async(
+    process: *const lcd_process,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    pending::start(err, cancel, out, || {
+        let process = unsafe { handle_arg("process", process)? }.process.clone();
+        Ok(async move { process.close_stdin().await.map(|()| Outcome::Done) })
+    })
+}
+
 /// The process's state, exit code and exit time (one RPC). `*out` is written on success.
 ///
 /// Thread-safe. Errors: `LCD_NOT_FOUND` when the process was deleted; containerd's errors;
@@ -180,13 +248,26 @@ pub unsafe extern "C" fn lcd_process_get_status(
         let out = out_arg("out", out)?;
         let process = unsafe { handle_arg("process", process)? };
         let status = block_on(unsafe { cancel_arg(cancel) }, process.process.status())?;
-        let status = lcd_task_status {
-            state: state_of(status.state),
-            exit_code: status.exit_code,
-            exited_at_unix_nanos: unix_nanos(status.exited_at),
-        };
-        unsafe { out.write(status) };
+        unsafe { out.write(status_record(status)) };
         Ok(())
+    })
+}
+
+/// `lcd_process_get_status` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+/// readable, `lcd_pending_finish_status` gives what `lcd_process_get_status` would report.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_process_get_status_async(
+    process: *const lcd_process,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    pending::start(err, cancel, out, || {
+        let process = unsafe { handle_arg("process", process)? }.process.clone();
+        Ok(async move { process.status().await.map(Outcome::Status) })
     })
 }
 
@@ -207,6 +288,24 @@ pub unsafe extern "C" fn lcd_process_wait(
         let exit = block_on(unsafe { cancel_arg(cancel) }, process.process.wait())?;
         unsafe { write_exit(exit, exit_code, exited_at_unix_nanos) };
         Ok(())
+    })
+}
+
+/// `lcd_process_wait` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+/// readable, `lcd_pending_finish_exit` gives what `lcd_process_wait` would report.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_process_wait_async(
+    process: *const lcd_process,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    pending::start(err, cancel, out, || {
+        let process = unsafe { handle_arg("process", process)? }.process.clone();
+        Ok(async move { process.wait().await.map(Outcome::Exit) })
     })
 }
 

@@ -2,6 +2,7 @@
 
 use std::ffi::{c_char, CString};
 
+use super::pending::{self, lcd_pending, Outcome};
 use super::task::lcd_task;
 use super::*;
 use crate::metrics::{Stats, StatsFigures};
@@ -11,6 +12,13 @@ use crate::runtime::block_on;
 pub struct lcd_stats {
     stats: Stats,
     type_url: CString,
+}
+
+impl lcd_stats {
+    pub(crate) fn boxed(stats: Stats) -> *mut lcd_stats {
+        let type_url = CString::new(stats.type_url.as_str()).unwrap_or_default();
+        Box::into_raw(Box::new(lcd_stats { stats, type_url }))
+    }
 }
 
 /// Key figures decoded from a stats sample (cgroup v1 or v2); zero where the payload has none.
@@ -57,9 +65,26 @@ pub unsafe extern "C" fn lcd_task_stats(
         let out = out_arg("out", out)?;
         let task = unsafe { handle_arg("task", task)? };
         let stats = block_on(unsafe { cancel_arg(cancel) }, task.task.stats())?;
-        let type_url = CString::new(stats.type_url.as_str()).unwrap_or_default();
-        unsafe { out.write(Box::into_raw(Box::new(lcd_stats { stats, type_url }))) };
+        unsafe { out.write(lcd_stats::boxed(stats)) };
         Ok(())
+    })
+}
+
+/// `lcd_task_stats` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+/// readable, `lcd_pending_finish_stats` gives what `lcd_task_stats` would report.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_stats_async(
+    task: *const lcd_task,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    pending::start(err, cancel, out, || {
+        let task = unsafe { handle_arg("task", task)? }.task.clone();
+        Ok(async move { task.stats().await.map(Outcome::Stats) })
     })
 }
 

@@ -8,8 +8,8 @@ use super::*;
 use crate::bundle::Stdio;
 use crate::events::ExitStatus;
 use crate::runtime::block_on;
-use crate::process::{ProcessState, StdioPaths};
-use crate::task::Task;
+use crate::process::{ProcessState, StdioPaths, TaskStatus};
+use crate::task::{ProcessInfo, Task};
 
 /// A container's task (its init process).
 pub struct lcd_task {
@@ -68,6 +68,15 @@ pub(crate) unsafe fn write_exit(exit: ExitStatus, exit_code: *mut u32, exited_at
 /// there was one.
 pub(crate) unsafe fn write_known_exit(exit: Option<ExitStatus>, exit_code: *mut u32, exited_at_unix_nanos: *mut i64) -> bool {
     exit.map(|exit| unsafe { write_exit(exit, exit_code, exited_at_unix_nanos) }).is_some()
+}
+
+/// The C form of a status.
+pub(crate) fn status_record(status: TaskStatus) -> lcd_task_status {
+    lcd_task_status {
+        state: state_of(status.state),
+        exit_code: status.exit_code,
+        exited_at_unix_nanos: unix_nanos(status.exited_at),
+    }
 }
 
 /// Creates the container's task without starting it: makes the FIFO set in the bundle
@@ -139,6 +148,25 @@ pub unsafe extern "C" fn lcd_container_task(
         let task = block_on(unsafe { cancel_arg(cancel) }, Task::get(&container.container, attach))?;
         unsafe { out.write(Box::into_raw(Box::new(lcd_task { task }))) };
         Ok(())
+    })
+}
+
+/// `lcd_container_task` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+/// readable, `lcd_pending_finish_task` gives what `lcd_container_task` would report.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_container_task_async(
+    container: *const lcd_container,
+    attach: bool,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    pending::start(err, cancel, out, || {
+        let container = unsafe { handle_arg("container", container)? }.container.clone();
+        Ok(async move { Task::get(&container, attach).await.map(Outcome::Task) })
     })
 }
 
@@ -236,6 +264,25 @@ pub unsafe extern "C" fn lcd_task_kill(
     })
 }
 
+/// `lcd_task_kill` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+/// readable, `lcd_pending_finish` gives what `lcd_task_kill` would report.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_kill_async(
+    task: *const lcd_task,
+    signal: u32,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    pending::start(err, cancel, out, || {
+        let task = unsafe { handle_arg("task", task)? }.task.clone();
+        Ok(async move { task.kill(signal).await.map(|()| Outcome::Done) })
+    })
+}
+
 /// The task's state, exit code and exit time (one RPC). `*out` is written on success.
 ///
 /// Thread-safe. Errors: `LCD_NOT_FOUND` when the task was deleted; containerd's errors;
@@ -251,13 +298,26 @@ pub unsafe extern "C" fn lcd_task_get_status(
         let out = out_arg("out", out)?;
         let task = unsafe { handle_arg("task", task)? };
         let status = block_on(unsafe { cancel_arg(cancel) }, task.task.status())?;
-        let status = lcd_task_status {
-            state: state_of(status.state),
-            exit_code: status.exit_code,
-            exited_at_unix_nanos: unix_nanos(status.exited_at),
-        };
-        unsafe { out.write(status) };
+        unsafe { out.write(status_record(status)) };
         Ok(())
+    })
+}
+
+/// `lcd_task_get_status` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+/// readable, `lcd_pending_finish_status` gives what `lcd_task_get_status` would report.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_get_status_async(
+    task: *const lcd_task,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    pending::start(err, cancel, out, || {
+        let task = unsafe { handle_arg("task", task)? }.task.clone();
+        Ok(async move { task.status().await.map(Outcome::Status) })
     })
 }
 
@@ -280,6 +340,24 @@ pub unsafe extern "C" fn lcd_task_wait(
         let exit = block_on(unsafe { cancel_arg(cancel) }, task.task.wait())?;
         unsafe { write_exit(exit, exit_code, exited_at_unix_nanos) };
         Ok(())
+    })
+}
+
+/// `lcd_task_wait` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+/// readable, `lcd_pending_finish_exit` gives what `lcd_task_wait` would report.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_wait_async(
+    task: *const lcd_task,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    pending::start(err, cancel, out, || {
+        let task = unsafe { handle_arg("task", task)? }.task.clone();
+        Ok(async move { task.wait().await.map(Outcome::Exit) })
     })
 }
 
@@ -345,6 +423,24 @@ pub unsafe extern "C" fn lcd_task_force_delete(
     })
 }
 
+/// `lcd_task_force_delete` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+/// readable, `lcd_pending_finish_exit` gives what `lcd_task_force_delete` would report.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_force_delete_async(
+    task: *const lcd_task,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    pending::start(err, cancel, out, || {
+        let task = unsafe { handle_arg("task", task)? }.task.clone();
+        Ok(async move { task.force_delete().await.map(Outcome::Exit) })
+    })
+}
+
 /// Freezes every process of the task (one RPC).
 ///
 /// Thread-safe. Errors: `LCD_NOT_FOUND` when the task is gone; `LCD_FAILED_PRECONDITION` or
@@ -357,6 +453,24 @@ pub unsafe extern "C" fn lcd_task_pause(task: *const lcd_task, cancel: *const lc
     })
 }
 
+/// `lcd_task_pause` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+/// readable, `lcd_pending_finish` gives what `lcd_task_pause` would report.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_pause_async(
+    task: *const lcd_task,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    pending::start(err, cancel, out, || {
+        let task = unsafe { handle_arg("task", task)? }.task.clone();
+        Ok(async move { task.pause().await.map(|()| Outcome::Done) })
+    })
+}
+
 /// Thaws a paused task (one RPC).
 ///
 /// Thread-safe. Errors: as `lcd_task_pause`.
@@ -365,6 +479,24 @@ pub unsafe extern "C" fn lcd_task_resume(task: *const lcd_task, cancel: *const l
     boundary(err, || {
         let task = unsafe { handle_arg("task", task)? };
         block_on(unsafe { cancel_arg(cancel) }, task.task.resume())
+    })
+}
+
+/// `lcd_task_resume` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+/// readable, `lcd_pending_finish` gives what `lcd_task_resume` would report.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_resume_async(
+    task: *const lcd_task,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    pending::start(err, cancel, out, || {
+        let task = unsafe { handle_arg("task", task)? }.task.clone();
+        Ok(async move { task.resume().await.map(|()| Outcome::Done) })
     })
 }
 
@@ -399,6 +531,24 @@ pub unsafe extern "C" fn lcd_task_close_stdin(task: *const lcd_task, cancel: *co
     })
 }
 
+/// `lcd_task_close_stdin` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+/// readable, `lcd_pending_finish` gives what `lcd_task_close_stdin` would report.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_close_stdin_async(
+    task: *const lcd_task,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    pending::start(err, cancel, out, || {
+        let task = unsafe { handle_arg("task", task)? }.task.clone();
+        Ok(async move { task.close_stdin().await.map(|()| Outcome::Done) })
+    })
+}
+
 /// Updates the task's resources from a runtime-spec `LinuxResources` JSON document (sent to
 /// containerd as it is after a syntax check; one RPC).
 ///
@@ -419,9 +569,40 @@ pub unsafe extern "C" fn lcd_task_update_resources(
     })
 }
 
+/// `lcd_task_update_resources` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+/// readable, `lcd_pending_finish` gives what `lcd_task_update_resources` would report.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter (the JSON is checked when the call runs).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_update_resources_async(
+    task: *const lcd_task,
+    resources_json: *const u8,
+    resources_json_len: usize,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    pending::start(err, cancel, out, || {
+        let task = unsafe { handle_arg("task", task)? }.task.clone();
+        let json = unsafe { bytes_arg("resources JSON", resources_json, resources_json_len)? }.to_vec();
+        Ok(async move { task.update_resources(&json).await.map(|()| Outcome::Done) })
+    })
+}
+
 /// The processes of a task as containerd lists them.
 pub struct lcd_pids {
     processes: Vec<(u32, Option<(CString, Vec<u8>)>)>,
+}
+
+impl lcd_pids {
+    pub(crate) fn boxed(pids: Vec<ProcessInfo>) -> *mut lcd_pids {
+        let processes = pids
+            .into_iter()
+            .map(|p| (p.pid, p.info.map(|any| (CString::new(any.type_url).unwrap_or_default(), any.value))))
+            .collect();
+        Box::into_raw(Box::new(lcd_pids { processes }))
+    }
 }
 
 /// Lists the task's processes (one RPC): host pids, each with the info payload containerd sent
@@ -441,12 +622,26 @@ pub unsafe extern "C" fn lcd_task_pids(
         let out = out_arg("out", out)?;
         let task = unsafe { handle_arg("task", task)? };
         let pids = block_on(unsafe { cancel_arg(cancel) }, task.task.pids())?;
-        let processes = pids
-            .into_iter()
-            .map(|p| (p.pid, p.info.map(|any| (CString::new(any.type_url).unwrap_or_default(), any.value))))
-            .collect();
-        unsafe { out.write(Box::into_raw(Box::new(lcd_pids { processes }))) };
+        unsafe { out.write(lcd_pids::boxed(pids)) };
         Ok(())
+    })
+}
+
+/// `lcd_task_pids` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+/// readable, `lcd_pending_finish_pids` gives what `lcd_task_pids` would report.
+///
+/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_pids_async(
+    task: *const lcd_task,
+    cancel: *const lcd_cancel,
+    out: *mut *mut lcd_pending,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    pending::start(err, cancel, out, || {
+        let task = unsafe { handle_arg("task", task)? }.task.clone();
+        Ok(async move { task.pids().await.map(Outcome::Pids) })
     })
 }
 

@@ -490,8 +490,45 @@ static void test_async_calls(lcd_client *client) {
   lcd_pending_free(NULL);
 
   lcd_task_free(task);
-  expect_error(lcd_container_delete(container, NULL, &err), LCD_OK, &err, "delete async container", NULL);
+
+  /* The container calls have twins too: load a second handle, delete through it, and find the
+     container gone. */
+  lcd_container *loaded = NULL;
+  expect_error(lcd_container_load_async(client, S("c-async"), NULL, &pending, &err), LCD_OK, &err,
+               "load container async", NULL);
+  if (wait_pending(pending, "load container"))
+    expect_error(lcd_pending_finish_container(pending, &loaded, &err), LCD_OK, &err, "finish load", NULL);
+  lcd_pending_free(pending);
+  CHECK(loaded && strcmp(lcd_container_id(loaded), "c-async") == 0, "async load gives the container");
+  expect_error(lcd_container_delete_async(loaded, NULL, &pending, &err), LCD_OK, &err, "delete container async",
+               NULL);
+  if (wait_pending(pending, "delete container"))
+    expect_error(lcd_pending_finish(pending, &err), LCD_OK, &err, "finish container delete", NULL);
+  lcd_pending_free(pending);
+  lcd_container_free(loaded);
+  expect_error(lcd_container_load_async(client, S("c-async"), NULL, &pending, &err), LCD_OK, &err,
+               "load a deleted container async", NULL);
+  if (wait_pending(pending, "load deleted container"))
+    expect_error(lcd_pending_finish_container(pending, &loaded, &err), LCD_NOT_FOUND, &err,
+                 "a deleted container is not found", NULL);
+  lcd_pending_free(pending);
   lcd_container_free(container);
+
+  /* A spec that is not JSON fails when the call runs; argument errors come at once, with no
+     pending call. */
+  pending = NULL;
+  expect_error(lcd_container_create_async(client, S("c-async-bad"), S("{not json"), S("io.containerd.runc.v2"), NULL,
+                                          0, NULL, 0, NULL, 0, NULL, 0, NULL, &pending, &err),
+               LCD_OK, &err, "async create with a bad spec starts", NULL);
+  if (pending && wait_pending(pending, "create with a bad spec"))
+    expect_error(lcd_pending_finish_container(pending, &loaded, &err), LCD_INVALID_ARGUMENT, &err,
+                 "async create refuses a spec that is not JSON", "JSON");
+  lcd_pending_free(pending);
+  pending = NULL;
+  expect_error(lcd_container_create_async(client, S("c-async-bad"), S("{}"), S("io.containerd.runc.v2"), NULL, 0,
+                                          LIT("x"), NULL, 0, NULL, 0, NULL, &pending, &err),
+               LCD_INVALID_ARGUMENT, &err, "async create refuses a runtime option without a type", NULL);
+  CHECK(pending == NULL, "no pending call for refused arguments");
 }
 
 int main(int argc, char **argv) {
