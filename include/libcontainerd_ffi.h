@@ -460,8 +460,9 @@ void lcd_set_log_sink(lcd_log_fn callback,
 // Thread-safe; no RPC.
 int32_t lcd_pending_fd(const struct lcd_pending *pending);
 
-// The result of a finished call without output (`lcd_task_start_async`,
-// `lcd_process_start_async`): `LCD_OK` or the call's error, as the blocking call would give it.
+// The result of a finished call without output (the `_async` twins of task and process start,
+// kill and close_stdin, task pause, resume and update_resources, and container delete):
+// `LCD_OK` or the call's error, as the blocking call would give it.
 //
 // Thread-safe; no RPC. Errors: the call's errors; `LCD_FAILED_PRECONDITION` when the call has
 // not finished or its result was already taken; `LCD_INVALID_ARGUMENT` when the call has an
