@@ -85,29 +85,32 @@ where
     })
 }
 
-/// Takes the finished call's outcome (once) if it is of the kind `wanted` names (an error is
-/// an outcome of any kind). A result of another kind stays for the right finish function.
-fn take(pending: *const lcd_pending, wanted: &str, matches: fn(&Outcome) -> bool) -> Result<Outcome> {
+/// Takes the finished call's outcome (once) if `pick` accepts its kind (an error is an outcome
+/// of any kind). A result of another kind goes back for the right finish function.
+fn take<T>(pending: *const lcd_pending, wanted: &str, pick: impl FnOnce(Outcome) -> std::result::Result<T, Outcome>) -> Result<T> {
     let pending = unsafe { handle_arg("pending call", pending)? };
-    let mut outcome = pending.shared.outcome.lock().unwrap_or_else(|p| p.into_inner());
-    match outcome.as_ref() {
-        None => Err(Error::new(
+    let mut slot = pending.shared.outcome.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(outcome) = slot.take() else {
+        return Err(Error::new(
             ErrorKind::FailedPrecondition,
             "the call has not finished yet: wait until lcd_pending_fd is readable",
-        )),
-        Some(Ok(result)) if !matches(result) => {
-            Err(Error::invalid_argument(format!("this call's result is not {wanted}: use the matching lcd_pending_finish function")))
-        }
-        Some(_) => {
-            // Leave a marker so a second take says "already taken", not "not finished".
-            let already = Err(Error::new(ErrorKind::FailedPrecondition, "the call's result was already taken"));
-            outcome.replace(already).unwrap_or_else(|| Err(Error::internal("pending outcome vanished")))
-        }
-    }
-}
-
-fn mismatch() -> Error {
-    Error::internal("pending outcome changed kind")
+        ));
+    };
+    let taken = match outcome {
+        Ok(result) => match pick(result) {
+            Ok(value) => Ok(value),
+            Err(result) => {
+                *slot = Some(Ok(result));
+                return Err(Error::invalid_argument(format!(
+                    "this call's result is not {wanted}: use the matching lcd_pending_finish function"
+                )));
+            }
+        },
+        Err(error) => Err(error),
+    };
+    // Leave a marker so a second take says "already taken", not "not finished".
+    *slot = Some(Err(Error::new(ErrorKind::FailedPrecondition, "the call's result was already taken")));
+    taken
 }
 
 /// The call's readiness descriptor (a non-blocking eventfd): readable (POLLIN) once the call
@@ -131,24 +134,25 @@ pub unsafe extern "C" fn lcd_pending_fd(pending: *const lcd_pending) -> i32 {
 /// output (use the matching `lcd_pending_finish_*`; the result stays for it).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_pending_finish(pending: *const lcd_pending, err: *mut *mut lcd_error) -> lcd_status {
-    boundary(err, || match take(pending, "without output", |o| matches!(o, Outcome::Done))? {
-        Outcome::Done => Ok(()),
-        _ => Err(mismatch()),
+    boundary(err, || {
+        take(pending, "without output", |o| match o {
+            Outcome::Done => Ok(()),
+            other => Err(other),
+        })
     })
 }
 
-/// Collects a finished call's output, of the kind `matches` accepts, into `*out`.
+/// Collects a finished call's output, of the kind `pick` accepts, into `*out`.
 fn finish_into<T>(
     err: *mut *mut lcd_error,
     pending: *const lcd_pending,
     out: *mut T,
     wanted: &str,
-    matches: fn(&Outcome) -> bool,
-    convert: impl FnOnce(Outcome) -> Option<T>,
+    pick: impl FnOnce(Outcome) -> std::result::Result<T, Outcome>,
 ) -> lcd_status {
     boundary(err, || {
         let out = out_arg("out", out)?;
-        let value = convert(take(pending, wanted, matches)?).ok_or_else(mismatch)?;
+        let value = take(pending, wanted, pick)?;
         unsafe { out.write(value) };
         Ok(())
     })
@@ -164,9 +168,9 @@ pub unsafe extern "C" fn lcd_pending_finish_container(
     out: *mut *mut lcd_container,
     err: *mut *mut lcd_error,
 ) -> lcd_status {
-    finish_into(err, pending, out, "a container", |o| matches!(o, Outcome::Container(_)), |o| match o {
-        Outcome::Container(container) => Some(lcd_container::boxed(container)),
-        _ => None,
+    finish_into(err, pending, out, "a container", |o| match o {
+        Outcome::Container(container) => Ok(lcd_container::boxed(container)),
+        other => Err(other),
     })
 }
 
@@ -180,9 +184,9 @@ pub unsafe extern "C" fn lcd_pending_finish_task(
     out: *mut *mut lcd_task,
     err: *mut *mut lcd_error,
 ) -> lcd_status {
-    finish_into(err, pending, out, "a task", |o| matches!(o, Outcome::Task(_)), |o| match o {
-        Outcome::Task(task) => Some(Box::into_raw(Box::new(lcd_task { task }))),
-        _ => None,
+    finish_into(err, pending, out, "a task", |o| match o {
+        Outcome::Task(task) => Ok(Box::into_raw(Box::new(lcd_task { task }))),
+        other => Err(other),
     })
 }
 
@@ -196,9 +200,9 @@ pub unsafe extern "C" fn lcd_pending_finish_process(
     out: *mut *mut lcd_process,
     err: *mut *mut lcd_error,
 ) -> lcd_status {
-    finish_into(err, pending, out, "a process", |o| matches!(o, Outcome::Process(_)), |o| match o {
-        Outcome::Process(process) => Some(lcd_process::boxed(process)),
-        _ => None,
+    finish_into(err, pending, out, "a process", |o| match o {
+        Outcome::Process(process) => Ok(lcd_process::boxed(process)),
+        other => Err(other),
     })
 }
 
@@ -211,9 +215,9 @@ pub unsafe extern "C" fn lcd_pending_finish_status(
     out: *mut lcd_task_status,
     err: *mut *mut lcd_error,
 ) -> lcd_status {
-    finish_into(err, pending, out, "a status", |o| matches!(o, Outcome::Status(_)), |o| match o {
-        Outcome::Status(status) => Some(status_record(status)),
-        _ => None,
+    finish_into(err, pending, out, "a status", |o| match o {
+        Outcome::Status(status) => Ok(status_record(status)),
+        other => Err(other),
     })
 }
 
@@ -227,9 +231,9 @@ pub unsafe extern "C" fn lcd_pending_finish_stats(
     out: *mut *mut lcd_stats,
     err: *mut *mut lcd_error,
 ) -> lcd_status {
-    finish_into(err, pending, out, "a stats sample", |o| matches!(o, Outcome::Stats(_)), |o| match o {
-        Outcome::Stats(stats) => Some(lcd_stats::boxed(stats)),
-        _ => None,
+    finish_into(err, pending, out, "a stats sample", |o| match o {
+        Outcome::Stats(stats) => Ok(lcd_stats::boxed(stats)),
+        other => Err(other),
     })
 }
 
@@ -243,9 +247,9 @@ pub unsafe extern "C" fn lcd_pending_finish_pids(
     out: *mut *mut lcd_pids,
     err: *mut *mut lcd_error,
 ) -> lcd_status {
-    finish_into(err, pending, out, "a process list", |o| matches!(o, Outcome::Pids(_)), |o| match o {
-        Outcome::Pids(pids) => Some(lcd_pids::boxed(pids)),
-        _ => None,
+    finish_into(err, pending, out, "a process list", |o| match o {
+        Outcome::Pids(pids) => Ok(lcd_pids::boxed(pids)),
+        other => Err(other),
     })
 }
 
@@ -261,12 +265,13 @@ pub unsafe extern "C" fn lcd_pending_finish_exit(
     exited_at_unix_nanos: *mut i64,
     err: *mut *mut lcd_error,
 ) -> lcd_status {
-    boundary(err, || match take(pending, "an exit", |o| matches!(o, Outcome::Exit(_)))? {
-        Outcome::Exit(exit) => {
-            unsafe { write_exit(exit, exit_code, exited_at_unix_nanos) };
-            Ok(())
-        }
-        _ => Err(mismatch()),
+    boundary(err, || {
+        let exit = take(pending, "an exit", |o| match o {
+            Outcome::Exit(exit) => Ok(exit),
+            other => Err(other),
+        })?;
+        unsafe { write_exit(exit, exit_code, exited_at_unix_nanos) };
+        Ok(())
     })
 }
 

@@ -16,6 +16,7 @@ func driveRounds() {
 	// The native boundary calls run in every round, right after ours, so the ratio compares
 	// calls made minutes apart at most on this noisy machine.
 	var natives []*nativeResult
+	var oursByRound []Result
 	for r := 0; r < *rounds; r++ {
 		for _, which := range []string{"moby", "ours"} {
 			growthCycles := 0
@@ -36,6 +37,9 @@ func driveRounds() {
 				os.Exit(1)
 			}
 			all = append(all, res)
+			if which == "ours" {
+				oursByRound = append(oursByRound, res)
+			}
 		}
 		if *native != "" {
 			nativeCalls, err := runNative()
@@ -127,10 +131,8 @@ func driveRounds() {
 		// is robust to one disturbed round, which the ratio of the means is not.
 		var pidRatios, versionRatios []float64
 		for r, n := range natives {
-			if ours := oursResult(all, r); ours != nil {
-				pidRatios = append(pidRatios, ours.PidNs/n.PidNs)
-				versionRatios = append(versionRatios, ours.VersionUs/n.VersionUs)
-			}
+			pidRatios = append(pidRatios, oursByRound[r].PidNs/n.PidNs)
+			versionRatios = append(versionRatios, oursByRound[r].VersionUs/n.VersionUs)
 		}
 		fmt.Printf("\nC boundary: Go through the C ABI (ours) against a native Rust call, both the mean over rounds\n")
 		fmt.Printf("%-55s %12s %12s %8s %16s\n", "figure", "Go via C ABI", "native Rust", "ratio", "median of rounds")
@@ -143,20 +145,6 @@ func driveRounds() {
 		fmt.Fprintln(os.Stderr, "lcdbench:", err)
 		os.Exit(1)
 	}
-}
-
-// oursResult is round r's result of our implementation.
-func oursResult(all []Result, r int) *Result {
-	seen := 0
-	for i := range all {
-		if all[i].Impl == "ours" {
-			if seen == r {
-				return &all[i]
-			}
-			seen++
-		}
-	}
-	return nil
 }
 
 func median(values []float64) float64 {
