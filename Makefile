@@ -71,7 +71,7 @@ test: setup lib harness test-pkgconfig dockerd
 	bash tests/testbed.sh run -- $(MAKE) --no-print-directory test-rust test-go test-c test-dockerd
 
 test-rust:
-	cargo test --release --locked -- --test-threads=8
+	cargo test --profile release-tests --locked -- --test-threads=8
 
 # Go's build cache does not look inside a library named in #cgo LDFLAGS: the library's digest in
 # the cgo flags makes Go relink after the library changed (expanded when a recipe runs).

@@ -24,7 +24,7 @@ func driveRounds() {
 				growthCycles = *growth
 			}
 			cmd := exec.Command(os.Args[0], "-impl", which, "-ops", fmt.Sprint(*opsN), "-lifecycles", fmt.Sprint(*cycles), "-concurrency", *concs,
-				"-growth", fmt.Sprint(growthCycles))
+				"-growth", fmt.Sprint(growthCycles), "-state-root", *stateRoot)
 			cmd.Stderr = os.Stderr
 			out, err := cmd.Output()
 			if err != nil {
@@ -103,8 +103,8 @@ func driveRounds() {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	fmt.Printf("machine: %s/%s, %d CPUs; %d rounds, each implementation in its own process, alternating\n",
-		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *rounds)
+	fmt.Printf("machine: %s/%s, %d CPUs; %d rounds, each implementation in its own process, alternating; state directories under %s\n",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *rounds, *stateRoot)
 	fmt.Printf("%-55s %12s %12s %8s\n", "figure (mean over rounds)", "ours", "moby", "ours/moby")
 	table := map[string]map[string]float64{}
 	for _, k := range keys {
@@ -116,7 +116,7 @@ func driveRounds() {
 		fmt.Printf("%-55s %12.2f %12.2f %8.2f\n", k, ours, moby, ratio)
 		table[k] = map[string]float64{"ours": ours, "moby": moby, "ratio": ratio}
 	}
-	out := map[string]any{"rounds": *rounds, "cpus": runtime.NumCPU(), "figures": table, "raw": all}
+	out := map[string]any{"rounds": *rounds, "cpus": runtime.NumCPU(), "state_root": *stateRoot, "figures": table, "raw": all}
 	if len(natives) > 0 {
 		var nativePid, nativeVersion float64
 		for _, n := range natives {
