@@ -167,7 +167,7 @@ impl Containerd {
             .connect_with_connector(tower::service_fn(move |_| {
                 let path = path.clone();
                 async move {
-                    let stream = tokio::net::UnixStream::connect(path).await?;
+                    let stream = crate::socket::SocketStream::connect(&path).await?;
                     Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
                 }
             }))

@@ -2,8 +2,8 @@
 //! containerd) in Rust, with a C ABI.
 //!
 //! The safe core lives in [`client`], [`container`], [`task`], [`events`], [`bundle`] and
-//! [`error`]; [`containerd`] is the one place that sends containerd RPCs; [`ffi`] is the C ABI,
-//! which only converts and delegates.
+//! [`error`]; [`containerd`] is the one place that sends containerd RPCs, over the socket in
+//! [`socket`]; [`ffi`] is the C ABI, which only converts and delegates.
 
 pub mod bundle;
 pub mod checkpoint;
@@ -19,6 +19,7 @@ pub mod logging;
 pub mod metrics;
 pub mod process;
 pub mod runtime;
+pub mod socket;
 pub mod spec;
 pub mod task;
 
