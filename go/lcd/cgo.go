@@ -224,7 +224,7 @@ func pollable(fd C.int, name string) (*os.File, syscall.RawConn, error) {
 	return f, raw, nil
 }
 
-// waitReadable waits in Go's poller until an eventfd of the library has been signalled.
+// waitReadable waits in Go's poller until a readiness descriptor of the library is readable.
 func waitReadable(fd C.int) error {
 	f, raw, err := pollable(fd, "lcd-pending")
 	if err != nil {

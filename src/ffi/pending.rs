@@ -8,6 +8,7 @@
 //! profile (BENCHMARKS.md).
 
 use std::future::Future;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
 use super::container::lcd_container;
@@ -15,7 +16,7 @@ use super::process::lcd_process;
 use super::stats::lcd_stats;
 use super::task::{lcd_pids, lcd_task, lcd_task_status, status_record, write_exit};
 use super::*;
-use crate::events::{ExitStatus, Readiness};
+use crate::events::ExitStatus;
 use crate::metrics::Stats;
 use crate::process::{Process, TaskStatus};
 use crate::task::{ProcessInfo, Task};
@@ -28,8 +29,33 @@ pub struct lcd_pending {
 
 struct PendingShared {
     /// Readable once the call has finished.
-    ready: Readiness,
+    ready: FinishedSignal,
     outcome: Mutex<Option<Result<Outcome>>>,
+}
+
+/// The read end of a pipe that becomes readable when the call finishes. Not an eventfd: an
+/// eventfd is always writable, so a poller that watches both directions (Go's does) was woken
+/// for nothing each time it registered one (BENCHMARKS.md); a pipe's read end never is.
+struct FinishedSignal {
+    read: OwnedFd,
+    write: OwnedFd,
+}
+
+impl FinishedSignal {
+    fn new() -> Result<Self> {
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| Error::internal(format!("create the pending call's pipe: {e}")))?;
+        Ok(FinishedSignal { read, write })
+    }
+
+    fn signal(&self) {
+        // Written once per call into an empty pipe, so it cannot fail for lack of room.
+        let _ = nix::unistd::write(&self.write, &[1]);
+    }
+
+    fn fd(&self) -> i32 {
+        self.read.as_raw_fd()
+    }
 }
 
 /// What a finished call produced.
@@ -50,7 +76,7 @@ pub(crate) fn spawn(
     cancel: Option<&CancelToken>,
     call: impl Future<Output = Result<Outcome>> + Send + 'static,
 ) -> Result<*mut lcd_pending> {
-    let shared = Arc::new(PendingShared { ready: Readiness::new()?, outcome: Mutex::new(None) });
+    let shared = Arc::new(PendingShared { ready: FinishedSignal::new()?, outcome: Mutex::new(None) });
     let finishing = shared.clone();
     let cancel = cancel.cloned();
     crate::runtime::handle().spawn(async move {
@@ -113,8 +139,8 @@ fn take<T>(pending: *const lcd_pending, wanted: &str, pick: impl FnOnce(Outcome)
     taken
 }
 
-/// The call's readiness descriptor (a non-blocking eventfd): readable (POLLIN) once the call
-/// has finished; then collect its result with the `lcd_pending_finish*` function that matches
+/// The call's readiness descriptor (the non-blocking read end of a pipe, never writable):
+/// readable (POLLIN) once the call has finished; then collect its result with the `lcd_pending_finish*` function that matches
 /// the call. -1 for NULL.
 ///
 /// Ownership: owned by the pending handle and valid until `lcd_pending_free`; do not close it
