@@ -452,8 +452,8 @@ void lcd_set_log_sink(lcd_log_fn callback,
                       int32_t min_level);
 
 // The call's readiness descriptor (the non-blocking read end of a pipe, never writable):
-// readable (POLLIN) once the call has finished; then collect its result with the `lcd_pending_finish*` function that matches
-// the call. -1 for NULL.
+// readable (POLLIN) once the call has finished; then collect its result with the
+// `lcd_pending_finish*` function that matches the call. -1 for NULL.
 //
 // Ownership: owned by the pending handle and valid until `lcd_pending_free`; do not close it
 // (duplicate it with `dup` for a poller that closes what it is given). Reading it is allowed.

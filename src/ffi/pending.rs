@@ -140,8 +140,8 @@ fn take<T>(pending: *const lcd_pending, wanted: &str, pick: impl FnOnce(Outcome)
 }
 
 /// The call's readiness descriptor (the non-blocking read end of a pipe, never writable):
-/// readable (POLLIN) once the call has finished; then collect its result with the `lcd_pending_finish*` function that matches
-/// the call. -1 for NULL.
+/// readable (POLLIN) once the call has finished; then collect its result with the
+/// `lcd_pending_finish*` function that matches the call. -1 for NULL.
 ///
 /// Ownership: owned by the pending handle and valid until `lcd_pending_free`; do not close it
 /// (duplicate it with `dup` for a poller that closes what it is given). Reading it is allowed.
