@@ -61,12 +61,18 @@ impl AsyncRead for SocketStream {
             // SAFETY: `read` writes at most `unfilled.len()` bytes into the buffer and the
             // bytes it reports are marked initialised below; none are read before that.
             let unfilled = unsafe { buf.unfilled_mut() };
+            let wanted = unfilled.len();
             let read = guard.try_io(|fd| {
                 let n = unsafe { libc::read(fd.as_raw_fd(), unfilled.as_mut_ptr().cast(), unfilled.len()) };
                 if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
             });
             match read {
                 Ok(Ok(n)) => {
+                    if n > 0 && n < wanted {
+                        // A short read emptied the socket: wait for the next edge instead of
+                        // finding out with one more read (as tokio's own streams do).
+                        guard.clear_ready();
+                    }
                     // SAFETY: the kernel initialised the first `n` bytes of the unfilled part.
                     unsafe { buf.assume_init(n) };
                     buf.advance(n);
