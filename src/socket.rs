@@ -58,12 +58,12 @@ impl AsyncRead for SocketStream {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         loop {
             let mut guard = ready!(self.socket.poll_read_ready(cx))?;
-            // SAFETY: `read` writes at most `unfilled.len()` bytes into the buffer and the
+            // SAFETY: `read` writes at most `wanted` bytes into the buffer and the
             // bytes it reports are marked initialised below; none are read before that.
             let unfilled = unsafe { buf.unfilled_mut() };
             let wanted = unfilled.len();
             let read = guard.try_io(|fd| {
-                let n = unsafe { libc::read(fd.as_raw_fd(), unfilled.as_mut_ptr().cast(), unfilled.len()) };
+                let n = unsafe { libc::read(fd.as_raw_fd(), unfilled.as_mut_ptr().cast(), wanted) };
                 if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
             });
             match read {
