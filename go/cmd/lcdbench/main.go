@@ -66,8 +66,8 @@ var (
 
 // defaultStateRoot is a tmpfs when the machine has one at /dev/shm, like dockerd's exec-root
 // on a systemd host; otherwise the temporary directory. On a disk file system every FIFO and
-// directory the clients create costs inode allocation and discards that both pay about equally, which
-// only dilutes the comparison (BENCHMARKS.md).
+// directory the clients create costs inode allocation and discards that both pay about
+// equally, which only dilutes the comparison (BENCHMARKS.md).
 func defaultStateRoot() string {
 	var fs syscall.Statfs_t
 	const tmpfsMagic = 0x01021994
