@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use containerd_client::services::v1::{container::Runtime, Container as ContainerRecord};
@@ -47,6 +48,46 @@ pub(crate) struct ContainerShared {
     pub runtime_options: Option<Any>,
     /// Serializes exec starts of this container (containerd#8557 / moby#45595).
     pub exec_start_lock: tokio::sync::Mutex<()>,
+    /// What this handle knows of the container's task, so that a delete need not ask.
+    pub task_presence: TaskPresence,
+}
+
+/// Whether a container is known to have no task. Absence is known from the container's create
+/// until a task create is tried, and again after a task delete succeeds; a task found or a
+/// create tried in between makes it unknown, even when the create's answer or a delete's comes
+/// back out of order.
+#[derive(Debug, Default)]
+pub(crate) struct TaskPresence {
+    /// Bumped each time a task may have come to exist: a create is tried, a task is found.
+    generation: AtomicU64,
+    /// `generation + 1` as it was when absence was last established; 0 when it never was.
+    absent_at: AtomicU64,
+}
+
+impl TaskPresence {
+    fn known_absent() -> Self {
+        TaskPresence { generation: AtomicU64::new(0), absent_at: AtomicU64::new(1) }
+    }
+
+    /// A task may exist from now on (call before a create's RPC, or when one is found).
+    pub fn may_exist(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Read before a delete's RPC and handed to [`TaskPresence::deleted`] once it succeeds.
+    pub fn before_delete(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// The delete that began at `generation` succeeded. Absence is known only if no task may
+    /// have come to exist since.
+    pub fn deleted(&self, generation: u64) {
+        self.absent_at.fetch_max(generation + 1, Ordering::SeqCst);
+    }
+
+    pub fn is_known_absent(&self) -> bool {
+        self.absent_at.load(Ordering::SeqCst) == self.generation.load(Ordering::SeqCst) + 1
+    }
 }
 
 /// A containerd container this library manages.
@@ -83,7 +124,8 @@ impl Container {
             ErrorKind::AlreadyExists => Error::new(ErrorKind::AlreadyExists, format!("id already in use: {}", e.message())),
             _ => e,
         })?;
-        Ok(Container::from_parts(client, id.to_owned(), new_bundle.keep(), spec, config.runtime_options))
+        let presence = TaskPresence::known_absent();
+        Ok(Container::from_parts(client, id.to_owned(), new_bundle.keep(), spec, config.runtime_options, presence))
     }
 
     /// Loads an existing container by id. One RPC (Containers.Get).
@@ -102,10 +144,18 @@ impl Container {
             None => client.state_dir().join(id),
         };
         let runtime_options = record.runtime.and_then(|r| r.options);
-        Ok(Container::from_parts(client, id.to_owned(), bundle, spec, runtime_options))
+        // Another client or an earlier run may have made a task: unknown until asked.
+        Ok(Container::from_parts(client, id.to_owned(), bundle, spec, runtime_options, TaskPresence::default()))
     }
 
-    fn from_parts(client: &Client, id: String, bundle: PathBuf, spec: SpecInfo, runtime_options: Option<Any>) -> Self {
+    fn from_parts(
+        client: &Client,
+        id: String,
+        bundle: PathBuf,
+        spec: SpecInfo,
+        runtime_options: Option<Any>,
+        task_presence: TaskPresence,
+    ) -> Self {
         Container {
             shared: Arc::new(ContainerShared {
                 client: client.shared.clone(),
@@ -114,6 +164,7 @@ impl Container {
                 spec,
                 runtime_options,
                 exec_start_lock: tokio::sync::Mutex::new(()),
+                task_presence,
             }),
         }
     }
@@ -131,23 +182,28 @@ impl Container {
     }
 
     /// Deletes the container record and its bundle directory (kept when
-    /// `LIBCONTAINERD_NOCLEAN=1`). Refused while the container has a task. Two RPCs
-    /// (Tasks.Get to check for a task, Containers.Delete).
+    /// `LIBCONTAINERD_NOCLEAN=1`). Refused while the container has a task. One RPC
+    /// (Containers.Delete) when the handle knows there is no task: it created the container
+    /// and no task since, or deleted the last one; otherwise two (Tasks.Get to check first).
     pub async fn delete(&self) -> Result<()> {
         let containerd = &self.shared.client.containerd;
-        match containerd.get_process(&self.shared.id, "").await {
-            Ok(_) => {
-                return Err(Error::failed_precondition(format!(
-                    "cannot delete running task {}: failed precondition",
-                    self.shared.id
-                )))
-            }
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+        if !self.shared.task_presence.is_known_absent() {
+            self.refuse_if_task_exists().await?;
         }
         containerd.delete_container(&self.shared.id).await?;
         bundle::remove(&self.shared.bundle);
         Ok(())
+    }
+
+    async fn refuse_if_task_exists(&self) -> Result<()> {
+        match self.shared.client.containerd.get_process(&self.shared.id, "").await {
+            Ok(_) => Err(Error::failed_precondition(format!(
+                "cannot delete running task {}: failed precondition",
+                self.shared.id
+            ))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -167,5 +223,36 @@ impl ContainerShared {
             prost::encoding::uint32::encode(5, &self.spec.host_gid, &mut options.value);
         }
         Some(options)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TaskPresence;
+
+    #[test]
+    fn a_new_container_has_no_task_until_a_create_is_tried() {
+        let presence = TaskPresence::known_absent();
+        assert!(presence.is_known_absent());
+        presence.may_exist();
+        assert!(!presence.is_known_absent());
+        let generation = presence.before_delete();
+        presence.deleted(generation);
+        assert!(presence.is_known_absent(), "a delete that succeeded settles it");
+    }
+
+    #[test]
+    fn a_delete_answered_after_a_later_create_began_does_not_claim_absence() {
+        let presence = TaskPresence::known_absent();
+        presence.may_exist();
+        let generation = presence.before_delete();
+        presence.may_exist(); // a new create starts while the delete is on its way
+        presence.deleted(generation);
+        assert!(!presence.is_known_absent());
+    }
+
+    #[test]
+    fn a_loaded_container_does_not_know() {
+        assert!(!TaskPresence::default().is_known_absent());
     }
 }

@@ -62,6 +62,8 @@ impl Task {
             ..Default::default()
         };
         let readers = fifos.open_output_readers()?;
+        // Before the RPC: a create that fails on the way back may still have made the task.
+        shared.task_presence.may_exist();
         let created = shared.client.containerd.create_task(request).await?;
         drop(readers);
         fifos.keep();
@@ -88,6 +90,7 @@ impl Task {
             ErrorKind::NotFound => Error::not_found(format!("no running task found: {}", e.message())),
             _ => e,
         })?;
+        shared.task_presence.may_exist();
         let exit = shared.client.events.exit_slot(&shared.id, &shared.id, false);
         let status = TaskStatus::from_record(&record);
         if status.state == ProcessState::Stopped {
@@ -223,7 +226,10 @@ impl Task {
     /// Deletes the stopped task and removes its FIFOs; returns how it exited. One RPC
     /// (Tasks.Delete). A task that is still running is refused (failed precondition).
     pub async fn delete(&self) -> Result<ExitStatus> {
-        let response = self.shared.container.client.containerd.delete_task(&self.shared.container.id).await?;
+        let container = &self.shared.container;
+        let generation = container.task_presence.before_delete();
+        let response = container.client.containerd.delete_task(&container.id).await?;
+        container.task_presence.deleted(generation);
         Ok(self.shared.finish(&response))
     }
 }

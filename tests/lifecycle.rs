@@ -57,7 +57,7 @@ fn container_runs_prints_exits_and_is_cleaned_up_with_minimal_rpcs() {
         (Rpc::ContainersCreate, 1),
         (Rpc::TasksCreate, 1),
         (Rpc::TasksStart, 1),
-        (Rpc::TasksGet, 2), // one explicit status, one in container delete
+        (Rpc::TasksGet, 1), // the explicit status; container delete knows the task is gone
         (Rpc::TasksDelete, 1),
         (Rpc::ContainersDelete, 1),
         (Rpc::ContainersGet, 0),
@@ -215,6 +215,39 @@ fn stdin_reaches_the_process_and_terminal_tasks_have_no_stderr() {
     assert_eq!(output.join().unwrap(), "on a terminal\r\n");
     run(task.delete()).unwrap();
     run(container.delete()).unwrap();
+}
+
+#[test]
+fn container_delete_checks_for_a_task_only_when_the_handle_cannot_know_there_is_none() {
+    let client = client("delcheck");
+    let tasks_get = || client.rpc_counts().get(Rpc::TasksGet);
+
+    // Created here and never given a task: Containers.Delete alone.
+    let fresh = create_container(&client, "fresh", &["true"], false).unwrap();
+    let before = tasks_get();
+    run(fresh.delete()).unwrap();
+    assert_eq!(tasks_get(), before, "a container created by this handle without a task needs no check");
+
+    // A second handle on a container whose task was made through the first cannot know.
+    let created = create_container(&client, "shared", &["sleep", "1000"], false).unwrap();
+    let task = run(Task::create(&created, false)).unwrap();
+    run(task.start()).unwrap();
+    let loaded = run(Container::load(&client, "shared")).unwrap();
+    let before = tasks_get();
+    let err = run(loaded.delete()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::FailedPrecondition, "{err}");
+    assert_eq!(tasks_get(), before + 1, "a loaded container asks containerd");
+    let err = run(created.delete()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::FailedPrecondition, "a handle that made a task asks too: {err}");
+    assert!(created.bundle_dir().is_dir(), "a refused delete removes nothing");
+
+    run(task.kill(libc::SIGKILL as u32)).unwrap();
+    run(task.wait()).unwrap();
+    run(task.delete()).unwrap();
+    let before = tasks_get();
+    run(created.delete()).unwrap();
+    assert_eq!(tasks_get(), before, "the handle that deleted the task knows there is none");
+    assert_eq!(run(client.containerd().get_container("shared")).unwrap_err().kind(), ErrorKind::NotFound);
 }
 
 #[test]
