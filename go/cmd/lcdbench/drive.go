@@ -94,7 +94,12 @@ func driveRounds() {
 		add(r.Impl, "RSS MiB after the throughput phase", r.RSSMiB)
 		if r.GrowthCycles > 0 {
 			add(r.Impl, fmt.Sprintf("RSS growth MiB over %d lifecycles (after a 10%% warm-up)", r.GrowthCycles), r.RSSGrowthMiB)
-			add(r.Impl, fmt.Sprintf("RSS growth MiB over the last %d of them", r.GrowthCycles-r.GrowthCycles/2), r.RSSGrowthLastHalfMiB)
+			add(r.Impl, "RSS growth MiB over the later half of them", r.RSSGrowthLastHalfMiB)
+			add(r.Impl, "RSS slope KiB per 1,000 lifecycles (10 samples)", r.RSSSlopeKiB)
+			add(r.Impl, "C heap in use: growth KiB over them", r.CHeapGrowthKiB)
+			add(r.Impl, "C heap in use: slope KiB per 1,000 lifecycles", r.CHeapSlopeKiB)
+			add(r.Impl, "Go heap live: growth KiB over them", r.GoHeapGrowthKiB)
+			add(r.Impl, "Go heap live: slope KiB per 1,000 lifecycles", r.GoHeapSlopeKiB)
 		}
 		add(r.Impl, "threads", float64(r.Threads))
 	}

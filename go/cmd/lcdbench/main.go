@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +44,11 @@ type Result struct {
 	GrowthCycles         int                           `json:"growth_lifecycles,omitempty"`
 	RSSGrowthMiB         float64                       `json:"rss_growth_mib,omitempty"`
 	RSSGrowthLastHalfMiB float64                       `json:"rss_growth_last_half_mib,omitempty"`
+	RSSSlopeKiB          float64                       `json:"rss_slope_kib_per_1000,omitempty"`
+	CHeapGrowthKiB       float64                       `json:"c_heap_growth_kib,omitempty"`
+	CHeapSlopeKiB        float64                       `json:"c_heap_slope_kib_per_1000,omitempty"`
+	GoHeapGrowthKiB      float64                       `json:"go_heap_growth_kib,omitempty"`
+	GoHeapSlopeKiB       float64                       `json:"go_heap_slope_kib_per_1000,omitempty"`
 	Threads              int                           `json:"threads"`
 	LifecyclesTotal      int                           `json:"lifecycles"`
 }
@@ -196,30 +200,43 @@ func work(which string) (*Result, error) {
 		}
 	}
 	if *growth > 0 {
-		// RSS (after returning freed Go memory to the OS) after a warm-up of a tenth of the
-		// cycles, at the half-way point and at the end: growth that keeps going shows in the
-		// second half, a one-time settling (arenas, caches, more threads) only in the first.
+		// Memory after a warm-up of a tenth of the cycles, then after each ninth of the rest.
+		// End minus warm-up is the growth; the least-squares slope over the ten samples tells
+		// growth that keeps going from a one-time settling (arenas, caches, more threads) and
+		// from the noise of a single pair of samples.
 		warm := *growth / 10
-		half := *growth / 2
-		sample := func() float64 { debug.FreeOSMemory(); return rssMiB() }
+		const steps = 9
+		chunk := (*growth - warm) / steps
 		ev.mu.Lock()
 		ev.growthPhase = true
 		ev.mu.Unlock()
 		if err := lifecycles(ctx, client, ev, rootfs, 8, warm, "g0"); err != nil {
 			return nil, err
 		}
-		warmRSS := sample()
-		if err := lifecycles(ctx, client, ev, rootfs, 8, half-warm, "g1"); err != nil {
-			return nil, err
+		var done, rss, cHeap, goHeap []float64
+		record := func(n int) {
+			m := sampleMemory()
+			done = append(done, float64(n))
+			rss = append(rss, m.rssMiB*1024)
+			cHeap = append(cHeap, m.cHeapKiB)
+			goHeap = append(goHeap, m.goHeapKiB)
 		}
-		halfRSS := sample()
-		if err := lifecycles(ctx, client, ev, rootfs, 8, *growth-half, "g2"); err != nil {
-			return nil, err
+		record(0)
+		for i := 1; i <= steps; i++ {
+			if err := lifecycles(ctx, client, ev, rootfs, 8, chunk, fmt.Sprintf("g%d", i)); err != nil {
+				return nil, err
+			}
+			record(i * chunk)
 		}
-		endRSS := sample()
-		res.GrowthCycles = *growth
-		res.RSSGrowthMiB = endRSS - warmRSS
-		res.RSSGrowthLastHalfMiB = endRSS - halfRSS
+		last := len(done) - 1
+		res.GrowthCycles = steps * chunk
+		res.RSSGrowthMiB = (rss[last] - rss[0]) / 1024
+		res.RSSGrowthLastHalfMiB = (rss[last] - rss[last/2]) / 1024
+		res.RSSSlopeKiB = slopePer1000(done, rss)
+		res.CHeapGrowthKiB = cHeap[last] - cHeap[0]
+		res.CHeapSlopeKiB = slopePer1000(done, cHeap)
+		res.GoHeapGrowthKiB = goHeap[last] - goHeap[0]
+		res.GoHeapSlopeKiB = slopePer1000(done, goHeap)
 	}
 	var usage syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &usage)
