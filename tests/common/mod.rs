@@ -109,10 +109,39 @@ pub fn create_container(client: &Client, id: &str, args: &[&str], terminal: bool
     run(Container::create(client, id, config))
 }
 
-/// Reads a FIFO to its end (the writer closing) on a thread; join to get the text.
+/// Opens a FIFO's read end now, without waiting for a writer, and reads it to its end (the
+/// writer closing) on a thread; join to get the text. Call it before the process starts: a
+/// reader that opened later could find that a short-lived process already wrote, exited and had
+/// its writer closed (the data gone with the last descriptor), and then wait forever.
 pub fn read_fifo(path: &Path) -> std::thread::JoinHandle<String> {
-    let path = path.to_path_buf();
-    std::thread::spawn(move || std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())))
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let display = path.display().to_string();
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .unwrap_or_else(|e| panic!("open {display}: {e}"));
+    std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            // Until a writer has opened and closed the FIFO, poll waits rather than report an
+            // end that a read would also (falsely) give.
+            poll(&mut [PollFd::new(file.as_fd(), PollFlags::POLLIN)], PollTimeout::NONE)
+                .unwrap_or_else(|e| panic!("poll {display}: {e}"));
+            match file.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => text.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted) => {}
+                Err(e) => panic!("read {display}: {e}"),
+            }
+        }
+        String::from_utf8(text).unwrap_or_else(|e| panic!("{display}: not UTF-8: {e}"))
+    })
 }
 
 /// Runs a `tests/testbed.sh` subcommand (e.g. `restart`, `down`, `up`) on the test bed in use.
