@@ -94,7 +94,7 @@ func driveRounds() {
 		add(r.Impl, "RSS MiB after the throughput phase", r.RSSMiB)
 		if r.GrowthCycles > 0 {
 			add(r.Impl, fmt.Sprintf("RSS growth MiB over %d lifecycles (after a 10%% warm-up)", r.GrowthCycles), r.RSSGrowthMiB)
-			add(r.Impl, "RSS growth MiB over the later half of them", r.RSSGrowthLastHalfMiB)
+			add(r.Impl, "RSS growth MiB over the last 5 of its 9 steps", r.RSSGrowthLastHalfMiB)
 			add(r.Impl, "RSS slope KiB per 1,000 lifecycles (10 samples)", r.RSSSlopeKiB)
 			add(r.Impl, "C heap in use: growth KiB over them", r.CHeapGrowthKiB)
 			add(r.Impl, "C heap in use: slope KiB per 1,000 lifecycles", r.CHeapSlopeKiB)
