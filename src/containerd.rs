@@ -14,10 +14,10 @@ use containerd_client::services::v1::{
 };
 use containerd_client::types::Envelope;
 use tonic::metadata::AsciiMetadataValue;
-use tonic::transport::{Channel, Endpoint};
 use tonic::Request;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::transport::Transport;
 
 /// containerd's own gRPC message limit; tonic's default of 4 MiB is too small for large specs
 /// and pid lists.
@@ -143,10 +143,13 @@ impl RpcCounts {
     }
 }
 
-/// A gRPC channel to one containerd, bound to one namespace.
+/// A gRPC connection to one containerd, bound to one namespace.
 #[derive(Debug)]
 pub struct Containerd {
-    channel: Channel,
+    transport: Transport,
+    /// Scheme and authority of every request's URI (HTTP/2 requires both; the socket is what
+    /// is dialled).
+    origin: http::Uri,
     socket: PathBuf,
     namespace: String,
     namespace_header: AsciiMetadataValue,
@@ -158,28 +161,12 @@ impl Containerd {
     pub async fn connect(socket: &Path, namespace: &str) -> Result<Self> {
         let namespace_header = AsciiMetadataValue::try_from(namespace)
             .map_err(|_| Error::invalid_argument(format!("namespace {namespace:?} is not valid metadata")))?;
-        let path = socket.to_path_buf();
-        // The URI is required by the endpoint type but unused: the connector dials the socket.
-        let endpoint = Endpoint::from_static("http://containerd.sock")
-            .connect_timeout(CONNECT_TIMEOUT)
-            .tcp_nodelay(true);
-        let channel = endpoint
-            .connect_with_connector(tower::service_fn(move |_| {
-                let path = path.clone();
-                async move {
-                    let stream = crate::socket::SocketStream::connect(&path).await?;
-                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
-                }
-            }))
+        let transport = Transport::connect(socket, CONNECT_TIMEOUT)
             .await
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Unavailable,
-                    format!("connect to containerd at {}: {}", socket.display(), source_chain(&e)),
-                )
-            })?;
+            .map_err(|status| Error::new(ErrorKind::Unavailable, status.message().to_owned()))?;
         Ok(Containerd {
-            channel,
+            transport,
+            origin: http::Uri::from_static("http://containerd.sock"),
             socket: socket.to_path_buf(),
             namespace: namespace.to_owned(),
             namespace_header,
@@ -215,24 +202,24 @@ impl Containerd {
         Ok(request)
     }
 
-    fn leases(&self) -> LeasesClient<Channel> {
-        LeasesClient::new(self.channel.clone())
+    fn leases(&self) -> LeasesClient<Transport> {
+        LeasesClient::with_origin(self.transport.clone(), self.origin.clone())
     }
 
-    fn content(&self) -> ContentClient<Channel> {
-        ContentClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
+    fn content(&self) -> ContentClient<Transport> {
+        ContentClient::with_origin(self.transport.clone(), self.origin.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
-    fn containers(&self) -> ContainersClient<Channel> {
-        ContainersClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
+    fn containers(&self) -> ContainersClient<Transport> {
+        ContainersClient::with_origin(self.transport.clone(), self.origin.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
-    fn tasks(&self) -> TasksClient<Channel> {
-        TasksClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
+    fn tasks(&self) -> TasksClient<Transport> {
+        TasksClient::with_origin(self.transport.clone(), self.origin.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 
     pub async fn version(&self) -> Result<api::VersionResponse> {
-        VersionClient::new(self.channel.clone())
+        VersionClient::with_origin(self.transport.clone(), self.origin.clone())
             .version(self.request(Rpc::Version, ()))
             .await
             .map(|r| r.into_inner())
@@ -500,7 +487,7 @@ impl Containerd {
     /// The names of the namespace's images.
     pub async fn list_images(&self) -> Result<Vec<String>> {
         let request = api::ListImagesRequest { filters: Vec::new() };
-        ImagesClient::new(self.channel.clone())
+        ImagesClient::with_origin(self.transport.clone(), self.origin.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .list(self.request(Rpc::ImagesList, request))
             .await
@@ -528,7 +515,7 @@ impl Containerd {
         // One filter string: its two conditions are ANDed by containerd.
         let filter = format!("namespace=={},topic~=|^/tasks/|", self.namespace);
         let request = api::SubscribeRequest { filters: vec![filter] };
-        EventsClient::new(self.channel.clone())
+        EventsClient::with_origin(self.transport.clone(), self.origin.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .subscribe(self.request(Rpc::EventsSubscribe, request))
             .await
@@ -543,16 +530,4 @@ fn process_name(container_id: &str, exec_id: &str) -> String {
     } else {
         format!("process {exec_id} of container {container_id}")
     }
-}
-
-/// An error with its sources, since tonic's transport errors hide the useful part there.
-fn source_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -22,6 +22,7 @@ pub mod runtime;
 pub mod socket;
 pub mod spec;
 pub mod task;
+pub mod transport;
 
 pub use client::{Client, Version};
 pub use container::{Container, ContainerConfig};

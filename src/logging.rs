@@ -62,7 +62,7 @@ struct SinkLayer;
 
 impl SinkLayer {
     /// Only the library's own records at the registered level or more severe: its
-    /// dependencies' (h2, tonic, hyper) are noise to the host.
+    /// dependencies' (h2, tonic) are noise to the host.
     fn wants(metadata: &Metadata<'_>) -> bool {
         level_rank(metadata.level()) <= MAX_RANK.load(Ordering::Relaxed) && metadata.target().starts_with(OWN_TARGET)
     }

@@ -18,7 +18,7 @@ use std::task::{ready, Context, Poll};
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
-/// A connected, non-blocking unix stream socket for hyper's HTTP/2 connection.
+/// A connected, non-blocking unix stream socket for the HTTP/2 connection (`crate::transport`).
 #[derive(Debug)]
 pub struct SocketStream {
     /// The socket, registered for readability.

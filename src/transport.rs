@@ -1,0 +1,336 @@
+//! The HTTP/2 transport under the gRPC clients: one h2 connection over containerd's socket,
+//! dialled again when it is lost.
+//!
+//! Written here instead of using tonic's `Channel` because of what that costs per RPC: a
+//! request went from the caller's task through a buffer task and hyper's dispatch task, and
+//! hyper then spawned one more task for the request body, which only got flow-control capacity
+//! after the connection had flushed the HEADERS frame, so every unary RPC left as two writes
+//! (and woke containerd twice). Here the caller's own task encodes the message and queues
+//! HEADERS and DATA together; the connection task writes both at once. Streaming request
+//! bodies (content uploads) still get a task that pumps them with flow control.
+
+use std::future::{poll_fn, Future};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use h2::client::SendRequest;
+use h2::{Reason, RecvStream, SendStream};
+use http_body::{Body, Frame};
+use tonic::Status;
+
+use crate::socket::SocketStream;
+
+/// Receive windows as hyper's HTTP/2 client sets them (tonic's `Channel` used those): large
+/// enough that pid lists, metrics and content reads do not stall on window updates.
+const STREAM_WINDOW: u32 = 2 << 20;
+const CONNECTION_WINDOW: u32 = 5 << 20;
+
+type GrpcRequest = http::Request<tonic::body::Body>;
+type ResponseFuture = Pin<Box<dyn Future<Output = Result<http::Response<ResponseBody>, Status>> + Send>>;
+
+/// A cloneable handle on the connection to one containerd socket.
+#[derive(Clone, Debug)]
+pub struct Transport {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    socket: PathBuf,
+    connect_timeout: Duration,
+    /// The connection requests go to; `None` or closed means the next request dials.
+    current: Mutex<Option<Connection>>,
+    /// Held while dialling, so concurrent requests after a loss dial once.
+    dialing: tokio::sync::Mutex<()>,
+}
+
+#[derive(Clone, Debug)]
+struct Connection {
+    sender: SendRequest<Bytes>,
+    /// Set by the connection's task when it ends (the socket closed or failed, or a GOAWAY).
+    closed: Arc<AtomicBool>,
+}
+
+impl Connection {
+    fn is_open(&self) -> bool {
+        !self.closed.load(Ordering::Acquire)
+    }
+}
+
+impl Transport {
+    /// Dials `socket` now, so a wrong path or a containerd that is not there fails the connect
+    /// rather than the first request. Must run inside the library's runtime.
+    pub async fn connect(socket: &Path, connect_timeout: Duration) -> Result<Self, Status> {
+        let inner = Inner {
+            socket: socket.to_path_buf(),
+            connect_timeout,
+            current: Mutex::new(None),
+            dialing: tokio::sync::Mutex::new(()),
+        };
+        let connection = inner.dial().await?;
+        *inner.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(connection);
+        Ok(Transport { inner: Arc::new(inner) })
+    }
+
+    async fn send(inner: Arc<Inner>, request: GrpcRequest) -> Result<http::Response<ResponseBody>, Status> {
+        let (parts, mut body) = request.into_parts();
+        let head = http::Request::from_parts(parts, ());
+        // Nothing has been sent while the connection is not ready, so a connection found
+        // closed here is dialled again once.
+        let connection = inner.connection().await?;
+        let sender = match connection.sender.clone().ready().await {
+            Ok(sender) => sender,
+            Err(e) if is_connection_lost(&e) => {
+                connection.closed.store(true, Ordering::Release);
+                inner.connection().await?.sender.ready().await.map_err(|e| status_of(&e))?
+            }
+            Err(e) => return Err(status_of(&e)),
+        };
+        let mut sender = sender;
+
+        let mut next = poll_body(&mut body).await;
+        if let Poll::Ready(None) = next {
+            let (response, _) = sender.send_request(head, true).map_err(|e| status_of(&e))?;
+            return receive(response).await;
+        }
+        let (response, mut stream) = sender.send_request(head, false).map_err(|e| status_of(&e))?;
+        // A unary body is ready at once: its message, then its end. Both are queued before
+        // this task yields, so HEADERS and DATA go out in one write.
+        loop {
+            match next {
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => {
+                        let after = poll_body(&mut body).await;
+                        let end = matches!(after, Poll::Ready(None));
+                        stream.send_data(data, end).map_err(|e| status_of(&e))?;
+                        if end {
+                            break;
+                        }
+                        next = after;
+                    }
+                    Err(frame) => {
+                        if let Ok(trailers) = frame.into_trailers() {
+                            stream.send_trailers(trailers).map_err(|e| status_of(&e))?;
+                        }
+                        break;
+                    }
+                },
+                Poll::Ready(Some(Err(status))) => {
+                    stream.send_reset(Reason::CANCEL);
+                    return Err(status);
+                }
+                // Only reachable after a trailers-free end that `after` did not see.
+                Poll::Ready(None) => {
+                    stream.send_data(Bytes::new(), true).map_err(|e| status_of(&e))?;
+                    break;
+                }
+                Poll::Pending => {
+                    // A streaming body: the caller produces messages while it reads replies.
+                    tokio::spawn(pump(body, stream));
+                    break;
+                }
+            }
+        }
+        receive(response).await
+    }
+}
+
+impl tower::Service<GrpcRequest> for Transport {
+    type Response = http::Response<ResponseBody>;
+    type Error = Status;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        // Readiness is the connection's (its stream limit), awaited inside `call`.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: GrpcRequest) -> ResponseFuture {
+        Box::pin(Transport::send(self.inner.clone(), request))
+    }
+}
+
+impl Inner {
+    /// The open connection, dialling one if there is none.
+    async fn connection(&self) -> Result<Connection, Status> {
+        if let Some(open) = self.open_connection() {
+            return Ok(open);
+        }
+        let _dialing = self.dialing.lock().await;
+        // Another request may have dialled while this one waited.
+        if let Some(open) = self.open_connection() {
+            return Ok(open);
+        }
+        let connection = self.dial().await?;
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(connection.clone());
+        Ok(connection)
+    }
+
+    fn open_connection(&self) -> Option<Connection> {
+        let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        current.as_ref().filter(|c| c.is_open()).cloned()
+    }
+
+    async fn dial(&self) -> Result<Connection, Status> {
+        let unavailable = |what: &dyn std::fmt::Display| {
+            Status::unavailable(format!("connect to containerd at {}: {what}", self.socket.display()))
+        };
+        let handshake = async {
+            let socket = SocketStream::connect(&self.socket).await.map_err(|e| unavailable(&e))?;
+            h2::client::Builder::new()
+                .enable_push(false)
+                .initial_window_size(STREAM_WINDOW)
+                .initial_connection_window_size(CONNECTION_WINDOW)
+                .handshake::<_, Bytes>(socket)
+                .await
+                .map_err(|e| unavailable(&e))
+        };
+        let (sender, connection) = tokio::time::timeout(self.connect_timeout, handshake)
+            .await
+            .map_err(|_| unavailable(&format_args!("timed out after {:?}", self.connect_timeout)))??;
+        let closed = Arc::new(AtomicBool::new(false));
+        let closed_by_task = closed.clone();
+        let socket = self.socket.clone();
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(socket = %socket.display(), error = %e, "containerd connection ended");
+            }
+            closed_by_task.store(true, Ordering::Release);
+        });
+        Ok(Connection { sender, closed })
+    }
+}
+
+/// Polls `body` once: a ready frame, its end, or `Pending` when the producer has nothing yet.
+async fn poll_body(body: &mut tonic::body::Body) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+    poll_fn(|cx| Poll::Ready(Pin::new(&mut *body).poll_frame(cx))).await
+}
+
+/// Sends a streaming request body as its producer makes it, within the stream's flow-control
+/// window, until it ends, fails, or containerd resets the stream.
+async fn pump(mut body: tonic::body::Body, mut stream: SendStream<Bytes>) {
+    loop {
+        let frame = tokio::select! {
+            frame = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)) => frame,
+            _ = poll_fn(|cx| stream.poll_reset(cx)) => return,
+        };
+        let sent = match frame {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => send_within_window(&mut stream, data).await,
+                Err(frame) => match frame.into_trailers() {
+                    Ok(trailers) => return drop(stream.send_trailers(trailers)),
+                    Err(_) => Ok(()),
+                },
+            },
+            Some(Err(status)) => {
+                tracing::debug!(%status, "request body failed; resetting the stream");
+                return stream.send_reset(Reason::CANCEL);
+            }
+            None => return drop(stream.send_data(Bytes::new(), true)),
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+}
+
+/// Waits until the stream may send at least part of `data`, then queues all of it: at most one
+/// message beyond the window is ever buffered.
+async fn send_within_window(stream: &mut SendStream<Bytes>, data: Bytes) -> Result<(), h2::Error> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    stream.reserve_capacity(data.len());
+    while stream.capacity() == 0 {
+        match poll_fn(|cx| stream.poll_capacity(cx)).await {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e),
+            None => return Err(h2::Error::from(Reason::CANCEL)),
+        }
+    }
+    stream.send_data(data, false)
+}
+
+async fn receive(response: h2::client::ResponseFuture) -> Result<http::Response<ResponseBody>, Status> {
+    let response = response.await.map_err(|e| status_of(&e))?;
+    let (parts, stream) = response.into_parts();
+    Ok(http::Response::from_parts(parts, ResponseBody { stream, state: BodyState::Data }))
+}
+
+/// A response body read from the h2 stream, giving its receive window back as it is read.
+#[derive(Debug)]
+pub struct ResponseBody {
+    stream: RecvStream,
+    state: BodyState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyState {
+    Data,
+    Trailers,
+    Done,
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        let this = &mut *self;
+        if this.state == BodyState::Data {
+            match ready!(this.stream.poll_data(cx)) {
+                Some(Ok(data)) => {
+                    // Failing only when the stream is already gone, which the next poll reports.
+                    let _ = this.stream.flow_control().release_capacity(data.len());
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                Some(Err(e)) => {
+                    this.state = BodyState::Done;
+                    return Poll::Ready(Some(Err(status_of(&e))));
+                }
+                None => this.state = BodyState::Trailers,
+            }
+        }
+        if this.state == BodyState::Trailers {
+            let trailers = ready!(this.stream.poll_trailers(cx));
+            this.state = BodyState::Done;
+            return Poll::Ready(match trailers {
+                Ok(Some(trailers)) => Some(Ok(Frame::trailers(trailers))),
+                Ok(None) => None,
+                Err(e) => Some(Err(status_of(&e))),
+            });
+        }
+        Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.state == BodyState::Done
+    }
+}
+
+/// Whether `e` means the connection itself is gone (so a new one is needed), not one stream.
+fn is_connection_lost(e: &h2::Error) -> bool {
+    e.is_io() || e.is_go_away()
+}
+
+/// The gRPC status for a transport failure, as the gRPC HTTP/2 mapping gives it; a lost
+/// connection is `Unavailable`, which callers may retry.
+fn status_of(e: &h2::Error) -> Status {
+    if is_connection_lost(e) {
+        return Status::unavailable(format!("connection to containerd lost: {e}"));
+    }
+    let code = match e.reason() {
+        Some(Reason::REFUSED_STREAM) => tonic::Code::Unavailable,
+        Some(Reason::CANCEL) => tonic::Code::Cancelled,
+        Some(Reason::ENHANCE_YOUR_CALM) => tonic::Code::ResourceExhausted,
+        Some(Reason::INADEQUATE_SECURITY) => tonic::Code::PermissionDenied,
+        Some(_) => tonic::Code::Internal,
+        None => tonic::Code::Unknown,
+    };
+    Status::new(code, format!("HTTP/2 stream error: {e}"))
+}
