@@ -83,22 +83,21 @@ impl Transport {
         // Nothing has been sent while the connection is not ready, so a connection found
         // closed here is dialled again once.
         let connection = inner.connection().await?;
-        let sender = match connection.sender.clone().ready().await {
+        let mut sender = match connection.sender.clone().ready().await {
             Ok(sender) => sender,
             Err(e) if is_connection_lost(&e) => {
                 connection.closed.store(true, Ordering::Release);
-                inner.connection().await?.sender.ready().await.map_err(|e| status_of(&e))?
+                inner.connection().await?.sender.ready().await.map_err(status_of)?
             }
-            Err(e) => return Err(status_of(&e)),
+            Err(e) => return Err(status_of(e)),
         };
-        let mut sender = sender;
 
         let mut next = poll_body(&mut body).await;
         if let Poll::Ready(None) = next {
-            let (response, _) = sender.send_request(head, true).map_err(|e| status_of(&e))?;
+            let (response, _) = sender.send_request(head, true).map_err(status_of)?;
             return receive(response).await;
         }
-        let (response, mut stream) = sender.send_request(head, false).map_err(|e| status_of(&e))?;
+        let (response, mut stream) = sender.send_request(head, false).map_err(status_of)?;
         // A unary body is ready at once: its message, then its end. Both are queued before
         // this task yields, so HEADERS and DATA go out in one write.
         loop {
@@ -107,7 +106,7 @@ impl Transport {
                     Ok(data) => {
                         let after = poll_body(&mut body).await;
                         let end = matches!(after, Poll::Ready(None));
-                        stream.send_data(data, end).map_err(|e| status_of(&e))?;
+                        stream.send_data(data, end).map_err(status_of)?;
                         if end {
                             break;
                         }
@@ -115,7 +114,7 @@ impl Transport {
                     }
                     Err(frame) => {
                         if let Ok(trailers) = frame.into_trailers() {
-                            stream.send_trailers(trailers).map_err(|e| status_of(&e))?;
+                            stream.send_trailers(trailers).map_err(status_of)?;
                         }
                         break;
                     }
@@ -126,7 +125,7 @@ impl Transport {
                 }
                 // Only reachable after a trailers-free end that `after` did not see.
                 Poll::Ready(None) => {
-                    stream.send_data(Bytes::new(), true).map_err(|e| status_of(&e))?;
+                    stream.send_data(Bytes::new(), true).map_err(status_of)?;
                     break;
                 }
                 Poll::Pending => {
@@ -257,7 +256,7 @@ async fn send_within_window(stream: &mut SendStream<Bytes>, data: Bytes) -> Resu
 }
 
 async fn receive(response: h2::client::ResponseFuture) -> Result<http::Response<ResponseBody>, Status> {
-    let response = response.await.map_err(|e| status_of(&e))?;
+    let response = response.await.map_err(status_of)?;
     let (parts, stream) = response.into_parts();
     Ok(http::Response::from_parts(parts, ResponseBody { stream, state: BodyState::Data }))
 }
@@ -291,7 +290,7 @@ impl Body for ResponseBody {
                 }
                 Some(Err(e)) => {
                     this.state = BodyState::Done;
-                    return Poll::Ready(Some(Err(status_of(&e))));
+                    return Poll::Ready(Some(Err(status_of(e))));
                 }
                 None => this.state = BodyState::Trailers,
             }
@@ -302,7 +301,7 @@ impl Body for ResponseBody {
             return Poll::Ready(match trailers {
                 Ok(Some(trailers)) => Some(Ok(Frame::trailers(trailers))),
                 Ok(None) => None,
-                Err(e) => Some(Err(status_of(&e))),
+                Err(e) => Some(Err(status_of(e))),
             });
         }
         Poll::Ready(None)
@@ -320,8 +319,8 @@ fn is_connection_lost(e: &h2::Error) -> bool {
 
 /// The gRPC status for a transport failure, as the gRPC HTTP/2 mapping gives it; a lost
 /// connection is `Unavailable`, which callers may retry.
-fn status_of(e: &h2::Error) -> Status {
-    if is_connection_lost(e) {
+fn status_of(e: h2::Error) -> Status {
+    if is_connection_lost(&e) {
         return Status::unavailable(format!("connection to containerd lost: {e}"));
     }
     let code = match e.reason() {
@@ -333,4 +332,53 @@ fn status_of(e: &h2::Error) -> Status {
         None => tonic::Code::Unknown,
     };
     Status::new(code, format!("HTTP/2 stream error: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use containerd_client::services::v1::version_client::VersionClient;
+    use tonic::Code;
+
+    #[test]
+    fn a_peer_that_hangs_up_makes_requests_fail_as_unavailable() {
+        let dir = std::env::temp_dir().join(format!("lcd-transport-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("hangs-up.sock");
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        // The first connection is read from and then closed; every redial is closed at once.
+        std::thread::spawn(move || {
+            let mut connections = listener.incoming();
+            if let Some(Ok(mut first)) = connections.next() {
+                let _ = std::io::Read::read(&mut first, &mut [0u8; 64]);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            for connection in connections {
+                drop(connection);
+            }
+        });
+        let status = crate::runtime::block_on(None, async {
+            let transport = Transport::connect(&path, Duration::from_secs(5)).await.expect("the first dial");
+            let origin = http::Uri::from_static("http://containerd.sock");
+            Ok(VersionClient::with_origin(transport, origin).version(()).await.unwrap_err())
+        })
+        .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    }
+
+    #[test]
+    fn stream_resets_follow_the_grpc_mapping() {
+        for (reason, code) in [
+            (Reason::REFUSED_STREAM, Code::Unavailable),
+            (Reason::CANCEL, Code::Cancelled),
+            (Reason::ENHANCE_YOUR_CALM, Code::ResourceExhausted),
+            (Reason::PROTOCOL_ERROR, Code::Internal),
+        ] {
+            let reset = h2::Error::from(reason);
+            assert!(!is_connection_lost(&reset), "{reason:?}");
+            assert_eq!(status_of(reset).code(), code, "{reason:?}");
+        }
+    }
 }
