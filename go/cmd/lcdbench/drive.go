@@ -18,7 +18,14 @@ func driveRounds() {
 	var natives []*nativeResult
 	var oursByRound []Result
 	for r := 0; r < *rounds; r++ {
-		for _, which := range []string{"moby", "ours"} {
+		// The order swaps every round: containerd on this machine gets slower over a run (a
+		// fresh one ran moby's first phase 20-30 % faster than its later ones), so a fixed
+		// order would hand the earlier, faster slot to the same implementation every round.
+		order := []string{"moby", "ours"}
+		if r%2 == 1 {
+			order = []string{"ours", "moby"}
+		}
+		for _, which := range order {
 			growthCycles := 0
 			if r == *rounds-1 {
 				growthCycles = *growth
@@ -37,17 +44,18 @@ func driveRounds() {
 				os.Exit(1)
 			}
 			all = append(all, res)
-			if which == "ours" {
-				oursByRound = append(oursByRound, res)
+			if which != "ours" {
+				continue
 			}
-		}
-		if *native != "" {
-			nativeCalls, err := runNative()
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "lcdbench: round %d native boundary calls: %v\n", r, err)
-				os.Exit(1)
+			oursByRound = append(oursByRound, res)
+			if *native != "" {
+				nativeCalls, err := runNative()
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "lcdbench: round %d native boundary calls: %v\n", r, err)
+					os.Exit(1)
+				}
+				natives = append(natives, nativeCalls)
 			}
-			natives = append(natives, nativeCalls)
 		}
 	}
 	// figure -> per implementation (0 moby, 1 ours): sum and count, for the mean over rounds.
