@@ -18,9 +18,9 @@ func driveRounds() {
 	var natives []*nativeResult
 	var oursByRound []Result
 	for r := 0; r < *rounds; r++ {
-		// The order swaps every round: containerd on this machine gets slower over a run (a
-		// fresh one ran moby's first phase 20-30 % faster than its later ones), so a fixed
-		// order would hand the earlier, faster slot to the same implementation every round.
+		// The order swaps every round, so neither implementation always gets the same slot: in
+		// run L (BENCHMARKS.md), with moby always first, moby's very first phase on a fresh
+		// containerd ran up to half again as fast as its later ones.
 		order := []string{"moby", "ours"}
 		if r%2 == 1 {
 			order = []string{"ours", "moby"}
