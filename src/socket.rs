@@ -50,8 +50,12 @@ fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
     Ok(unsafe { AsyncFd::register_with_interest(fd, interest) }?)
 }
 
-fn writev(fd: &OwnedFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-    nix::sys::uio::writev(fd, bufs).map_err(io::Error::from)
+/// `sendmsg` with `MSG_NOSIGNAL`, not `writev`: a write to a socket containerd has closed must
+/// fail with EPIPE rather than raise SIGPIPE on the library's thread, which a host that does not
+/// ignore SIGPIPE (a C program, or Go, which passes it on for threads it did not create) dies of.
+fn send_vectored(fd: &OwnedFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    use nix::sys::socket::{sendmsg, MsgFlags};
+    sendmsg::<()>(fd.as_raw_fd(), bufs, &[], MsgFlags::MSG_NOSIGNAL, None).map_err(io::Error::from)
 }
 
 impl AsyncRead for SocketStream {
@@ -96,7 +100,7 @@ impl AsyncWrite for SocketStream {
         loop {
             let this = &mut *self;
             let written = match &this.write_wait {
-                None => match writev(this.socket.get_ref(), bufs) {
+                None => match send_vectored(this.socket.get_ref(), bufs) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         // Registering reports the current state too: room freed since the
                         // failed write is not missed.
@@ -108,7 +112,7 @@ impl AsyncWrite for SocketStream {
                 },
                 Some(waiting) => {
                     let mut guard = ready!(waiting.poll_write_ready(cx))?;
-                    match guard.try_io(|fd| writev(fd.get_ref(), bufs)) {
+                    match guard.try_io(|fd| send_vectored(fd.get_ref(), bufs)) {
                         Ok(result) => result,
                         // Still full; readiness was cleared, wait for the next edge.
                         Err(_would_block) => continue,
@@ -170,6 +174,32 @@ mod tests {
         let got = reader.join().unwrap();
         assert_eq!(got.len(), expected.len());
         assert!(got == expected, "the bytes arrived changed or out of order");
+    }
+
+    /// SIGPIPE is thread-directed: the handler notes which thread got it.
+    static SIGPIPE_THREAD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+    extern "C" fn note_sigpipe(_: libc::c_int) {
+        SIGPIPE_THREAD.store(unsafe { libc::gettid() }, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_write_after_containerd_closed_fails_with_epipe_and_raises_no_sigpipe() {
+        use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+        // Rust programs ignore SIGPIPE; a Go or C host does not, so catch it here to see it.
+        let catch = SigAction::new(SigHandler::Handler(note_sigpipe), SaFlags::empty(), SigSet::empty());
+        let previous = unsafe { sigaction(Signal::SIGPIPE, &catch) }.unwrap();
+        let (ours, peer) = StdUnixStream::pair().unwrap();
+        drop(peer);
+        let mut stream = SocketStream::from_std(ours).unwrap();
+        let written = stream.write_all(b"frame").await;
+        unsafe { sigaction(Signal::SIGPIPE, &previous) }.unwrap();
+        assert_eq!(written.unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+        assert_ne!(
+            SIGPIPE_THREAD.load(std::sync::atomic::Ordering::SeqCst),
+            unsafe { libc::gettid() },
+            "the write raised SIGPIPE, which ends a host process that does not ignore it"
+        );
     }
 
     #[tokio::test]
