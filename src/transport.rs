@@ -123,7 +123,8 @@ impl Transport {
                     stream.send_reset(Reason::CANCEL);
                     return Err(status);
                 }
-                // Only reachable after a trailers-free end that `after` did not see.
+                // Not reached: the look-ahead above sees every end; kept so that an end always
+                // closes the stream.
                 Poll::Ready(None) => {
                     stream.send_data(Bytes::new(), true).map_err(status_of)?;
                     break;
