@@ -82,11 +82,11 @@ impl Transport {
         let head = http::Request::from_parts(parts, ());
         // Nothing has been sent while the connection is not ready, so a connection found
         // closed here is dialled again once.
-        let connection = inner.connection().await?;
-        let mut sender = match connection.sender.clone().ready().await {
+        let Connection { sender, closed } = inner.connection().await?;
+        let mut sender = match sender.ready().await {
             Ok(sender) => sender,
             Err(e) if is_connection_lost(&e) => {
-                connection.closed.store(true, Ordering::Release);
+                closed.store(true, Ordering::Release);
                 inner.connection().await?.sender.ready().await.map_err(status_of)?
             }
             Err(e) => return Err(status_of(e)),
