@@ -795,6 +795,22 @@ enum lcd_status lcd_task_create_async(const struct lcd_container *container,
                                       struct lcd_pending **out,
                                       struct lcd_error **err);
 
+// Prepares the container's task without asking containerd for anything: makes the FIFO set
+// as `lcd_task_create` does, and `lcd_task_start` then creates and starts the task in one call
+// (Tasks.Create, Tasks.Start). For a caller that opens the FIFOs before the task exists, this
+// saves a round trip. Until the start has created it, `lcd_task_pid` is 0 and the calls that
+// address containerd's task (kill, status, delete, pause, ...) fail with
+// `LCD_FAILED_PRECONDITION` without an RPC; `lcd_task_close_stdin` is held until the create.
+//
+// Ownership: on success `*out` receives a task the caller frees with `lcd_task_free`; freeing
+// a task that was never created removes its FIFOs. Thread-safe; no RPC.
+// Errors: `LCD_INVALID_ARGUMENT` for NULL arguments; `LCD_ALREADY_EXISTS` when the FIFOs
+// exist already (another task handle of the container has them); filesystem errors.
+enum lcd_status lcd_task_prepare(const struct lcd_container *container,
+                                 bool with_stdin,
+                                 struct lcd_task **out,
+                                 struct lcd_error **err);
+
 // Gets the container's existing task (one RPC), for example after the host program
 // restarted. With `attach` false the task has no IO; with `attach` true the handle takes over
 // the FIFOs containerd names for the task (`lcd_task_stdio_path` gives them; open them to
@@ -830,11 +846,15 @@ const char *lcd_task_stdio_path(const struct lcd_task *task,
 // Whether the task has a terminal (from the spec's `process.terminal`). Thread-safe; no RPC.
 bool lcd_task_terminal(const struct lcd_task *task);
 
-// Starts a created task (one RPC). If the start fails, the task is killed and deleted and its
+// Starts the task (one RPC, Tasks.Start); a task from `lcd_task_prepare` is created first
+// (Tasks.Create, then Tasks.Start). If the start fails, the task is killed and deleted and its
 // FIFOs removed before the start error is returned (with containerd's text, e.g.
-// "executable file not found in $PATH").
+// "executable file not found in $PATH"). If the create fails, its error is returned as
+// `lcd_task_create` gives it, the FIFOs are removed and `lcd_task_pid` stays 0 (which tells
+// the two failures apart); starting that handle again gives the same error class.
 //
-// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`;
+// `LCD_FAILED_PRECONDITION` while another call is creating the prepared task.
 enum lcd_status lcd_task_start(const struct lcd_task *task,
                                const struct lcd_cancel *cancel,
                                struct lcd_error **err);
@@ -856,7 +876,8 @@ bool lcd_task_exited(const struct lcd_task *task,
                      uint32_t *exit_code,
                      int64_t *exited_at_unix_nanos);
 
-// The task's pid (from create, then from start). 0 for NULL. Thread-safe; no RPC.
+// The task's pid (from create, then from start). 0 for NULL and for a prepared task that is
+// not created yet. Thread-safe; no RPC.
 uint32_t lcd_task_pid(const struct lcd_task *task);
 
 // Sends `signal` to the task's init process (one RPC).
@@ -1091,7 +1112,8 @@ bool lcd_pids_info(const struct lcd_pids *pids,
 // Frees a process list. NULL does nothing.
 void lcd_pids_free(struct lcd_pids *pids);
 
-// Frees a task handle. NULL does nothing. The containerd task itself is not touched.
+// Frees a task handle. NULL does nothing. The containerd task itself is not touched; the
+// FIFOs of a prepared task that was never created are removed.
 void lcd_task_free(struct lcd_task *task);
 
 #ifdef __cplusplus

@@ -24,6 +24,7 @@ impl Task {
     /// Content.Read of the CRIU image, Leases.Delete (which removes the checkpoint content).
     /// On failure nothing is left in the content store and nothing is written in `dir`.
     pub async fn create_checkpoint(&self, dir: &Path, exit: bool) -> Result<()> {
+        self.shared.require_created()?;
         content::check_target_dir(dir)?;
         let container = &self.shared.container;
         let containerd = &container.client.containerd;

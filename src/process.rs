@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use containerd_client::services::v1::ExecProcessRequest;
+use containerd_client::services::v1::{CreateTaskRequest, ExecProcessRequest};
 use containerd_client::types::v1::{Process as ProcessRecord, Status};
 use prost_types::Any;
 use serde::Deserialize;
@@ -96,6 +96,22 @@ pub(crate) struct ProcessShared {
     pub stdio: StdioPaths,
     pub exit: Arc<ExitSlot>,
     pub stdin_close: Mutex<StdinClose>,
+    /// Whether containerd has the process: a task made by `Task::prepare` is created by its
+    /// start. Always `Created` for execs and for tasks that came from containerd.
+    pub creation: Mutex<Creation>,
+}
+
+/// How far a task made by `Task::prepare` got with its Tasks.Create.
+#[derive(Debug)]
+pub(crate) enum Creation {
+    /// Made locally (FIFOs, exit slot); the request its start sends first.
+    Prepared(Box<CreateTaskRequest>),
+    /// A start is sending the create now.
+    Creating,
+    /// containerd has it (or may have it: a create that was cancelled on its way).
+    Created,
+    /// The create failed and the FIFOs were removed; the error is given again.
+    Failed(Error),
 }
 
 /// When a stdin close can go to containerd.
@@ -116,8 +132,11 @@ impl ProcessShared {
         fifos: Option<FifoSet>,
         stdio: StdioPaths,
         exit: Arc<ExitSlot>,
-        io_ready: bool,
+        creation: Creation,
     ) -> Self {
+        // containerd takes a CloseIO once it has the process: after create for the init process,
+        // after start for an exec (moby's order).
+        let io_ready = exec_id.is_empty() && matches!(creation, Creation::Created);
         ProcessShared {
             container,
             exec_id: exec_id.to_owned(),
@@ -127,6 +146,24 @@ impl ProcessShared {
             stdio,
             exit,
             stdin_close: Mutex::new(StdinClose { io_ready, pending: false }),
+            creation: Mutex::new(creation),
+        }
+    }
+
+    /// Refuses an operation addressed to containerd's copy of a task that containerd does not
+    /// have yet (prepared, or its create failed): the container could have another task by
+    /// then, which the call must not touch. No RPC.
+    pub fn require_created(&self) -> Result<()> {
+        match &*self.creation.lock().unwrap_or_else(|p| p.into_inner()) {
+            Creation::Created => Ok(()),
+            Creation::Prepared(_) | Creation::Creating => Err(Error::failed_precondition(format!(
+                "the task of container {} is not created yet: start it first",
+                self.container.id
+            ))),
+            Creation::Failed(e) => Err(Error::new(
+                e.kind(),
+                format!("the task of container {} could not be created: {}", self.container.id, e.message()),
+            )),
         }
     }
 
@@ -139,15 +176,18 @@ impl ProcessShared {
     }
 
     pub async fn kill(&self, signal: u32) -> Result<()> {
+        self.require_created()?;
         self.containerd().kill(&self.container.id, &self.exec_id, signal, false).await
     }
 
     pub async fn status(&self) -> Result<TaskStatus> {
+        self.require_created()?;
         let record = self.containerd().get_process(&self.container.id, &self.exec_id).await?;
         Ok(TaskStatus::from_record(&record))
     }
 
     pub async fn resize(&self, width: u32, height: u32) -> Result<()> {
+        self.require_created()?;
         self.containerd().resize_pty(&self.container.id, &self.exec_id, width, height).await
     }
 
@@ -236,7 +276,7 @@ impl Process {
         let mut fifos = fifos;
         fifos.keep();
         let stdio = StdioPaths::of(&fifos, fields.terminal);
-        Ok(Process { shared: Arc::new(ProcessShared::new(container.clone(), exec_id, 0, Some(fifos), stdio, exit, false)) })
+        Ok(Process { shared: Arc::new(ProcessShared::new(container.clone(), exec_id, 0, Some(fifos), stdio, exit, Creation::Created)) })
     }
 
     /// Starts the process (one RPC, Tasks.Start). Exec starts of one container are serialized

@@ -12,7 +12,7 @@ use crate::bundle::{FifoSet, Stdio};
 use crate::container::Container;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::ExitStatus;
-use crate::process::{Process, ProcessShared, ProcessState, StdioPaths, TaskStatus, FAILED_START_EXIT_WAIT};
+use crate::process::{Creation, Process, ProcessShared, ProcessState, StdioPaths, TaskStatus, FAILED_START_EXIT_WAIT};
 
 /// The task's init process is a [`ProcessShared`] with an empty exec id.
 pub(crate) type TaskShared = ProcessShared;
@@ -34,6 +34,27 @@ pub struct Task {
     pub(crate) shared: Arc<TaskShared>,
 }
 
+/// Marks a task whose create was abandoned mid-flight as possibly created (see
+/// `Task::create_if_prepared`); forgotten once the create has an answer.
+struct CreationInFlight<'a> {
+    shared: &'a ProcessShared,
+    armed: bool,
+}
+
+impl CreationInFlight<'_> {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for CreationInFlight<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            *self.shared.creation.lock().unwrap_or_else(|p| p.into_inner()) = Creation::Created;
+        }
+    }
+}
+
 impl Task {
     /// Makes the task's FIFO set in the bundle directory (stdin only when `with_stdin`, no
     /// stderr with a terminal) and creates the task in containerd. The task is not started yet:
@@ -46,9 +67,23 @@ impl Task {
 
     /// [`Task::create`], optionally restoring from a checkpoint already in the content store.
     pub(crate) async fn create_with(container: &Container, with_stdin: bool, checkpoint: Option<Descriptor>) -> Result<Task> {
+        let task = Task::prepare_with(container, with_stdin, checkpoint)?;
+        task.create_if_prepared().await?;
+        Ok(task)
+    }
+
+    /// Makes the task's FIFO set, as [`Task::create`] does, without asking containerd for
+    /// anything: [`Task::start`] then creates and starts the task in one call (two RPCs). For
+    /// callers that open the FIFOs before the task exists (moby's order), this saves them a
+    /// round trip. The FIFOs are removed if the create fails or the handle is dropped before it.
+    pub fn prepare(container: &Container, with_stdin: bool) -> Result<Task> {
+        Task::prepare_with(container, with_stdin, None)
+    }
+
+    fn prepare_with(container: &Container, with_stdin: bool, checkpoint: Option<Descriptor>) -> Result<Task> {
         let shared = &container.shared;
         let terminal = shared.spec.terminal;
-        let mut fifos = FifoSet::create(&shared.bundle, &shared.id, with_stdin, terminal)?;
+        let fifos = FifoSet::create(&shared.bundle, &shared.id, with_stdin, terminal)?;
         // Registered before the task exists, so its exit event cannot slip past.
         let exit = shared.client.events.exit_slot(&shared.id, &shared.id, true);
         let request = CreateTaskRequest {
@@ -61,14 +96,60 @@ impl Task {
             checkpoint,
             ..Default::default()
         };
-        let readers = fifos.open_output_readers()?;
-        // Before the RPC: a create that fails on the way back may still have made the task.
-        shared.task_presence.may_exist();
-        let created = shared.client.containerd.create_task(request).await?;
-        drop(readers);
-        fifos.keep();
         let stdio = StdioPaths::of(&fifos, terminal);
-        Ok(Task { shared: Arc::new(ProcessShared::new(shared.clone(), "", created.pid, Some(fifos), stdio, exit, true)) })
+        let creation = Creation::Prepared(Box::new(request));
+        Ok(Task { shared: Arc::new(ProcessShared::new(shared.clone(), "", 0, Some(fifos), stdio, exit, creation)) })
+    }
+
+    /// Sends the Tasks.Create of a prepared task; nothing for a task containerd has. A failed
+    /// create removes the FIFOs, and the handle gives its error again from then on.
+    async fn create_if_prepared(&self) -> Result<()> {
+        let shared = &self.shared;
+        let request = {
+            let mut creation = shared.creation.lock().unwrap_or_else(|p| p.into_inner());
+            match std::mem::replace(&mut *creation, Creation::Creating) {
+                Creation::Prepared(request) => request,
+                earlier => {
+                    *creation = earlier;
+                    drop(creation);
+                    return shared.require_created();
+                }
+            }
+        };
+        // Dropped on the way (the call was cancelled): containerd may have the task by now, so
+        // the handle treats it as created and lets containerd answer later calls.
+        let in_flight = CreationInFlight { shared, armed: true };
+        let readers = match shared.fifos.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            Some(fifos) => fifos.open_output_readers(),
+            None => Ok(Vec::new()),
+        };
+        let created = match readers {
+            Ok(readers) => {
+                // Before the RPC: a create that fails on the way back may still have made the task.
+                shared.container.task_presence.may_exist();
+                let created = shared.container.client.containerd.create_task(*request).await;
+                drop(readers);
+                created
+            }
+            Err(e) => Err(e),
+        };
+        in_flight.disarm();
+        match created {
+            Ok(created) => {
+                shared.pid.store(created.pid, std::sync::atomic::Ordering::SeqCst);
+                if let Some(fifos) = shared.fifos.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                    fifos.keep();
+                }
+                *shared.creation.lock().unwrap_or_else(|p| p.into_inner()) = Creation::Created;
+                shared.mark_io_ready().await;
+                Ok(())
+            }
+            Err(e) => {
+                shared.remove_fifos();
+                *shared.creation.lock().unwrap_or_else(|p| p.into_inner()) = Creation::Failed(e.clone());
+                Err(e)
+            }
+        }
     }
 
     /// The existing task of a container, with no IO attached. One RPC (Tasks.Get), whose
@@ -106,13 +187,15 @@ impl Task {
         } else {
             (None, StdioPaths { terminal: record.terminal, ..StdioPaths::default() })
         };
-        Ok(Task { shared: Arc::new(ProcessShared::new(shared.clone(), "", record.pid, fifos, stdio, exit, true)) })
+        Ok(Task { shared: Arc::new(ProcessShared::new(shared.clone(), "", record.pid, fifos, stdio, exit, Creation::Created)) })
     }
 
-    /// Starts the created task. One RPC (Tasks.Start). When the start fails, the task is killed
-    /// and deleted and its FIFOs removed (errors of that cleanup are logged), and the start
-    /// error is returned.
+    /// Starts the task. One RPC (Tasks.Start), after Tasks.Create for a task made by
+    /// [`Task::prepare`]. When the start fails, the task is killed and deleted and its FIFOs
+    /// removed (errors of that cleanup are logged), and the start error is returned; a failed
+    /// create returns its error as [`Task::create`] does.
     pub async fn start(&self) -> Result<()> {
+        self.create_if_prepared().await?;
         let id = &self.shared.container.id;
         match self.shared.container.client.containerd.start_process(id, "").await {
             Ok(pid) => {
@@ -133,6 +216,7 @@ impl Task {
     /// ForceDelete). Two RPCs (Tasks.Kill with all, Tasks.Delete); the wait uses the event
     /// stream. Bound it with a cancel token.
     pub async fn force_delete(&self) -> Result<ExitStatus> {
+        self.shared.require_created()?;
         let containerd = &self.shared.container.client.containerd;
         let id = &self.shared.container.id;
         match containerd.kill(id, "", libc::SIGKILL as u32, true).await {
@@ -192,17 +276,20 @@ impl Task {
 
     /// Freezes every process of the task. One RPC (Tasks.Pause).
     pub async fn pause(&self) -> Result<()> {
+        self.shared.require_created()?;
         self.shared.container.client.containerd.pause(&self.shared.container.id).await
     }
 
     /// Thaws the task. One RPC (Tasks.Resume).
     pub async fn resume(&self) -> Result<()> {
+        self.shared.require_created()?;
         self.shared.container.client.containerd.resume(&self.shared.container.id).await
     }
 
     /// The task's processes with their info payloads, exactly as containerd sent them. One RPC
     /// (Tasks.ListPids).
     pub async fn pids(&self) -> Result<Vec<ProcessInfo>> {
+        self.shared.require_created()?;
         let processes = self.shared.container.client.containerd.list_pids(&self.shared.container.id).await?;
         Ok(processes.into_iter().map(|p| ProcessInfo { pid: p.pid, info: p.info }).collect())
     }
@@ -210,6 +297,7 @@ impl Task {
     /// Updates the task's resources from a runtime-spec `LinuxResources` JSON document, sent
     /// as it is after a syntax check. One RPC (Tasks.Update).
     pub async fn update_resources(&self, resources_json: &[u8]) -> Result<()> {
+        self.shared.require_created()?;
         serde_json::from_slice::<serde::de::IgnoredAny>(resources_json)
             .map_err(|e| Error::invalid_argument(format!("resources are not a valid LinuxResources JSON document: {e}")))?;
         let resources = Any { type_url: RESOURCES_TYPE_URL.to_owned(), value: resources_json.to_vec() };
@@ -220,12 +308,14 @@ impl Task {
     /// with its FIFO set named after `exec_id`. One RPC (Tasks.Exec); start it with
     /// [`Process::start`]. A used exec id is already-exists.
     pub async fn exec(&self, exec_id: &str, spec_json: &[u8], with_stdin: bool) -> Result<Process> {
+        self.shared.require_created()?;
         Process::exec(&self.shared.container, exec_id, spec_json, with_stdin).await
     }
 
     /// Deletes the stopped task and removes its FIFOs; returns how it exited. One RPC
     /// (Tasks.Delete). A task that is still running is refused (failed precondition).
     pub async fn delete(&self) -> Result<ExitStatus> {
+        self.shared.require_created()?;
         let container = &self.shared.container;
         let generation = container.task_presence.before_delete();
         let response = container.client.containerd.delete_task(&container.id).await?;

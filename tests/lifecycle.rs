@@ -294,3 +294,75 @@ fn missing_executable_is_reported_with_containerds_text_and_leaves_no_task_or_fi
     assert!(leftovers.is_empty(), "fifos removed after a failed create: {leftovers:?}");
     run(container.delete()).unwrap();
 }
+
+#[test]
+fn a_prepared_task_is_created_and_started_by_one_start_with_a_held_stdin_close_sent_after_the_create() {
+    let client = client("prepare");
+    let container = create_container(&client, "cat", &["sh", "-c", "cat; echo after eof"], false).unwrap();
+    let counts = client.rpc_counts();
+    let before = counts.total();
+
+    let task = Task::prepare(&container, true).unwrap();
+    let bundle = container.bundle_dir();
+    for stream in ["cat-stdin", "cat-stdout", "cat-stderr"] {
+        assert!(std::fs::metadata(bundle.join(stream)).unwrap().file_type().is_fifo(), "{stream} made by prepare");
+    }
+    assert_eq!(task.pid(), 0, "no pid before containerd has the task");
+    let err = run(task.kill(libc::SIGKILL as u32)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::FailedPrecondition, "{err}");
+    assert!(err.message().contains("not created yet"), "{err}");
+    assert_eq!(run(task.status()).unwrap_err().kind(), ErrorKind::FailedPrecondition);
+    assert_eq!(run(task.delete()).unwrap_err().kind(), ErrorKind::FailedPrecondition);
+    // A close before containerd has the process is held for the create.
+    run(task.close_stdin()).unwrap();
+    assert_eq!(counts.total(), before, "prepare and the refused calls make no RPC");
+
+    let output = read_fifo(task.stdio().get(Stdio::Stdout).unwrap().to_str().unwrap().as_ref());
+    run(task.start()).unwrap();
+    assert!(task.pid() > 0);
+    for (rpc, n) in [(Rpc::TasksCreate, 1), (Rpc::TasksCloseIo, 1), (Rpc::TasksStart, 1)] {
+        assert_eq!(counts.get(rpc), n, "{}", rpc.method());
+    }
+    assert_eq!(counts.total(), before + 3);
+    // cat ends only if the held CloseIO reached containerd.
+    assert_eq!(run(task.wait()).unwrap().code, 0);
+    assert_eq!(output.join().unwrap(), "after eof\n");
+    run(task.delete()).unwrap();
+    assert!(!bundle.join("cat-stdout").exists(), "task delete removes its fifos");
+    run(container.delete()).unwrap();
+}
+
+#[test]
+fn a_prepared_task_whose_create_fails_removes_its_fifos_and_keeps_no_pid() {
+    let client = client("preparefail");
+    let container = create_container(&client, "nope", &["/bin/does-not-exist"], false).unwrap();
+    let task = Task::prepare(&container, false).unwrap();
+    let err = run(task.start()).unwrap_err();
+    assert!(err.message().contains("/bin/does-not-exist: no such file or directory"), "containerd's text reaches the caller: {err}");
+    assert_eq!(task.pid(), 0, "a failed create is told apart from a failed start by the pid");
+    let leftovers: Vec<_> = std::fs::read_dir(container.bundle_dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(leftovers.is_empty(), "fifos removed after a failed create: {leftovers:?}");
+    let again = run(task.start()).unwrap_err();
+    assert_eq!(again.kind(), err.kind(), "{again}");
+    assert!(again.message().contains("could not be created"), "{again}");
+    assert_eq!(run(Task::load(&container)).unwrap_err().kind(), ErrorKind::NotFound, "no task was left");
+    drop(task);
+    run(container.delete()).unwrap();
+}
+
+#[test]
+fn dropping_a_prepared_task_that_was_never_started_removes_its_fifos() {
+    let client = client("preparedrop");
+    let container = create_container(&client, "idle", &["true"], false).unwrap();
+    let task = Task::prepare(&container, true).unwrap();
+    assert!(container.bundle_dir().join("idle-stdin").exists());
+    drop(task);
+    let leftovers: Vec<_> = std::fs::read_dir(container.bundle_dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(leftovers.is_empty(), "fifos of a task never created are removed with its handle: {leftovers:?}");
+    // The same FIFOs can be made again: nothing of the first handle is left.
+    let task = run(Task::create(&container, true)).unwrap();
+    run(task.start()).unwrap();
+    run(task.wait()).unwrap();
+    run(task.delete()).unwrap();
+    run(container.delete()).unwrap();
+}

@@ -128,6 +128,22 @@ func (c *Container) NewTask(ctx context.Context, withStdin bool) (*Task, error) 
 	return newTask(p, c.id), nil
 }
 
+// PrepareTask makes the task's FIFO set without asking containerd for anything; Start then
+// creates and starts the task in one call (two RPCs). Until then Pid is 0 and calls that
+// address containerd's task fail with FailedPrecondition; Close removes the FIFOs of a task
+// that was never created. Open the FIFOs before Start (moby's order).
+func (c *Container) PrepareTask(withStdin bool) (*Task, error) {
+	var p *C.lcd_task
+	err := c.h.use(func(cp *C.lcd_container) error {
+		var cerr *C.lcd_error
+		return check(C.lcd_task_prepare(cp, C.bool(withStdin), &p, &cerr), cerr)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newTask(p, c.id), nil
+}
+
 // NewTaskFromCheckpoint is NewTask restoring from a checkpoint directory.
 func (c *Container) NewTaskFromCheckpoint(ctx context.Context, withStdin bool, dir string) (*Task, error) {
 	var p *C.lcd_task
@@ -159,7 +175,8 @@ func (c *Container) Task(ctx context.Context, attach bool) (*Task, error) {
 // Stdio is the task's FIFO set.
 func (t *Task) Stdio() Stdio { return t.stdio }
 
-// Pid is the task's pid, from the handle (still answered after Delete).
+// Pid is the task's pid, from the handle (still answered after Delete); 0 while a prepared
+// task is not created.
 func (t *Task) Pid() (pid uint32) {
 	if t.h.use(func(p *C.lcd_task) error {
 		pid = uint32(C.lcd_task_pid(p))
@@ -177,7 +194,8 @@ func (t *Task) retire(exit Exit) {
 	})
 }
 
-// Start starts the created task (one RPC); on failure the task is deleted.
+// Start starts the task (one RPC; a prepared task is created first, two RPCs). A failed start
+// deletes the task; a failed create leaves Pid at 0 and removes the FIFOs.
 func (t *Task) Start(ctx context.Context) error {
 	return t.h.asyncCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
 		return C.lcd_task_start_async(p, cancel, out, cerr)

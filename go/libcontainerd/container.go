@@ -21,25 +21,37 @@ func (c *container) Start(ctx context.Context, checkpointDir string, withStdin b
 		t   *lcd.Task
 		err error
 	)
-	if checkpointDir != "" {
-		t, err = c.ctr.NewTaskFromCheckpoint(ctx, withStdin, checkpointDir)
+	// Without a checkpoint, moby's order: the caller attaches to the FIFOs before the task
+	// exists, then one library call creates and starts it. A restore creates the task first.
+	prepared := checkpointDir == ""
+	if prepared {
+		t, err = c.ctr.PrepareTask(withStdin)
 	} else {
-		t, err = c.ctr.NewTask(ctx, withStdin)
+		t, err = c.ctr.NewTaskFromCheckpoint(ctx, withStdin, checkpointDir)
 	}
 	if err != nil {
 		return nil, errors.Wrap(wrapError(err), "failed to create task for container")
 	}
 	rio, release, err := attach(ctx, t.Stdio(), t.CloseStdin, attachStdio)
 	if err != nil {
-		forceDelete(t)
+		if prepared {
+			t.Close() // never created: this removes the FIFOs
+		} else {
+			forceDelete(t)
+		}
 		return nil, errors.Wrap(err, "failed to create task for container")
 	}
 	err = t.Start(ctx)
 	release()
 	if err != nil {
-		// The library already deleted the task; release the IO.
+		// The library already removed what the failed create or start left; release the IO.
+		// A task whose create failed has no pid.
+		created := t.Pid() != 0
 		closeIO(rio)
 		t.Close()
+		if !created {
+			return nil, errors.Wrap(wrapError(err), "failed to create task for container")
+		}
 		return nil, wrapError(err)
 	}
 	return &task{process: process{lp: t, io: rio, del: t.Delete, status: t.Status}, t: t}, nil

@@ -114,6 +114,20 @@ func errorClass(err error) string {
 	return "other"
 }
 
+// failedCreate is what dockerd sees of a failed task create: the class, moby's wrapping and
+// the shim's text. (The library puts what it was doing between the two, which moby does not.)
+func failedCreate(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	msg := err.Error()
+	shim := ""
+	if i := strings.Index(msg, "failed to create shim task: "); i >= 0 {
+		shim = msg[i:]
+	}
+	return fmt.Sprintf("%s wrapped=%t %s", errorClass(err), strings.HasPrefix(msg, "failed to create task for container: "), shim)
+}
+
 func bundleFiles(dir string) []string {
 	entries, _ := os.ReadDir(dir)
 	var names []string
@@ -134,6 +148,10 @@ type observation struct {
 	FilesAfterTaskDelete   []string
 	BundleGoneAfterDelete  bool
 	StatusWhileRunning     string
+	// A task whose create fails (the executable is missing): the error as dockerd sees it, and
+	// what is left in the bundle.
+	FailedCreate           string
+	FilesAfterFailedCreate []string
 }
 
 type scenarioRPCs struct{ lifecycle, exec, errors map[string]int }
@@ -217,6 +235,14 @@ func runScenarios(t *testing.T, name string, newClient newClientFunc) (observati
 	_, err = ctr.Task(ctx)
 	obs.Errors["task of container without one"] = errorClass(err)
 	obs.Errors["delete container"] = errorClass(ctr.Delete(ctx))
+	ctr, err = c.NewContainer(ctx, "c3", ociSpec(rootfs, "c3", "/nonexistent"), "io.containerd.runc.v2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ctr.Start(ctx, "", false, (&capture{}).attach)
+	obs.FailedCreate = failedCreate(err)
+	obs.FilesAfterFailedCreate = bundleFiles(filepath.Join(filepath.Dir(bundle), "c3"))
+	obs.Errors["delete container after failed create"] = errorClass(ctr.Delete(ctx))
 	rpcs.errors = delta(before, rpcCounts(t))
 	return obs, rpcs
 }

@@ -126,6 +126,33 @@ pub unsafe extern "C" fn lcd_task_create_async(
     })
 }
 
+/// Prepares the container's task without asking containerd for anything: makes the FIFO set
+/// as `lcd_task_create` does, and `lcd_task_start` then creates and starts the task in one call
+/// (Tasks.Create, Tasks.Start). For a caller that opens the FIFOs before the task exists, this
+/// saves a round trip. Until the start has created it, `lcd_task_pid` is 0 and the calls that
+/// address containerd's task (kill, status, delete, pause, ...) fail with
+/// `LCD_FAILED_PRECONDITION` without an RPC; `lcd_task_close_stdin` is held until the create.
+///
+/// Ownership: on success `*out` receives a task the caller frees with `lcd_task_free`; freeing
+/// a task that was never created removes its FIFOs. Thread-safe; no RPC.
+/// Errors: `LCD_INVALID_ARGUMENT` for NULL arguments; `LCD_ALREADY_EXISTS` when the FIFOs
+/// exist already (another task handle of the container has them); filesystem errors.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_prepare(
+    container: *const lcd_container,
+    with_stdin: bool,
+    out: *mut *mut lcd_task,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let out = out_arg("out", out)?;
+        let container = unsafe { handle_arg("container", container)? };
+        let task = Task::prepare(&container.container, with_stdin)?;
+        unsafe { out.write(Box::into_raw(Box::new(lcd_task { task }))) };
+        Ok(())
+    })
+}
+
 /// Gets the container's existing task (one RPC), for example after the host program
 /// restarted. With `attach` false the task has no IO; with `attach` true the handle takes over
 /// the FIFOs containerd names for the task (`lcd_task_stdio_path` gives them; open them to
@@ -200,11 +227,15 @@ pub unsafe extern "C" fn lcd_task_terminal(task: *const lcd_task) -> bool {
     boundary_infallible(false, || unsafe { task.as_ref() }.is_some_and(|t| t.task.stdio().terminal))
 }
 
-/// Starts a created task (one RPC). If the start fails, the task is killed and deleted and its
+/// Starts the task (one RPC, Tasks.Start); a task from `lcd_task_prepare` is created first
+/// (Tasks.Create, then Tasks.Start). If the start fails, the task is killed and deleted and its
 /// FIFOs removed before the start error is returned (with containerd's text, e.g.
-/// "executable file not found in $PATH").
+/// "executable file not found in $PATH"). If the create fails, its error is returned as
+/// `lcd_task_create` gives it, the FIFOs are removed and `lcd_task_pid` stays 0 (which tells
+/// the two failures apart); starting that handle again gives the same error class.
 ///
-/// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+/// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`;
+/// `LCD_FAILED_PRECONDITION` while another call is creating the prepared task.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_task_start(task: *const lcd_task, cancel: *const lcd_cancel, err: *mut *mut lcd_error) -> lcd_status {
     boundary(err, || {
@@ -241,7 +272,8 @@ pub unsafe extern "C" fn lcd_task_exited(task: *const lcd_task, exit_code: *mut 
     })
 }
 
-/// The task's pid (from create, then from start). 0 for NULL. Thread-safe; no RPC.
+/// The task's pid (from create, then from start). 0 for NULL and for a prepared task that is
+/// not created yet. Thread-safe; no RPC.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_task_pid(task: *const lcd_task) -> u32 {
     boundary_infallible(0, || unsafe { task.as_ref() }.map(|t| t.task.pid()).unwrap_or(0))
@@ -689,7 +721,8 @@ pub unsafe extern "C" fn lcd_pids_free(pids: *mut lcd_pids) {
     unsafe { free_handle(pids) }
 }
 
-/// Frees a task handle. NULL does nothing. The containerd task itself is not touched.
+/// Frees a task handle. NULL does nothing. The containerd task itself is not touched; the
+/// FIFOs of a prepared task that was never created are removed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_task_free(task: *mut lcd_task) {
     unsafe { free_handle(task) }

@@ -531,6 +531,59 @@ static void test_async_calls(lcd_client *client) {
   CHECK(pending == NULL, "no pending call for refused arguments");
 }
 
+/* A prepared task: FIFOs first, then one start call creates and starts it. */
+static void test_prepared_task(lcd_client *client) {
+  lcd_error *err = NULL;
+  lcd_task *task = NULL;
+  expect_error(lcd_task_prepare(NULL, false, &task, &err), LCD_INVALID_ARGUMENT, &err, "prepare on NULL",
+               "container");
+  lcd_container *container = create(client, "c-prepared", "[\"sh\",\"-c\",\"echo prepared; exit 5\"]");
+  if (!container)
+    return;
+  expect_error(lcd_task_prepare(container, false, NULL, &err), LCD_INVALID_ARGUMENT, &err, "prepare without out",
+               "out");
+  expect_error(lcd_task_prepare(container, false, &task, &err), LCD_OK, &err, "prepare task", NULL);
+  if (!task) {
+    lcd_container_free(container);
+    return;
+  }
+  char stdout_path[512];
+  snprintf(stdout_path, sizeof stdout_path, "%s", lcd_task_stdio_path(task, LCD_STDOUT));
+  CHECK(access(stdout_path, F_OK) == 0, "prepare makes the stdout fifo %s", stdout_path);
+  CHECK(lcd_task_pid(task) == 0, "no pid before the create");
+  expect_error(lcd_task_kill(task, 9, NULL, &err), LCD_FAILED_PRECONDITION, &err, "kill a task not created yet",
+               "not created yet");
+  /* The reader is open before the task exists, as moby's callers do. */
+  int out_fd = open(stdout_path, O_RDONLY | O_NONBLOCK);
+  CHECK(out_fd >= 0, "open the prepared task's stdout");
+
+  lcd_pending *pending = NULL;
+  expect_error(lcd_task_start_async(task, NULL, &pending, &err), LCD_OK, &err, "create and start async", NULL);
+  if (pending && wait_pending(pending, "create and start"))
+    expect_error(lcd_pending_finish(pending, &err), LCD_OK, &err, "finish create and start", NULL);
+  lcd_pending_free(pending);
+  CHECK(lcd_task_pid(task) > 0, "the start's create gave the task a pid");
+  uint32_t code = 0;
+  expect_error(lcd_task_wait(task, NULL, &code, NULL, &err), LCD_OK, &err, "wait prepared task", NULL);
+  CHECK(code == 5, "prepared task exits with 5, got %u", code);
+  char buf[64] = {0};
+  ssize_t n = out_fd >= 0 ? read(out_fd, buf, sizeof buf - 1) : -1;
+  CHECK(n == 9 && strcmp(buf, "prepared\n") == 0, "prepared task's output, got %zd '%s'", n, buf);
+  if (out_fd >= 0)
+    close(out_fd);
+  expect_error(lcd_task_delete(task, NULL, NULL, NULL, &err), LCD_OK, &err, "delete prepared task", NULL);
+  lcd_task_free(task);
+
+  /* Freeing a task that was never created leaves no FIFO behind. */
+  task = NULL;
+  expect_error(lcd_task_prepare(container, true, &task, &err), LCD_OK, &err, "prepare again", NULL);
+  CHECK(access(stdout_path, F_OK) == 0, "the second prepare makes the fifos again");
+  lcd_task_free(task);
+  CHECK(access(stdout_path, F_OK) != 0, "freeing a task never created removes its fifos");
+  expect_error(lcd_container_delete(container, NULL, &err), LCD_OK, &err, "delete container", NULL);
+  lcd_container_free(container);
+}
+
 int main(int argc, char **argv) {
   if (argc != 4) {
     fprintf(stderr, "usage: %s SOCKET ROOTFS STATE_DIR\n", argv[0]);
@@ -562,6 +615,7 @@ int main(int argc, char **argv) {
   test_kill(client);
   test_exec_and_task_operations(client);
   test_async_calls(client);
+  test_prepared_task(client);
   test_errors(client);
 
   lcd_client_free(client);
