@@ -573,12 +573,36 @@ enum lcd_status lcd_task_exec_async(const struct lcd_task *task,
                                     struct lcd_pending **out,
                                     struct lcd_error **err);
 
-// Starts an exec'd process (one RPC). Exec starts within one container are serialized
+// Prepares a process of the task without asking containerd for anything: checks `exec_id`
+// and `spec_json` and makes the FIFO set as `lcd_task_exec` does, and `lcd_process_start` then
+// adds and starts the process in one call (Tasks.Exec, Tasks.Start). For a caller that opens
+// the FIFOs before the process exists, this saves a round trip. Until the start has added it,
+// the calls that address containerd's process (kill, status, delete, resize) fail with
+// `LCD_FAILED_PRECONDITION` without an RPC; `lcd_process_close_stdin` is held until the start.
+//
+// Ownership: on success `*out` receives a process the caller frees with `lcd_process_free`;
+// freeing one that was never added removes its FIFOs. Thread-safe; no RPC.
+// Errors: `LCD_INVALID_ARGUMENT` (bad exec id, spec that is not JSON, NULL pointers);
+// `LCD_ALREADY_EXISTS` ("id already in use") when the exec id's FIFOs exist;
+// `LCD_FAILED_PRECONDITION` for a prepared task not created yet.
+enum lcd_status lcd_task_prepare_exec(const struct lcd_task *task,
+                                      const uint8_t *exec_id,
+                                      size_t exec_id_len,
+                                      const uint8_t *spec_json,
+                                      size_t spec_json_len,
+                                      bool with_stdin,
+                                      struct lcd_process **out,
+                                      struct lcd_error **err);
+
+// Starts an exec'd process (one RPC); a process from `lcd_task_prepare_exec` is added first
+// (Tasks.Exec, then Tasks.Start). Exec starts within one container are serialized
 // (containerd#8557). A stdin close requested before the start is sent right after it. If the
 // start fails, the process is deleted and its FIFOs removed before the start error (with
-// containerd's text) is returned.
+// containerd's text) is returned; if the Tasks.Exec fails, its error is returned as
+// `lcd_task_exec` gives it and the FIFOs are removed.
 //
-// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`;
+// `LCD_FAILED_PRECONDITION` while another call is adding the prepared process.
 enum lcd_status lcd_process_start(const struct lcd_process *process,
                                   const struct lcd_cancel *cancel,
                                   struct lcd_error **err);
@@ -722,7 +746,8 @@ enum lcd_status lcd_process_delete_async(const struct lcd_process *process,
                                          struct lcd_pending **out,
                                          struct lcd_error **err);
 
-// Frees a process handle. NULL does nothing. The containerd process is not touched.
+// Frees a process handle. NULL does nothing. The containerd process is not touched; the FIFOs
+// of a prepared process that was never added are removed.
 void lcd_process_free(struct lcd_process *process);
 
 // Reads the task's stats (one RPC; a second only when containerd has no sample, to tell a

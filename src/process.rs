@@ -101,17 +101,47 @@ pub(crate) struct ProcessShared {
     pub creation: Mutex<Creation>,
 }
 
-/// How far a task made by `Task::prepare` got with its Tasks.Create.
+/// How far a process made by `Task::prepare` or `Process::prepare` got with the RPC that makes
+/// it in containerd (Tasks.Create, Tasks.Exec).
 #[derive(Debug)]
 pub(crate) enum Creation {
     /// Made locally (FIFOs, exit slot); the request its start sends first.
-    Prepared(Box<CreateTaskRequest>),
+    Prepared(Box<PreparedRequest>),
     /// A start is sending the create now.
     Creating,
     /// containerd has it (or may have it: a create that was cancelled on its way).
     Created,
     /// The create failed and the FIFOs were removed; the error is given again.
     Failed(Error),
+}
+
+/// The RPC that makes a prepared process in containerd.
+#[derive(Debug)]
+pub(crate) enum PreparedRequest {
+    Task(CreateTaskRequest),
+    Exec(ExecProcessRequest),
+}
+
+/// Marks a process whose create was abandoned mid-flight (the call was cancelled) as possibly
+/// created: containerd may have it, so later calls go to containerd and it answers. Disarmed
+/// once the create has an answer.
+struct CreationInFlight<'a> {
+    shared: &'a ProcessShared,
+    armed: bool,
+}
+
+impl CreationInFlight<'_> {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for CreationInFlight<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.shared.set_creation(Creation::Created);
+        }
+    }
 }
 
 /// When a stdin close can go to containerd.
@@ -150,21 +180,90 @@ impl ProcessShared {
         }
     }
 
-    /// Refuses an operation addressed to containerd's copy of a task that containerd does not
-    /// have yet (prepared, or its create failed): the container could have another task by
-    /// then, which the call must not touch. No RPC.
+    /// "the task of container x" or "exec y of container x", for messages.
+    fn describe(&self) -> String {
+        match self.exec_id.as_str() {
+            "" => format!("the task of container {}", self.container.id),
+            exec_id => format!("exec {exec_id} of container {}", self.container.id),
+        }
+    }
+
+    fn set_creation(&self, creation: Creation) {
+        *self.creation.lock().unwrap_or_else(|p| p.into_inner()) = creation;
+    }
+
+    /// Refuses an operation addressed to containerd's copy of a process that containerd does
+    /// not have yet (prepared, or its create failed): the container could have another process
+    /// of that id by then, which the call must not touch. No RPC.
     pub fn require_created(&self) -> Result<()> {
         match &*self.creation.lock().unwrap_or_else(|p| p.into_inner()) {
             Creation::Created => Ok(()),
-            Creation::Prepared(_) | Creation::Creating => Err(Error::failed_precondition(format!(
-                "the task of container {} is not created yet: start it first",
-                self.container.id
-            ))),
-            Creation::Failed(e) => Err(Error::new(
-                e.kind(),
-                format!("the task of container {} could not be created: {}", self.container.id, e.message()),
-            )),
+            Creation::Prepared(_) | Creation::Creating => {
+                Err(Error::failed_precondition(format!("{} is not created yet: start it first", self.describe())))
+            }
+            Creation::Failed(e) => Err(Error::new(e.kind(), format!("{} could not be created: {}", self.describe(), e.message()))),
         }
+    }
+
+    /// Sends the RPC that makes a prepared process in containerd (Tasks.Create for a task,
+    /// Tasks.Exec for an exec); nothing for a process containerd has. A failed create removes
+    /// the FIFOs, and the handle gives its error again from then on.
+    pub async fn create_if_prepared(&self) -> Result<()> {
+        let request = {
+            let mut creation = self.creation.lock().unwrap_or_else(|p| p.into_inner());
+            match std::mem::replace(&mut *creation, Creation::Creating) {
+                Creation::Prepared(request) => request,
+                earlier => {
+                    *creation = earlier;
+                    drop(creation);
+                    return self.require_created();
+                }
+            }
+        };
+        let in_flight = CreationInFlight { shared: self, armed: true };
+        let created = match *request {
+            PreparedRequest::Task(request) => self.create_task(request).await.map(Some),
+            PreparedRequest::Exec(request) => self.containerd().exec(request).await.map(|()| None).map_err(|e| match e.kind() {
+                ErrorKind::AlreadyExists => Error::new(ErrorKind::AlreadyExists, format!("id already in use: {}", e.message())),
+                _ => e,
+            }),
+        };
+        in_flight.disarm();
+        match created {
+            Ok(pid) => {
+                if let Some(pid) = pid {
+                    self.pid.store(pid, Ordering::SeqCst);
+                }
+                if let Some(fifos) = self.fifos.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                    fifos.keep();
+                }
+                self.set_creation(Creation::Created);
+                if self.exec_id.is_empty() {
+                    // containerd takes the init process's CloseIO from its create on.
+                    self.mark_io_ready().await;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.remove_fifos();
+                self.set_creation(Creation::Failed(e.clone()));
+                Err(e)
+            }
+        }
+    }
+
+    /// Tasks.Create, with read ends of the output FIFOs held open meanwhile (the shim opens
+    /// the write ends during the create; see `open_output_readers`). The created pid.
+    async fn create_task(&self, request: CreateTaskRequest) -> Result<u32> {
+        let readers = match self.fifos.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            Some(fifos) => fifos.open_output_readers()?,
+            None => Vec::new(),
+        };
+        // Before the RPC: a create that fails on the way back may still have made the task.
+        self.container.task_presence.may_exist();
+        let created = self.containerd().create_task(request).await;
+        drop(readers);
+        Ok(created?.pid)
     }
 
     fn containerd(&self) -> &crate::containerd::Containerd {
@@ -252,6 +351,15 @@ impl Process {
     /// (one RPC, Tasks.Exec). The process is not started: open the FIFOs, then
     /// [`Process::start`]. On failure the FIFOs are removed.
     pub(crate) async fn exec(container: &Arc<ContainerShared>, exec_id: &str, spec_json: &[u8], with_stdin: bool) -> Result<Process> {
+        let process = Process::prepare(container, exec_id, spec_json, with_stdin)?;
+        process.shared.create_if_prepared().await?;
+        Ok(process)
+    }
+
+    /// Makes the exec's FIFO set, as [`Process::exec`] does, without asking containerd for
+    /// anything: [`Process::start`] then adds and starts the process in one call (Tasks.Exec,
+    /// Tasks.Start). The FIFOs are removed if the exec fails or the handle is dropped before it.
+    pub(crate) fn prepare(container: &Arc<ContainerShared>, exec_id: &str, spec_json: &[u8], with_stdin: bool) -> Result<Process> {
         identifiers::validate("exec id", exec_id)?;
         let fields: ProcessSpecFields = serde_json::from_slice(spec_json)
             .map_err(|e| Error::invalid_argument(format!("process spec is not a valid OCI process JSON document: {e}")))?;
@@ -269,21 +377,19 @@ impl Process {
             terminal: fields.terminal,
             spec: Some(Any { type_url: PROCESS_SPEC_TYPE_URL.to_owned(), value: spec_json.to_vec() }),
         };
-        container.client.containerd.exec(request).await.map_err(|e| match e.kind() {
-            ErrorKind::AlreadyExists => Error::new(ErrorKind::AlreadyExists, format!("id already in use: {}", e.message())),
-            _ => e,
-        })?;
-        let mut fifos = fifos;
-        fifos.keep();
         let stdio = StdioPaths::of(&fifos, fields.terminal);
-        Ok(Process { shared: Arc::new(ProcessShared::new(container.clone(), exec_id, 0, Some(fifos), stdio, exit, Creation::Created)) })
+        let creation = Creation::Prepared(Box::new(PreparedRequest::Exec(request)));
+        Ok(Process { shared: Arc::new(ProcessShared::new(container.clone(), exec_id, 0, Some(fifos), stdio, exit, creation)) })
     }
 
-    /// Starts the process (one RPC, Tasks.Start). Exec starts of one container are serialized
-    /// (containerd#8557: concurrent exec starts can take minutes). A stdin close asked for
-    /// earlier is sent right after. On failure the process is deleted and its FIFOs removed.
+    /// Starts the process (one RPC, Tasks.Start; a prepared process is added first with
+    /// Tasks.Exec). Exec starts of one container are serialized (containerd#8557: concurrent
+    /// exec starts can take minutes). A stdin close asked for earlier is sent right after. On
+    /// failure the process is deleted and its FIFOs removed; a failed Tasks.Exec returns its
+    /// error as [`Process::exec`] does.
     pub async fn start(&self) -> Result<()> {
         let shared = &self.shared;
+        shared.create_if_prepared().await?;
         let container = &shared.container;
         let started = {
             // The shim opens an exec's FIFOs during the start, with a blocking open of the
@@ -367,6 +473,7 @@ impl Process {
     /// Deletes the exited process (one RPC, Tasks.DeleteProcess) and removes its FIFOs;
     /// returns how it exited. A running process is refused (failed precondition).
     pub async fn delete(&self) -> Result<ExitStatus> {
+        self.shared.require_created()?;
         let container = &self.shared.container;
         let response = container.client.containerd.delete_process(&container.id, &self.shared.exec_id).await?;
         Ok(self.shared.finish(&response))

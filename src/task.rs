@@ -12,7 +12,7 @@ use crate::bundle::{FifoSet, Stdio};
 use crate::container::Container;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::ExitStatus;
-use crate::process::{Creation, Process, ProcessShared, ProcessState, StdioPaths, TaskStatus, FAILED_START_EXIT_WAIT};
+use crate::process::{Creation, PreparedRequest, Process, ProcessShared, ProcessState, StdioPaths, TaskStatus, FAILED_START_EXIT_WAIT};
 
 /// The task's init process is a [`ProcessShared`] with an empty exec id.
 pub(crate) type TaskShared = ProcessShared;
@@ -34,27 +34,6 @@ pub struct Task {
     pub(crate) shared: Arc<TaskShared>,
 }
 
-/// Marks a task whose create was abandoned mid-flight as possibly created (see
-/// `Task::create_if_prepared`); forgotten once the create has an answer.
-struct CreationInFlight<'a> {
-    shared: &'a ProcessShared,
-    armed: bool,
-}
-
-impl CreationInFlight<'_> {
-    fn disarm(mut self) {
-        self.armed = false;
-    }
-}
-
-impl Drop for CreationInFlight<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            *self.shared.creation.lock().unwrap_or_else(|p| p.into_inner()) = Creation::Created;
-        }
-    }
-}
-
 impl Task {
     /// Makes the task's FIFO set in the bundle directory (stdin only when `with_stdin`, no
     /// stderr with a terminal) and creates the task in containerd. The task is not started yet:
@@ -68,7 +47,7 @@ impl Task {
     /// [`Task::create`], optionally restoring from a checkpoint already in the content store.
     pub(crate) async fn create_with(container: &Container, with_stdin: bool, checkpoint: Option<Descriptor>) -> Result<Task> {
         let task = Task::prepare_with(container, with_stdin, checkpoint)?;
-        task.create_if_prepared().await?;
+        task.shared.create_if_prepared().await?;
         Ok(task)
     }
 
@@ -97,59 +76,8 @@ impl Task {
             ..Default::default()
         };
         let stdio = StdioPaths::of(&fifos, terminal);
-        let creation = Creation::Prepared(Box::new(request));
+        let creation = Creation::Prepared(Box::new(PreparedRequest::Task(request)));
         Ok(Task { shared: Arc::new(ProcessShared::new(shared.clone(), "", 0, Some(fifos), stdio, exit, creation)) })
-    }
-
-    /// Sends the Tasks.Create of a prepared task; nothing for a task containerd has. A failed
-    /// create removes the FIFOs, and the handle gives its error again from then on.
-    async fn create_if_prepared(&self) -> Result<()> {
-        let shared = &self.shared;
-        let request = {
-            let mut creation = shared.creation.lock().unwrap_or_else(|p| p.into_inner());
-            match std::mem::replace(&mut *creation, Creation::Creating) {
-                Creation::Prepared(request) => request,
-                earlier => {
-                    *creation = earlier;
-                    drop(creation);
-                    return shared.require_created();
-                }
-            }
-        };
-        // Dropped on the way (the call was cancelled): containerd may have the task by now, so
-        // the handle treats it as created and lets containerd answer later calls.
-        let in_flight = CreationInFlight { shared, armed: true };
-        let readers = match shared.fifos.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            Some(fifos) => fifos.open_output_readers(),
-            None => Ok(Vec::new()),
-        };
-        let created = match readers {
-            Ok(readers) => {
-                // Before the RPC: a create that fails on the way back may still have made the task.
-                shared.container.task_presence.may_exist();
-                let created = shared.container.client.containerd.create_task(*request).await;
-                drop(readers);
-                created
-            }
-            Err(e) => Err(e),
-        };
-        in_flight.disarm();
-        match created {
-            Ok(created) => {
-                shared.pid.store(created.pid, std::sync::atomic::Ordering::SeqCst);
-                if let Some(fifos) = shared.fifos.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-                    fifos.keep();
-                }
-                *shared.creation.lock().unwrap_or_else(|p| p.into_inner()) = Creation::Created;
-                shared.mark_io_ready().await;
-                Ok(())
-            }
-            Err(e) => {
-                shared.remove_fifos();
-                *shared.creation.lock().unwrap_or_else(|p| p.into_inner()) = Creation::Failed(e.clone());
-                Err(e)
-            }
-        }
     }
 
     /// The existing task of a container, with no IO attached. One RPC (Tasks.Get), whose
@@ -195,7 +123,7 @@ impl Task {
     /// removed (errors of that cleanup are logged), and the start error is returned; a failed
     /// create returns its error as [`Task::create`] does.
     pub async fn start(&self) -> Result<()> {
-        self.create_if_prepared().await?;
+        self.shared.create_if_prepared().await?;
         let id = &self.shared.container.id;
         match self.shared.container.client.containerd.start_process(id, "").await {
             Ok(pid) => {
@@ -310,6 +238,14 @@ impl Task {
     pub async fn exec(&self, exec_id: &str, spec_json: &[u8], with_stdin: bool) -> Result<Process> {
         self.shared.require_created()?;
         Process::exec(&self.shared.container, exec_id, spec_json, with_stdin).await
+    }
+
+    /// [`Task::exec`] without the RPC: makes the FIFO set, and [`Process::start`] then adds
+    /// and starts the process in one call (Tasks.Exec, Tasks.Start). For callers that open the
+    /// FIFOs before the process exists (moby's order), this saves them a round trip.
+    pub fn prepare_exec(&self, exec_id: &str, spec_json: &[u8], with_stdin: bool) -> Result<Process> {
+        self.shared.require_created()?;
+        Process::prepare(&self.shared.container, exec_id, spec_json, with_stdin)
     }
 
     /// Deletes the stopped task and removes its FIFOs; returns how it exited. One RPC

@@ -242,3 +242,50 @@ fn a_restarted_host_reattaches_to_the_running_tasks_fifos() {
     assert!(!std::path::Path::new(&stdout).exists(), "deleting an attached task removes the fifos containerd named");
     run(container.delete()).unwrap();
 }
+
+#[test]
+fn a_prepared_exec_is_added_and_started_by_one_start_and_refuses_calls_before_it() {
+    let client = client("prepareexec");
+    let (container, task) = running(&client, "host", &["sleep", "1000"]);
+    let counts = client.rpc_counts();
+    let before = counts.total();
+    let rpcs = [Rpc::TasksExec, Rpc::TasksStart, Rpc::TasksCloseIo, Rpc::TasksDeleteProcess];
+    let before_each = rpcs.map(|rpc| counts.get(rpc));
+
+    let process = task.prepare_exec("p1", &process_spec(&["sh", "-c", "cat; echo stdin closed"], false), true).unwrap();
+    assert!(container.bundle_dir().join("p1-stdin").exists(), "prepare makes the fifos");
+    let err = run(process.kill(libc::SIGKILL as u32)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::FailedPrecondition, "{err}");
+    assert!(err.message().contains("exec p1 of container host is not created yet"), "{err}");
+    assert_eq!(run(process.delete()).unwrap_err().kind(), ErrorKind::FailedPrecondition);
+    run(process.close_stdin()).unwrap(); // held until the start
+    let duplicate = task.prepare_exec("p1", &process_spec(&["true"], false), false).unwrap_err();
+    assert_eq!(duplicate.kind(), ErrorKind::AlreadyExists, "{duplicate}");
+    assert_eq!(counts.total(), before, "prepare and the refused calls make no RPC");
+
+    let out = read_fifo(&path(&process, Stdio::Stdout));
+    run(process.start()).unwrap();
+    assert!(process.pid() > 0);
+    assert_eq!(run(process.wait()).unwrap().code, 0, "cat ended: the held CloseIO went after the start");
+    assert_eq!(out.join().unwrap(), "stdin closed\n");
+    run(process.delete()).unwrap();
+    for (rpc, was) in rpcs.into_iter().zip(before_each) {
+        assert_eq!(counts.get(rpc) - was, 1, "one {} for the prepared exec", rpc.method());
+    }
+    assert_eq!(counts.total(), before + 4, "nothing else");
+
+    // A prepared exec freed unstarted leaves no FIFO; one whose Tasks.Exec fails removes them.
+    drop(task.prepare_exec("p2", &process_spec(&["true"], false), true).unwrap());
+    let failing = task.prepare_exec("p3", &process_spec(&["true"], false), false).unwrap();
+    run(task.kill(libc::SIGKILL as u32)).unwrap();
+    run(task.wait()).unwrap();
+    let err = run(failing.start()).unwrap_err();
+    assert!(!err.message().contains("not created yet"), "containerd's refusal of an exec in a stopped task: {err}");
+    let leftovers: Vec<_> = std::fs::read_dir(container.bundle_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("p"))
+        .collect();
+    assert!(leftovers.is_empty(), "no fifo of p2 or p3 left: {leftovers:?}");
+    cleanup(container, task);
+}

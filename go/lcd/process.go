@@ -29,6 +29,28 @@ func (t *Task) Exec(ctx context.Context, execID string, specJSON []byte, withStd
 	if err != nil {
 		return nil, err
 	}
+	return newProcess(p), nil
+}
+
+// PrepareExec makes the exec's FIFO set without asking containerd for anything; Start then
+// adds and starts the process in one call (two RPCs). Until then calls that address
+// containerd's process fail with FailedPrecondition; Close removes the FIFOs of a process that
+// was never added. Open the FIFOs before Start (moby's order).
+func (t *Task) PrepareExec(execID string, specJSON []byte, withStdin bool) (*Process, error) {
+	var p *C.lcd_process
+	err := t.h.use(func(tp *C.lcd_task) error {
+		ip, il := stringArg(execID)
+		sp, sl := bytesArg(specJSON)
+		var cerr *C.lcd_error
+		return check(C.lcd_task_prepare_exec(tp, ip, il, sp, sl, C.bool(withStdin), &p, &cerr), cerr)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newProcess(p), nil
+}
+
+func newProcess(p *C.lcd_process) *Process {
 	pr := &Process{id: C.GoString(C.lcd_process_id(p)), stdio: Stdio{
 		Stdin:  goStringOrEmpty(C.lcd_process_stdio_path(p, C.LCD_STDIN)),
 		Stdout: goStringOrEmpty(C.lcd_process_stdio_path(p, C.LCD_STDOUT)),
@@ -37,7 +59,7 @@ func (t *Task) Exec(ctx context.Context, execID string, specJSON []byte, withStd
 	pr.stdio.Terminal = pr.stdio.Stderr == ""
 	pr.h.init(p, "Process", func(p *C.lcd_process) { C.lcd_process_free(p) })
 	track(pr, (*Process).Close)
-	return pr, nil
+	return pr
 }
 
 // ID is the exec id.
@@ -59,7 +81,8 @@ func (pr *Process) Pid() (pid uint32) {
 
 func processPid(p *C.lcd_process) uint32 { return uint32(C.lcd_process_pid(p)) }
 
-// Start starts the process (one RPC; serialized per container); on failure it is deleted.
+// Start starts the process (one RPC; serialized per container; a prepared process is added
+// first, two RPCs); on failure it is deleted.
 func (pr *Process) Start(ctx context.Context) error {
 	return pr.h.asyncCall(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
 		return C.lcd_process_start_async(p, cancel, out, cerr)

@@ -158,28 +158,34 @@ func (t *task) Exec(ctx context.Context, processID string, spec *specs.Process, 
 	if err != nil {
 		return nil, errdefs.InvalidParameter(errors.Wrap(err, "encode process spec"))
 	}
-	p, err := t.t.Exec(ctx, processID, specJSON, withStdin)
+	// moby's order: the caller attaches to the FIFOs before the process exists, then one
+	// library call adds and starts it.
+	p, err := t.t.PrepareExec(processID, specJSON, withStdin)
 	if err != nil {
-		if lcd.StatusOf(err) == lcd.AlreadyExists {
-			return nil, errors.WithStack(errdefs.Conflict(errors.New("id already in use")))
-		}
-		return nil, wrapError(err)
+		return nil, execError(err)
 	}
 	rio, release, err := attach(ctx, p.Stdio(), p.CloseStdin, attachStdio)
 	if err != nil {
-		_, _ = p.Delete(context.Background())
-		p.Close()
+		p.Close() // never added: this removes the FIFOs
 		return nil, err
 	}
 	err = p.Start(ctx)
 	release()
 	if err != nil {
-		// The library already deleted the process; release the IO.
+		// The library already removed what the failed exec or start left; release the IO.
 		closeIO(rio)
 		p.Close()
-		return nil, wrapError(err)
+		return nil, execError(err)
 	}
 	return &process{lp: p, io: rio, del: p.Delete, status: p.Status}, nil
+}
+
+// execError is moby's error for a failed exec: a used id is a conflict.
+func execError(err error) error {
+	if lcd.StatusOf(err) == lcd.AlreadyExists {
+		return errors.WithStack(errdefs.Conflict(errors.New("id already in use")))
+	}
+	return wrapError(err)
 }
 
 func (t *task) UpdateResources(ctx context.Context, resources *libcontainerdtypes.Resources) error {

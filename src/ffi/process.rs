@@ -80,12 +80,49 @@ pub unsafe extern "C" fn lcd_task_exec_async(
     })
 }
 
-/// Starts an exec'd process (one RPC). Exec starts within one container are serialized
+/// Prepares a process of the task without asking containerd for anything: checks `exec_id`
+/// and `spec_json` and makes the FIFO set as `lcd_task_exec` does, and `lcd_process_start` then
+/// adds and starts the process in one call (Tasks.Exec, Tasks.Start). For a caller that opens
+/// the FIFOs before the process exists, this saves a round trip. Until the start has added it,
+/// the calls that address containerd's process (kill, status, delete, resize) fail with
+/// `LCD_FAILED_PRECONDITION` without an RPC; `lcd_process_close_stdin` is held until the start.
+///
+/// Ownership: on success `*out` receives a process the caller frees with `lcd_process_free`;
+/// freeing one that was never added removes its FIFOs. Thread-safe; no RPC.
+/// Errors: `LCD_INVALID_ARGUMENT` (bad exec id, spec that is not JSON, NULL pointers);
+/// `LCD_ALREADY_EXISTS` ("id already in use") when the exec id's FIFOs exist;
+/// `LCD_FAILED_PRECONDITION` for a prepared task not created yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_task_prepare_exec(
+    task: *const lcd_task,
+    exec_id: *const u8,
+    exec_id_len: usize,
+    spec_json: *const u8,
+    spec_json_len: usize,
+    with_stdin: bool,
+    out: *mut *mut lcd_process,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let out = out_arg("out", out)?;
+        let task = unsafe { handle_arg("task", task)? };
+        let exec_id = unsafe { str_arg("exec id", exec_id, exec_id_len)? };
+        let spec_json = unsafe { bytes_arg("process spec JSON", spec_json, spec_json_len)? };
+        let process = task.task.prepare_exec(exec_id, spec_json, with_stdin)?;
+        unsafe { out.write(lcd_process::boxed(process)) };
+        Ok(())
+    })
+}
+
+/// Starts an exec'd process (one RPC); a process from `lcd_task_prepare_exec` is added first
+/// (Tasks.Exec, then Tasks.Start). Exec starts within one container are serialized
 /// (containerd#8557). A stdin close requested before the start is sent right after it. If the
 /// start fails, the process is deleted and its FIFOs removed before the start error (with
-/// containerd's text) is returned.
+/// containerd's text) is returned; if the Tasks.Exec fails, its error is returned as
+/// `lcd_task_exec` gives it and the FIFOs are removed.
 ///
-/// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+/// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`;
+/// `LCD_FAILED_PRECONDITION` while another call is adding the prepared process.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_process_start(process: *const lcd_process, cancel: *const lcd_cancel, err: *mut *mut lcd_error) -> lcd_status {
     boundary(err, || {
@@ -349,7 +386,8 @@ pub unsafe extern "C" fn lcd_process_delete_async(
     })
 }
 
-/// Frees a process handle. NULL does nothing. The containerd process is not touched.
+/// Frees a process handle. NULL does nothing. The containerd process is not touched; the FIFOs
+/// of a prepared process that was never added are removed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_process_free(process: *mut lcd_process) {
     unsafe { free_handle(process) }

@@ -357,6 +357,32 @@ static void test_exec_and_task_operations(lcd_client *client) {
   CHECK(read(out_fd, buf, sizeof buf - 1) == 5 && strcmp(buf, "ping\n") == 0, "exec output '%s'", buf);
   close(out_fd);
   close(err_fd);
+
+  /* A prepared exec: FIFOs first, then one start adds and starts it. */
+  const char *echo = "{\"args\":[\"echo\",\"prepared exec\"],\"cwd\":\"/\",\"env\":[\"PATH=/bin\"],"
+                     "\"user\":{\"uid\":0,\"gid\":0}}";
+  lcd_process *prepared = NULL;
+  expect_error(lcd_task_prepare_exec(task, S("echo1"), S(echo), false, NULL, &err), LCD_INVALID_ARGUMENT, &err,
+               "prepare exec without out", "out");
+  expect_error(lcd_task_prepare_exec(task, S("../bad"), S(echo), false, &prepared, &err), LCD_INVALID_ARGUMENT,
+               &err, "prepare exec with a bad id", NULL);
+  expect_error(lcd_task_prepare_exec(task, S("echo1"), S(echo), false, &prepared, &err), LCD_OK, &err,
+               "prepare exec", NULL);
+  if (prepared) {
+    expect_error(lcd_process_kill(prepared, 9, NULL, &err), LCD_FAILED_PRECONDITION, &err,
+                 "kill an exec not added yet", "not created yet");
+    out_fd = open(lcd_process_stdio_path(prepared, LCD_STDOUT), O_RDONLY | O_NONBLOCK);
+    expect_error(lcd_process_start(prepared, NULL, &err), LCD_OK, &err, "add and start the prepared exec", NULL);
+    code = 99;
+    expect_error(lcd_process_wait(prepared, NULL, &code, NULL, &err), LCD_OK, &err, "prepared exec wait", NULL);
+    memset(buf, 0, sizeof buf);
+    CHECK(code == 0 && out_fd >= 0 && read(out_fd, buf, sizeof buf - 1) == 14 && strcmp(buf, "prepared exec\n") == 0,
+          "prepared exec's output '%s', code %u", buf, code);
+    if (out_fd >= 0)
+      close(out_fd);
+    expect_error(lcd_process_delete(prepared, NULL, NULL, NULL, &err), LCD_OK, &err, "delete prepared exec", NULL);
+    lcd_process_free(prepared);
+  }
   lcd_task_status status;
   expect_error(lcd_process_get_status(process, NULL, &status, &err), LCD_OK, &err, "exec status", NULL);
   CHECK(status.state == LCD_STATE_STOPPED, "exec stopped");
