@@ -347,7 +347,13 @@ func TestConcurrentLifecyclesFromGoroutines(t *testing.T) {
 				return
 			}
 			defer ctr.Close()
-			task, err := ctr.NewTask(ctx, false)
+			// Half create the task and then start it, half prepare it and start it in one call.
+			var task *Task
+			if i%2 == 0 {
+				task, err = ctr.NewTask(ctx, false)
+			} else {
+				task, err = ctr.PrepareTask(false)
+			}
 			if err != nil {
 				errs <- err
 				return
