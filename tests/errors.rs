@@ -5,13 +5,6 @@ mod common;
 use common::*;
 use containerd_ffi::{Client, Container, ContainerConfig, ErrorKind, Task};
 
-fn entries(dir: &std::path::Path) -> Vec<String> {
-    match std::fs::read_dir(dir) {
-        Ok(rd) => rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect(),
-        Err(_) => Vec::new(),
-    }
-}
-
 #[test]
 fn unknown_container_is_not_found() {
     let client = client("unknown");
@@ -39,7 +32,7 @@ fn invalid_ids_are_rejected_before_touching_the_filesystem() {
         let err = create_container(&client, id, &["true"], false).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{id:?}: {err}");
     }
-    assert!(entries(&state).is_empty(), "nothing created under {}: {:?}", state.display(), entries(&state));
+    assert!(dir_entries(&state).is_empty(), "nothing created under {}: {:?}", state.display(), dir_entries(&state));
     assert!(!state.parent().unwrap().join("x").exists());
     let err = run(Container::load(&client, "../x")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
@@ -55,7 +48,7 @@ fn invalid_spec_json_creates_nothing() {
     };
     let err = run(Container::create(&client, "broken", config)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
-    assert!(entries(&state_dir(client.namespace())).is_empty());
+    assert!(dir_entries(&state_dir(client.namespace())).is_empty());
     let err = run(Container::load(&client, "broken")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "no containerd record was made");
 }
@@ -73,7 +66,7 @@ fn rejected_create_removes_the_bundle_it_made() {
     config.labels.insert("x".repeat(5000), "too long".into());
     let err = run(Container::create(&client, "refused", config)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
-    assert!(entries(&state_dir(client.namespace())).is_empty(), "bundle removed after containerd refused");
+    assert!(dir_entries(&state_dir(client.namespace())).is_empty(), "bundle removed after containerd refused");
 }
 
 #[test]

@@ -109,11 +109,7 @@ fn exec_of_a_missing_binary_fails_with_containerds_text_and_leaves_nothing() {
     let process = run(task.exec("ghost", &process_spec(&["/bin/not-there"], false), false)).unwrap();
     let err = run(process.start()).unwrap_err();
     assert!(err.message().contains("no such file or directory") || err.message().contains("not found"), "{err}");
-    let leftovers: Vec<_> = std::fs::read_dir(container.bundle_dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("ghost"))
-        .collect();
+    let leftovers: Vec<_> = dir_entries(container.bundle_dir()).into_iter().filter(|n| n.starts_with("ghost")).collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     assert_eq!(run(process.status()).unwrap_err().kind(), ErrorKind::NotFound, "the failed exec was deleted");
     cleanup(container, task);
@@ -281,11 +277,7 @@ fn a_prepared_exec_is_added_and_started_by_one_start_and_refuses_calls_before_it
     run(task.wait()).unwrap();
     let err = run(failing.start()).unwrap_err();
     assert!(!err.message().contains("not created yet"), "containerd's refusal of an exec in a stopped task: {err}");
-    let leftovers: Vec<_> = std::fs::read_dir(container.bundle_dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with("p"))
-        .collect();
+    let leftovers: Vec<_> = dir_entries(container.bundle_dir()).into_iter().filter(|n| n.starts_with('p')).collect();
     assert!(leftovers.is_empty(), "no fifo of p2 or p3 left: {leftovers:?}");
     cleanup(container, task);
 }

@@ -290,7 +290,7 @@ fn missing_executable_is_reported_with_containerds_text_and_leaves_no_task_or_fi
     assert!(!err.message().ends_with("unknown: unknown"), "class suffix added once: {err}");
     let err = run(Task::load(&container)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "no task was left: {err}");
-    let leftovers: Vec<_> = std::fs::read_dir(container.bundle_dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers = dir_entries(container.bundle_dir());
     assert!(leftovers.is_empty(), "fifos removed after a failed create: {leftovers:?}");
     run(container.delete()).unwrap();
 }
@@ -340,7 +340,7 @@ fn a_prepared_task_whose_create_fails_removes_its_fifos_and_keeps_no_pid() {
     let err = run(task.start()).unwrap_err();
     assert!(err.message().contains("/bin/does-not-exist: no such file or directory"), "containerd's text reaches the caller: {err}");
     assert_eq!(task.pid(), 0, "a failed create is told apart from a failed start by the pid");
-    let leftovers: Vec<_> = std::fs::read_dir(container.bundle_dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers = dir_entries(container.bundle_dir());
     assert!(leftovers.is_empty(), "fifos removed after a failed create: {leftovers:?}");
     let again = run(task.start()).unwrap_err();
     assert_eq!(again.kind(), err.kind(), "{again}");
@@ -357,7 +357,7 @@ fn dropping_a_prepared_task_that_was_never_started_removes_its_fifos() {
     let task = Task::prepare(&container, true).unwrap();
     assert!(container.bundle_dir().join("idle-stdin").exists());
     drop(task);
-    let leftovers: Vec<_> = std::fs::read_dir(container.bundle_dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers = dir_entries(container.bundle_dir());
     assert!(leftovers.is_empty(), "fifos of a task never created are removed with its handle: {leftovers:?}");
     // The same FIFOs can be made again: nothing of the first handle is left.
     let task = run(Task::create(&container, true)).unwrap();

@@ -19,6 +19,23 @@ impl lcd_process {
     }
 }
 
+/// The arguments of every exec call: the task, the exec id and the process spec JSON.
+unsafe fn exec_args<'a>(
+    task: *const lcd_task,
+    exec_id: *const u8,
+    exec_id_len: usize,
+    spec_json: *const u8,
+    spec_json_len: usize,
+) -> Result<(&'a lcd_task, &'a str, &'a [u8])> {
+    unsafe {
+        Ok((
+            handle_arg("task", task)?,
+            str_arg("exec id", exec_id, exec_id_len)?,
+            bytes_arg("process spec JSON", spec_json, spec_json_len)?,
+        ))
+    }
+}
+
 /// Adds a process to the task without starting it: validates `exec_id` (containerd identifier
 /// rules), makes its FIFO set in the bundle directory (`<exec_id>-stdout` always,
 /// `<exec_id>-stdin` only when `with_stdin`, `<exec_id>-stderr` only when the process spec
@@ -46,9 +63,7 @@ pub unsafe extern "C" fn lcd_task_exec(
 ) -> lcd_status {
     boundary(err, || {
         let out = out_arg("out", out)?;
-        let task = unsafe { handle_arg("task", task)? };
-        let exec_id = unsafe { str_arg("exec id", exec_id, exec_id_len)? };
-        let spec_json = unsafe { bytes_arg("process spec JSON", spec_json, spec_json_len)? };
+        let (task, exec_id, spec_json) = unsafe { exec_args(task, exec_id, exec_id_len, spec_json, spec_json_len)? };
         let process = block_on(unsafe { cancel_arg(cancel) }, task.task.exec(exec_id, spec_json, with_stdin))?;
         unsafe { out.write(lcd_process::boxed(process)) };
         Ok(())
@@ -73,9 +88,8 @@ pub unsafe extern "C" fn lcd_task_exec_async(
     err: *mut *mut lcd_error,
 ) -> lcd_status {
     pending::start(err, cancel, out, || {
-        let task = unsafe { handle_arg("task", task)? }.task.clone();
-        let exec_id = unsafe { str_arg("exec id", exec_id, exec_id_len)? }.to_owned();
-        let spec_json = unsafe { bytes_arg("process spec JSON", spec_json, spec_json_len)? }.to_vec();
+        let (task, exec_id, spec_json) = unsafe { exec_args(task, exec_id, exec_id_len, spec_json, spec_json_len)? };
+        let (task, exec_id, spec_json) = (task.task.clone(), exec_id.to_owned(), spec_json.to_vec());
         Ok(async move { task.exec(&exec_id, &spec_json, with_stdin).await.map(Outcome::Process) })
     })
 }
@@ -105,9 +119,7 @@ pub unsafe extern "C" fn lcd_task_prepare_exec(
 ) -> lcd_status {
     boundary(err, || {
         let out = out_arg("out", out)?;
-        let task = unsafe { handle_arg("task", task)? };
-        let exec_id = unsafe { str_arg("exec id", exec_id, exec_id_len)? };
-        let spec_json = unsafe { bytes_arg("process spec JSON", spec_json, spec_json_len)? };
+        let (task, exec_id, spec_json) = unsafe { exec_args(task, exec_id, exec_id_len, spec_json, spec_json_len)? };
         let process = task.task.prepare_exec(exec_id, spec_json, with_stdin)?;
         unsafe { out.write(lcd_process::boxed(process)) };
         Ok(())

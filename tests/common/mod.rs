@@ -109,6 +109,15 @@ pub fn create_container(client: &Client, id: &str, args: &[&str], terminal: bool
     run(Container::create(client, id, config))
 }
 
+/// The names in a directory (none when it does not exist), e.g. what a failed call left in a
+/// bundle.
+pub fn dir_entries(dir: &Path) -> Vec<String> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// Opens a FIFO's read end now, without waiting for a writer, and reads it to its end (the
 /// writer closing) on a thread; join to get the text. Call it before the process starts: a
 /// reader that opened later could find that a short-lived process already wrote, exited and had
