@@ -96,8 +96,9 @@ pub(crate) struct ProcessShared {
     pub stdio: StdioPaths,
     pub exit: Arc<ExitSlot>,
     pub stdin_close: Mutex<StdinClose>,
-    /// Whether containerd has the process: a task made by `Task::prepare` is created by its
-    /// start. Always `Created` for execs and for tasks that came from containerd.
+    /// Whether containerd has the process: one made by `Task::prepare` or `Process::prepare` is
+    /// created by its start (or by `create_if_prepared` in `Task::create` and `Process::exec`);
+    /// a task loaded from containerd is `Created` from the start.
     pub creation: Mutex<Creation>,
 }
 
