@@ -455,12 +455,34 @@ void lcd_set_log_sink(lcd_log_fn callback,
 
 // The call's readiness descriptor (the non-blocking read end of a pipe, never writable):
 // readable (POLLIN) once the call has finished; then collect its result with the
-// `lcd_pending_finish*` function that matches the call. -1 for NULL.
+// `lcd_pending_finish*` function that matches the call. The pipe is made by the first call of
+// this function (a caller that uses `lcd_pending_notify` never pays for it). -1 for NULL, or
+// when no pipe can be made (the process is out of descriptors; `errno` says why).
 //
 // Ownership: owned by the pending handle and valid until `lcd_pending_free`; do not close it
 // (duplicate it with `dup` for a poller that closes what it is given). Reading it is allowed.
 // Thread-safe; no RPC.
 int32_t lcd_pending_fd(const struct lcd_pending *pending);
+
+// Tells the call to signal the caller's own descriptor `fd` when it finishes, by sending (or,
+// when `fd` is not a socket, writing) one byte to it, at once if it has already finished. For
+// a caller that waits for many calls in its own poller: it can keep one descriptor per
+// concurrent call (one end of a socket pair, say) registered there and reuse it, instead of
+// a new pipe per call from `lcd_pending_fd`.
+//
+// `fd` must accept the byte without blocking: a socket (sent with `MSG_DONTWAIT` and
+// `MSG_NOSIGNAL`), or a non-blocking pipe whose read end stays open (a write to a pipe without
+// a reader raises `SIGPIPE`). The library writes to it exactly once and never after
+// `lcd_pending_free` has returned for this handle, so once the byte is read, or the handle
+// freed, the descriptor may be reused for the next call.
+//
+// Ownership: `fd` stays the caller's. Thread-safe; no RPC. Errors: `LCD_INVALID_ARGUMENT` for
+// a NULL handle or a negative `fd`; `LCD_FAILED_PRECONDITION` when the call already has a
+// notification descriptor. A failed write (a closed descriptor) is logged; the result still
+// waits for its finish function.
+enum lcd_status lcd_pending_notify(const struct lcd_pending *pending,
+                                   int32_t fd,
+                                   struct lcd_error **err);
 
 // The result of a finished call without output (the `_async` twins of task and process start,
 // kill and close_stdin, task pause, resume and update_resources, and container delete):
@@ -530,7 +552,8 @@ enum lcd_status lcd_pending_finish_exit(const struct lcd_pending *pending,
                                         struct lcd_error **err);
 
 // Frees a pending handle. A call still running is not cancelled (fire its cancel token for
-// that): it runs to its end and its result is dropped (a task it made is not deleted). NULL
+// that): it runs to its end and its result is dropped (a task it made is not deleted), and
+// once this returns it no longer writes to a descriptor given to `lcd_pending_notify`. NULL
 // does nothing. A call keeps what it works on, so the handles it was started on may be freed
 // while it runs.
 void lcd_pending_free(struct lcd_pending *pending);

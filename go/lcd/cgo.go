@@ -175,22 +175,43 @@ func (h *handle[P]) call(ctx context.Context, f func(p P, cancel *C.lcd_cancel, 
 // sits in a cgo call while containerd works: while one does, Go's monitor thread stays awake
 // polling every 20 µs to 10 ms, and after 10 ms it takes the processor back (see
 // src/ffi/pending.rs and BENCHMARKS.md). Cancelling ctx fires the call's token, which
-// finishes the call with LCD_CANCELLED.
+// finishes the call with LCD_CANCELLED. The wait is on a pooled notifier (lcd_pending_notify),
+// not a new descriptor per call.
 func (h *handle[P]) asyncCall(ctx context.Context,
 	start func(p P, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32,
 	finish func(pending *C.lcd_pending, cerr **C.lcd_error) uint32) error {
 	return h.use(func(p P) error {
 		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
+			n, err := takeNotifier()
+			if err != nil {
+				return err
+			}
 			var pending *C.lcd_pending
 			var cerr *C.lcd_error
 			if err := check(start(p, cancel, &pending, &cerr), cerr); err != nil {
+				n.release()
 				return err
 			}
-			defer C.lcd_pending_free(pending)
-			if err := waitReadable(C.lcd_pending_fd(pending)); err != nil {
-				return err
+			signalled := false
+			err = func() error {
+				if err := check(C.lcd_pending_notify(pending, n.peer, &cerr), cerr); err != nil {
+					return err
+				}
+				if err := n.wait(); err != nil {
+					return err
+				}
+				signalled = true
+				return check(finish(pending, &cerr), cerr)
+			}()
+			// After the free the library no longer writes to the notifier, so it can go back to
+			// the pool once its byte was read.
+			C.lcd_pending_free(pending)
+			if signalled {
+				n.release()
+			} else {
+				n.close()
 			}
-			return check(finish(pending, &cerr), cerr)
+			return err
 		})
 	})
 }
@@ -222,27 +243,6 @@ func pollable(fd C.int, name string) (*os.File, syscall.RawConn, error) {
 		return nil, nil, &Error{Status: Internal, Message: "poll the " + name + " descriptor: " + err.Error()}
 	}
 	return f, raw, nil
-}
-
-// waitReadable waits in Go's poller until a readiness descriptor of the library is readable.
-func waitReadable(fd C.int) error {
-	f, raw, err := pollable(fd, "lcd-pending")
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var counter [8]byte
-	var readErr error
-	if err := raw.Read(func(fd uintptr) bool {
-		_, readErr = syscall.Read(int(fd), counter[:])
-		return readErr != syscall.EAGAIN
-	}); err != nil {
-		return &Error{Status: Internal, Message: "wait for a pending call: " + err.Error()}
-	}
-	if readErr != nil {
-		return &Error{Status: Internal, Message: "wait for a pending call: " + readErr.Error()}
-	}
-	return nil
 }
 
 func contextError(err error) error {

@@ -384,3 +384,67 @@ func TestConcurrentLifecyclesFromGoroutines(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// openDescriptors counts the process's open file descriptors.
+func openDescriptors(t *testing.T) int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
+
+func TestAsyncCallsReuseTheirNotifiersAndMakeNoDescriptorEach(t *testing.T) {
+	c := connect(t, "notifier")
+	ctx := context.Background()
+	ctr := create(t, c, "notifier", "sleep", "1000")
+	task, err := ctr.NewTask(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := task.Status(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := openDescriptors(t)
+	for i := 0; i < 20; i++ {
+		if st, err := task.Status(ctx); err != nil || st.State != StateRunning {
+			t.Fatalf("status %d: %+v, %v", i, st, err)
+		}
+	}
+	// A call in flight uses the pooled notifier: no pipe, duplicate or socket of its own. A
+	// call ended by its context's deadline gives the notifier back too: its byte comes when
+	// the library finishes the call as cancelled.
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	waited := make(chan error, 1)
+	go func() {
+		_, err := task.Wait(short)
+		waited <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	during := openDescriptors(t)
+	if err := <-waited; StatusOf(err) != DeadlineExceeded {
+		t.Fatalf("wait with a deadline: %v", err)
+	}
+	if during != before {
+		t.Fatalf("a waiting asynchronous call changed the open descriptors from %d to %d: it should wait on the pooled notifier", before, during)
+	}
+	if after := openDescriptors(t); after != before {
+		t.Fatalf("21 sequential asynchronous calls changed the open descriptors from %d to %d: each should reuse the pooled notifier", before, after)
+	}
+	if err := task.Kill(ctx, 9); err != nil {
+		t.Fatal(err)
+	}
+	if exit, err := task.Wait(ctx); err != nil || exit.Code != 137 {
+		t.Fatalf("wait: %+v, %v", exit, err)
+	}
+	if _, err := task.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctr.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

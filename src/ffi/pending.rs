@@ -8,7 +8,7 @@
 //! profile (BENCHMARKS.md).
 
 use std::future::Future;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex};
 
 use super::container::lcd_container;
@@ -27,10 +27,49 @@ pub struct lcd_pending {
     shared: Arc<PendingShared>,
 }
 
+impl Drop for lcd_pending {
+    fn drop(&mut self) {
+        // The caller may close or reuse its notification descriptor once the handle is freed.
+        self.shared.lock().notify = None;
+    }
+}
+
 struct PendingShared {
-    /// Readable once the call has finished.
-    ready: FinishedSignal,
-    outcome: Mutex<Option<Result<Outcome>>>,
+    state: Mutex<PendingState>,
+}
+
+impl PendingShared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PendingState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// How the end of a call is told, and what it produced. The descriptors are made or set only
+/// when the caller asks, so a caller that brings its own (the Go binding reuses one per
+/// concurrent call) costs no pipe, registration or close per call.
+#[derive(Default)]
+struct PendingState {
+    finished: bool,
+    /// The result until a finish function takes it.
+    outcome: Option<Result<Outcome>>,
+    /// Made by `lcd_pending_fd`.
+    own_pipe: Option<FinishedSignal>,
+    /// The caller's descriptor given to `lcd_pending_notify`; borrowed, and forgotten when the
+    /// handle is freed.
+    notify: Option<RawFd>,
+}
+
+impl PendingState {
+    fn finish(&mut self, outcome: Result<Outcome>) {
+        self.outcome = Some(outcome);
+        self.finished = true;
+        if let Some(pipe) = &self.own_pipe {
+            pipe.signal();
+        }
+        if let Some(fd) = self.notify {
+            notify_caller(fd);
+        }
+    }
 }
 
 /// The read end of a pipe that becomes readable when the call finishes. Not an eventfd: an
@@ -42,9 +81,8 @@ struct FinishedSignal {
 }
 
 impl FinishedSignal {
-    fn new() -> Result<Self> {
-        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(|e| Error::internal(format!("create the pending call's pipe: {e}")))?;
+    fn new() -> nix::Result<Self> {
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC)?;
         Ok(FinishedSignal { read, write })
     }
 
@@ -55,6 +93,23 @@ impl FinishedSignal {
 
     fn fd(&self) -> i32 {
         self.read.as_raw_fd()
+    }
+}
+
+/// Writes the one byte that tells a caller's descriptor the call has finished: sent without
+/// blocking and without SIGPIPE when it is a socket, written otherwise. A failure is the
+/// caller's broken descriptor; the result still waits for a finish function.
+fn notify_caller(fd: RawFd) {
+    use nix::sys::socket::{send, MsgFlags};
+    let sent = send(fd, &[1], MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL);
+    let outcome = match sent {
+        Err(nix::errno::Errno::ENOTSOCK) => {
+            nix::unistd::write(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }, &[1]).map(|_| ())
+        }
+        other => other.map(|_| ()),
+    };
+    if let Err(e) = outcome {
+        tracing::warn!(fd, error = %e, "cannot notify the caller's descriptor that a call finished");
     }
 }
 
@@ -79,7 +134,7 @@ pub(crate) fn spawn(
     // Boxed once here: the calls' futures are 1.5 to 5.5 KB, and a task stores its future
     // inline, so the runtime copied all of it again when it wrote the task's result over it.
     let call = Box::pin(call);
-    let shared = Arc::new(PendingShared { ready: FinishedSignal::new()?, outcome: Mutex::new(None) });
+    let shared = Arc::new(PendingShared { state: Mutex::new(PendingState::default()) });
     let finishing = shared.clone();
     let cancel = cancel.cloned();
     crate::runtime::handle().spawn(async move {
@@ -87,8 +142,7 @@ pub(crate) fn spawn(
             Some(token) => token.run(call).await,
             None => call.await,
         };
-        *finishing.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
-        finishing.ready.signal();
+        finishing.lock().finish(outcome);
     });
     Ok(Box::into_raw(Box::new(lcd_pending { shared })))
 }
@@ -118,11 +172,12 @@ where
 /// of any kind). A result of another kind goes back for the right finish function.
 fn take<T>(pending: *const lcd_pending, wanted: &str, pick: impl FnOnce(Outcome) -> std::result::Result<T, Outcome>) -> Result<T> {
     let pending = unsafe { handle_arg("pending call", pending)? };
-    let mut slot = pending.shared.outcome.lock().unwrap_or_else(|p| p.into_inner());
+    let mut state = pending.shared.lock();
+    let slot = &mut state.outcome;
     let Some(outcome) = slot.take() else {
         return Err(Error::new(
             ErrorKind::FailedPrecondition,
-            "the call has not finished yet: wait until lcd_pending_fd is readable",
+            "the call has not finished yet: wait until lcd_pending_fd (or the lcd_pending_notify descriptor) is readable",
         ));
     };
     let taken = match outcome {
@@ -144,14 +199,65 @@ fn take<T>(pending: *const lcd_pending, wanted: &str, pick: impl FnOnce(Outcome)
 
 /// The call's readiness descriptor (the non-blocking read end of a pipe, never writable):
 /// readable (POLLIN) once the call has finished; then collect its result with the
-/// `lcd_pending_finish*` function that matches the call. -1 for NULL.
+/// `lcd_pending_finish*` function that matches the call. The pipe is made by the first call of
+/// this function (a caller that uses `lcd_pending_notify` never pays for it). -1 for NULL, or
+/// when no pipe can be made (the process is out of descriptors; `errno` says why).
 ///
 /// Ownership: owned by the pending handle and valid until `lcd_pending_free`; do not close it
 /// (duplicate it with `dup` for a poller that closes what it is given). Reading it is allowed.
 /// Thread-safe; no RPC.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_pending_fd(pending: *const lcd_pending) -> i32 {
-    boundary_infallible(-1, || unsafe { pending.as_ref() }.map_or(-1, |p| p.shared.ready.fd()))
+    boundary_infallible(-1, || {
+        let Some(pending) = (unsafe { pending.as_ref() }) else { return -1 };
+        let mut state = pending.shared.lock();
+        if state.own_pipe.is_none() {
+            let Ok(pipe) = FinishedSignal::new() else { return -1 };
+            if state.finished {
+                pipe.signal();
+            }
+            state.own_pipe = Some(pipe);
+        }
+        state.own_pipe.as_ref().map_or(-1, FinishedSignal::fd)
+    })
+}
+
+/// Tells the call to signal the caller's own descriptor `fd` when it finishes, by sending (or,
+/// when `fd` is not a socket, writing) one byte to it, at once if it has already finished. For
+/// a caller that waits for many calls in its own poller: it can keep one descriptor per
+/// concurrent call (one end of a socket pair, say) registered there and reuse it, instead of
+/// a new pipe per call from `lcd_pending_fd`.
+///
+/// `fd` must accept the byte without blocking: a socket (sent with `MSG_DONTWAIT` and
+/// `MSG_NOSIGNAL`), or a non-blocking pipe whose read end stays open (a write to a pipe without
+/// a reader raises `SIGPIPE`). The library writes to it exactly once and never after
+/// `lcd_pending_free` has returned for this handle, so once the byte is read, or the handle
+/// freed, the descriptor may be reused for the next call.
+///
+/// Ownership: `fd` stays the caller's. Thread-safe; no RPC. Errors: `LCD_INVALID_ARGUMENT` for
+/// a NULL handle or a negative `fd`; `LCD_FAILED_PRECONDITION` when the call already has a
+/// notification descriptor. A failed write (a closed descriptor) is logged; the result still
+/// waits for its finish function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_pending_notify(pending: *const lcd_pending, fd: i32, err: *mut *mut lcd_error) -> lcd_status {
+    boundary(err, || {
+        let pending = unsafe { handle_arg("pending call", pending)? };
+        if fd < 0 {
+            return Err(Error::invalid_argument(format!("notification descriptor {fd} is negative")));
+        }
+        let mut state = pending.shared.lock();
+        if let Some(existing) = state.notify {
+            return Err(Error::new(
+                ErrorKind::FailedPrecondition,
+                format!("the call already notifies descriptor {existing}"),
+            ));
+        }
+        state.notify = Some(fd);
+        if state.finished {
+            notify_caller(fd);
+        }
+        Ok(())
+    })
 }
 
 /// The result of a finished call without output (the `_async` twins of task and process start,
@@ -305,7 +411,8 @@ pub unsafe extern "C" fn lcd_pending_finish_exit(
 }
 
 /// Frees a pending handle. A call still running is not cancelled (fire its cancel token for
-/// that): it runs to its end and its result is dropped (a task it made is not deleted). NULL
+/// that): it runs to its end and its result is dropped (a task it made is not deleted), and
+/// once this returns it no longer writes to a descriptor given to `lcd_pending_notify`. NULL
 /// does nothing. A call keeps what it works on, so the handles it was started on may be freed
 /// while it runs.
 #[unsafe(no_mangle)]

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -557,6 +558,79 @@ static void test_async_calls(lcd_client *client) {
   CHECK(pending == NULL, "no pending call for refused arguments");
 }
 
+/* Reads the one byte a call sends to a notification descriptor, waiting up to timeout_ms. */
+static int notified(int fd, int timeout_ms) {
+  struct pollfd pollfd = {.fd = fd, .events = POLLIN};
+  if (poll(&pollfd, 1, timeout_ms) != 1)
+    return 0;
+  char byte = 0;
+  return read(fd, &byte, 1) == 1 && byte == 1;
+}
+
+/* A caller's own descriptor instead of the call's pipe: signalled once, at once when the call
+   has already finished, and never after the pending handle is freed. */
+static void test_pending_notify(lcd_client *client) {
+  lcd_error *err = NULL;
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
+    CHECK(0, "socketpair");
+    return;
+  }
+  lcd_container *container = create(client, "c-notify", "[\"sleep\",\"1000\"]");
+  lcd_task *task = NULL;
+  if (container)
+    expect_error(lcd_task_create(container, false, NULL, &task, &err), LCD_OK, &err, "create task", NULL);
+  if (!task) {
+    lcd_container_free(container);
+    return;
+  }
+  expect_error(lcd_task_start(task, NULL, &err), LCD_OK, &err, "start task", NULL);
+
+  /* A wait that is still running when its handle is freed stays silent after the free. */
+  lcd_pending *pending = NULL;
+  expect_error(lcd_task_wait_async(task, NULL, &pending, &err), LCD_OK, &err, "wait async", NULL);
+  expect_error(lcd_pending_notify(pending, -1, &err), LCD_INVALID_ARGUMENT, &err, "negative descriptor",
+               "negative");
+  expect_error(lcd_pending_notify(NULL, pair[1], &err), LCD_INVALID_ARGUMENT, &err, "notify on NULL", "pending");
+  expect_error(lcd_pending_notify(pending, pair[1], &err), LCD_OK, &err, "notify", NULL);
+  expect_error(lcd_pending_notify(pending, pair[1], &err), LCD_FAILED_PRECONDITION, &err, "a second notify",
+               "already notifies");
+  CHECK(!notified(pair[0], 0), "no byte while the call runs");
+  lcd_pending_free(pending);
+  expect_error(lcd_task_kill(task, SIGKILL, NULL, &err), LCD_OK, &err, "kill", NULL);
+  expect_error(lcd_task_wait(task, NULL, NULL, NULL, &err), LCD_OK, &err, "wait for the exit", NULL);
+  CHECK(!notified(pair[0], 200), "a freed pending call does not signal the caller's descriptor");
+
+  /* The signal is the only thing the descriptor gets; the result waits for its finish. */
+  expect_error(lcd_task_delete_async(task, NULL, &pending, &err), LCD_OK, &err, "delete async", NULL);
+  expect_error(lcd_pending_notify(pending, pair[1], &err), LCD_OK, &err, "notify the delete", NULL);
+  CHECK(notified(pair[0], 30000), "the finished delete sends one byte");
+  CHECK(!notified(pair[0], 0), "only one");
+  uint32_t code = 0;
+  expect_error(lcd_pending_finish_exit(pending, &code, NULL, &err), LCD_OK, &err, "finish delete", NULL);
+  CHECK(code == 137, "the delete reports the kill, got %u", code);
+  lcd_pending_free(pending);
+
+  /* Asked after the call finished: signalled at once, to a pipe as well as to a socket; the
+     call's own descriptor can still be asked for as well. */
+  int pipe_fds[2];
+  CHECK(pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC) == 0, "pipe");
+  expect_error(lcd_task_delete_async(task, NULL, &pending, &err), LCD_OK, &err, "second delete async", NULL);
+  if (wait_pending(pending, "second delete")) {
+    expect_error(lcd_pending_notify(pending, pipe_fds[1], &err), LCD_OK, &err, "notify a finished call", NULL);
+    CHECK(notified(pipe_fds[0], 0), "a finished call signals a pipe at once");
+    expect_error(lcd_pending_finish(pending, &err), LCD_NOT_FOUND, &err, "the second delete's error", NULL);
+  }
+  lcd_pending_free(pending);
+  close(pipe_fds[0]);
+  close(pipe_fds[1]);
+  close(pair[0]);
+  close(pair[1]);
+  lcd_task_free(task);
+  expect_error(lcd_container_delete(container, NULL, &err), LCD_OK, &err, "delete container", NULL);
+  lcd_container_free(container);
+}
+
 /* A prepared task: FIFOs first, then one start call creates and starts it. */
 static void test_prepared_task(lcd_client *client) {
   lcd_error *err = NULL;
@@ -641,6 +715,7 @@ int main(int argc, char **argv) {
   test_kill(client);
   test_exec_and_task_operations(client);
   test_async_calls(client);
+  test_pending_notify(client);
   test_prepared_task(client);
   test_errors(client);
 
