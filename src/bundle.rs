@@ -59,6 +59,15 @@ pub fn create(state_dir: &Path, id: &str, spec: &SpecInfo) -> Result<NewBundle> 
     let target = state_dir.join(id);
     let (uid, gid) = (spec.host_uid, spec.host_gid);
     let remapped = uid != 0 || gid != 0;
+    if !remapped {
+        // The common case, the state directory already there: one mkdir instead of a stat of
+        // every component on the way.
+        match try_make_dir(&target, 0o755, 0, 0)? {
+            Some(true) => return Ok(NewBundle { path: target.clone(), created_root: Some(target) }),
+            Some(false) => return Ok(NewBundle { path: target, created_root: None }),
+            None => {}
+        }
+    }
     let mut path = PathBuf::from("/");
     let mut created_root = None;
     for component in target.components() {
@@ -89,16 +98,23 @@ pub fn create(state_dir: &Path, id: &str, spec: &SpecInfo) -> Result<NewBundle> 
 
 /// Makes one directory with `mode` owned by `uid:gid`; false when it already existed.
 fn make_dir(path: &Path, mode: u32, uid: u32, gid: u32) -> Result<bool> {
+    try_make_dir(path, mode, uid, gid)?
+        .ok_or_else(|| Error::io("create bundle directory", path, std::io::ErrorKind::NotFound.into()))
+}
+
+/// [`make_dir`], or None when its parent does not exist.
+fn try_make_dir(path: &Path, mode: u32, uid: u32, gid: u32) -> Result<Option<bool>> {
     match fs::DirBuilder::new().mode(mode).create(path) {
         Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(Some(false)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("create bundle directory", path, e)),
     }
     // The umask may have narrowed the mode.
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| Error::io("set mode of", path, e))?;
     chown(path, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
         .map_err(|e| Error::io("change owner of", path, e.into()))?;
-    Ok(true)
+    Ok(Some(true))
 }
 
 /// Removes a container's bundle directory, unless `LIBCONTAINERD_NOCLEAN=1` asks to keep it
@@ -268,6 +284,18 @@ mod tests {
         assert_eq!(fs::metadata(bundle.path()).unwrap().permissions().mode() & 0o777, 0o755);
         drop(bundle);
         assert!(!state.exists(), "a dropped new bundle removes what it created");
+    }
+
+    #[test]
+    fn bundle_in_an_existing_state_directory_is_created_and_removed_alone() {
+        let state = scratch("fast");
+        fs::create_dir_all(&state).unwrap();
+        let bundle = create(&state, "c1", &SpecInfo::default()).unwrap();
+        assert_eq!(bundle.path(), state.join("c1"));
+        assert_eq!(fs::metadata(bundle.path()).unwrap().permissions().mode() & 0o777, 0o755);
+        drop(bundle);
+        assert!(state.is_dir() && !state.join("c1").exists(), "only the bundle goes with a dropped new bundle");
+        fs::remove_dir_all(&state).unwrap();
     }
 
     #[test]
