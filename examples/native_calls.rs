@@ -1,18 +1,23 @@
-//! The native-Rust side of the benchmark's boundary figures (`make bench` runs it): the cost of
-//! a call answered from the handle (a task's pid) and of a `Version` round trip when made from
-//! Rust, without the C ABI or cgo. lcdbench makes the same calls from Go through the C ABI.
+//! The native-Rust side of the benchmark's boundary figures (`make bench` runs it through
+//! lcdbench): the cost of a call answered from the handle (a task's pid) and of a `Version`
+//! round trip when made from Rust, without the C ABI or cgo. lcdbench makes the same calls
+//! from Go through the C ABI and asks this program for blocks of native calls in between its
+//! own, so both are measured in the same moments on a noisy machine.
 //!
-//! Needs the test bed (LCD_CONTAINERD_SOCKET, LCD_TEST_ROOTFS); prints one JSON object.
+//! Needs the test bed (LCD_CONTAINERD_SOCKET, LCD_TEST_ROOTFS). Reads one request per line on
+//! standard input and answers each with one JSON line:
+//! - `version N`: N `Version` calls, `{"version_ns": [each call's nanoseconds]}`;
+//! - `pid N`: N pid calls, `{"pid_ns": mean nanoseconds per call}`.
+//!
+//! It cleans up and exits at the end of its input.
 
 use std::hint::black_box;
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use containerd_ffi::runtime::block_on;
 use containerd_ffi::{CancelToken, Client, Container, ContainerConfig, Result, Task};
-
-const VERSION_CALLS: u32 = 2000;
-const PID_CALLS: u32 = 10_000_000;
 
 fn run<T>(fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     block_on(Some(&CancelToken::with_timeout(Duration::from_secs(60))), fut)
@@ -25,15 +30,6 @@ fn main() -> Result<()> {
     let state_dir = std::env::temp_dir().join("lcd-bench-state").join(&namespace);
 
     let client = block_on(None, Client::connect(&socket, &namespace, &state_dir))?;
-    for _ in 0..100 {
-        block_on(None, client.version())?;
-    }
-    let started = Instant::now();
-    for _ in 0..VERSION_CALLS {
-        black_box(block_on(None, client.version())?);
-    }
-    let version_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(VERSION_CALLS);
-
     let spec = serde_json::json!({
         "ociVersion": "1.0.2",
         "process": {"args": ["sleep", "1000"], "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}},
@@ -49,16 +45,37 @@ fn main() -> Result<()> {
     let container = run(Container::create(&client, "native", config))?;
     let task = run(Task::create(&container, false))?;
     run(task.start())?;
-    let started = Instant::now();
-    for _ in 0..PID_CALLS {
-        black_box(black_box(&task).pid());
+
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.expect("read a request");
+        let (what, count) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+        let count: u32 = count.trim().parse().unwrap_or_else(|_| panic!("bad request {line:?}"));
+        let answer = match what {
+            "version" => {
+                let mut each = Vec::with_capacity(count as usize);
+                for _ in 0..count {
+                    let started = Instant::now();
+                    black_box(block_on(None, client.version())?);
+                    each.push(started.elapsed().as_nanos() as u64);
+                }
+                serde_json::json!({ "version_ns": each })
+            }
+            "pid" => {
+                let started = Instant::now();
+                for _ in 0..count {
+                    black_box(black_box(&task).pid());
+                }
+                serde_json::json!({ "pid_ns": started.elapsed().as_secs_f64() * 1e9 / f64::from(count.max(1)) })
+            }
+            _ => panic!("unknown request {line:?}"),
+        };
+        writeln!(out, "{answer}").and_then(|()| out.flush()).expect("answer");
     }
-    let pid_ns = started.elapsed().as_secs_f64() * 1e9 / f64::from(PID_CALLS);
 
     run(task.kill(9))?;
     run(task.wait())?;
     run(task.delete())?;
     run(container.delete())?;
-    println!("{{\"version_us\": {version_us:.3}, \"pid_ns\": {pid_ns:.3}}}");
     Ok(())
 }

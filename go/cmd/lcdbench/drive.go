@@ -13,9 +13,6 @@ import (
 // mean of each figure per implementation with the ratio ours/moby.
 func driveRounds() {
 	var all []Result
-	// The native boundary calls run in every round, right after ours, so the ratio compares
-	// calls made minutes apart at most on this noisy machine.
-	var natives []*nativeResult
 	var oursByRound []Result
 	for r := 0; r < *rounds; r++ {
 		// The order swaps every round, so neither implementation always gets the same slot: in
@@ -31,7 +28,7 @@ func driveRounds() {
 				growthCycles = *growth
 			}
 			cmd := exec.Command(os.Args[0], "-impl", which, "-ops", fmt.Sprint(*opsN), "-lifecycles", fmt.Sprint(*cycles), "-concurrency", *concs,
-				"-growth", fmt.Sprint(growthCycles), "-state-root", *stateRoot)
+				"-growth", fmt.Sprint(growthCycles), "-state-root", *stateRoot, "-native", *native)
 			cmd.Stderr = os.Stderr
 			out, err := cmd.Output()
 			if err != nil {
@@ -48,14 +45,6 @@ func driveRounds() {
 				continue
 			}
 			oursByRound = append(oursByRound, res)
-			if *native != "" {
-				nativeCalls, err := runNative()
-				if err != nil {
-					fmt.Fprintf(os.Stderr, "lcdbench: round %d native boundary calls: %v\n", r, err)
-					os.Exit(1)
-				}
-				natives = append(natives, nativeCalls)
-			}
 		}
 	}
 	// figure -> per implementation (0 moby, 1 ours): sum and count, for the mean over rounds.
@@ -98,6 +87,7 @@ func driveRounds() {
 		add(r.Impl, "event latency ms p99 (exit in the shim to ProcessEvent)", r.EventLatencyMs["p99"])
 		add(r.Impl, "boundary: ns per Task.Pid()", r.PidNs)
 		add(r.Impl, "boundary: us per Client.Version()", r.VersionUs)
+		add(r.Impl, "boundary: us per Client.Version(), median call", r.VersionP50Us)
 		add(r.Impl, "peak RSS MiB", r.PeakRSSMiB)
 		add(r.Impl, "RSS MiB after the throughput phase", r.RSSMiB)
 		if r.GrowthCycles > 0 {
@@ -130,28 +120,35 @@ func driveRounds() {
 		table[k] = map[string]float64{"ours": ours, "moby": moby, "ratio": ratio}
 	}
 	out := map[string]any{"rounds": *rounds, "cpus": runtime.NumCPU(), "state_root": *stateRoot, "figures": table, "raw": all}
-	if len(natives) > 0 {
-		var nativePid, nativeVersion float64
-		for _, n := range natives {
-			nativePid += n.PidNs
-			nativeVersion += n.VersionUs
+	if *native != "" && len(oursByRound) > 0 {
+		// Per round the native calls ran in blocks between ours; the ratio of the means over
+		// rounds, and the median of the per-round ratios, which one disturbed round does not move.
+		type boundaryFigure struct {
+			name          string
+			ours, natives func(Result) float64
 		}
-		nativePid /= float64(len(natives))
-		nativeVersion /= float64(len(natives))
-		oursPid, oursVersion := mean(rows["boundary: ns per Task.Pid()"].sum[1], rows["boundary: ns per Task.Pid()"].n[1]),
-			mean(rows["boundary: us per Client.Version()"].sum[1], rows["boundary: us per Client.Version()"].n[1])
-		// Per round, ours against the native run right after it: the median of those ratios
-		// is robust to one disturbed round, which the ratio of the means is not.
-		var pidRatios, versionRatios []float64
-		for r, n := range natives {
-			pidRatios = append(pidRatios, oursByRound[r].PidNs/n.PidNs)
-			versionRatios = append(versionRatios, oursByRound[r].VersionUs/n.VersionUs)
+		figures := []boundaryFigure{
+			{"ns per task pid", func(r Result) float64 { return r.PidNs }, func(r Result) float64 { return r.NativePidNs }},
+			{"us per Version (mean of the calls)", func(r Result) float64 { return r.VersionUs }, func(r Result) float64 { return r.NativeVersionUs }},
+			{"us per Version (median call)", func(r Result) float64 { return r.VersionP50Us }, func(r Result) float64 { return r.NativeVersionP50Us }},
 		}
-		fmt.Printf("\nC boundary: Go through the C ABI (ours) against a native Rust call, both the mean over rounds\n")
+		fmt.Printf("\nC boundary: Go through the C ABI (ours) against native Rust calls made in blocks between ours; means over rounds\n")
 		fmt.Printf("%-55s %12s %12s %8s %16s\n", "figure", "Go via C ABI", "native Rust", "ratio", "median of rounds")
-		fmt.Printf("%-55s %12.2f %12.2f %8.2f %16.2f\n", "ns per task pid", oursPid, nativePid, oursPid/nativePid, median(pidRatios))
-		fmt.Printf("%-55s %12.2f %12.2f %8.2f %16.2f\n", "us per Version", oursVersion, nativeVersion, oursVersion/nativeVersion, median(versionRatios))
-		out["native"] = natives
+		boundary := map[string]map[string]float64{}
+		for _, f := range figures {
+			var ours, natives float64
+			var ratios []float64
+			for _, r := range oursByRound {
+				ours += f.ours(r)
+				natives += f.natives(r)
+				ratios = append(ratios, f.ours(r)/f.natives(r))
+			}
+			ours /= float64(len(oursByRound))
+			natives /= float64(len(oursByRound))
+			fmt.Printf("%-55s %12.2f %12.2f %8.2f %16.2f\n", f.name, ours, natives, ours/natives, median(ratios))
+			boundary[f.name] = map[string]float64{"ours": ours, "native": natives, "ratio": ours / natives, "median_of_round_ratios": median(ratios)}
+		}
+		out["boundary"] = boundary
 	}
 	b, _ := json.MarshalIndent(out, "", "  ")
 	if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
@@ -178,21 +175,4 @@ func mean(sum, n float64) float64 {
 		return 0
 	}
 	return sum / n
-}
-
-// nativeResult is what examples/native_calls prints.
-type nativeResult struct {
-	VersionUs float64 `json:"version_us"`
-	PidNs     float64 `json:"pid_ns"`
-}
-
-func runNative() (*nativeResult, error) {
-	cmd := exec.Command(*native)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, err
-	}
-	var res nativeResult
-	return &res, json.Unmarshal(out, &res)
 }

@@ -1,8 +1,9 @@
 // Command lcdbench measures moby v24.0.9's libcontainerd/remote client and this project's Go
 // adapter side by side against one containerd. With -drive it runs rounds that alternate the
 // two implementations, each in its own process (-impl moby | -impl ours), and prints a table
-// of ours, moby's and the ratio, plus a JSON file. With -native it also runs the native-Rust
-// boundary calls (examples/native_calls.rs) for the C-boundary figures.
+// of ours, moby's and the ratio, plus a JSON file. With -native the worker of ours also asks
+// the native-Rust boundary program (examples/native_calls.rs) for blocks of the same calls
+// between its own, for the C-boundary figures.
 package main
 
 import (
@@ -38,7 +39,8 @@ type Result struct {
 	OpRPCsByMethod       map[string]map[string]float64 `json:"op_rpcs_by_method"` // op -> method -> RPCs per call
 	EventLatencyMs       map[string]float64            `json:"event_latency_ms"`  // exit in the shim -> ProcessEvent: p50/p99
 	PidNs                float64                       `json:"pid_ns"`            // Task.Pid()
-	VersionUs            float64                       `json:"version_us"`        // Client.Version round trip
+	VersionUs            float64                       `json:"version_us"`        // Client.Version round trip: mean
+	VersionP50Us         float64                       `json:"version_p50_us"`    // and median call
 	PeakRSSMiB           float64                       `json:"peak_rss_mib"`
 	RSSMiB               float64                       `json:"rss_mib"` // after the throughput phase
 	GrowthCycles         int                           `json:"growth_lifecycles,omitempty"`
@@ -51,6 +53,11 @@ type Result struct {
 	GoHeapSlopeKiB       float64                       `json:"go_heap_slope_kib_per_1000,omitempty"`
 	Threads              int                           `json:"threads"`
 	LifecyclesTotal      int                           `json:"lifecycles"`
+
+	// The same calls made natively in Rust, in blocks between ours (ours only, with -native).
+	NativePidNs        float64 `json:"native_pid_ns,omitempty"`
+	NativeVersionUs    float64 `json:"native_version_us,omitempty"`
+	NativeVersionP50Us float64 `json:"native_version_p50_us,omitempty"`
 }
 
 var (
@@ -63,7 +70,7 @@ var (
 	boundary  = flag.Bool("boundary", true, "measure the pid and Version calls (worker mode)")
 	concs     = flag.String("concurrency", "1,8,32", "concurrency levels of the throughput phase")
 	growth    = flag.Int("growth", 0, "lifecycles of the RSS-growth phase (drive mode: run in the last round)")
-	native    = flag.String("native", "", "drive mode: the native-Rust boundary binary (examples/native_calls)")
+	native    = flag.String("native", "", "the native-Rust boundary program (examples/native_calls); drive mode passes it to the worker of ours")
 	stateRoot = flag.String("state-root", defaultStateRoot(),
 		"where both clients keep their state directories (FIFOs); dockerd keeps its own under the exec-root, /var/run/docker, a tmpfs on most hosts")
 )
@@ -195,7 +202,11 @@ func work(which string) (*Result, error) {
 	ev.mu.Unlock()
 	res.RSSMiB = rssMiB()
 	if *boundary {
-		if err := measureBoundary(ctx, client, ev, rootfs, res); err != nil {
+		nativePath := ""
+		if which == "ours" {
+			nativePath = *native
+		}
+		if err := measureBoundary(ctx, client, ev, rootfs, nativePath, res); err != nil {
 			return nil, err
 		}
 	}

@@ -3,10 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"regexp"
 	"sort"
 	"strconv"
@@ -241,20 +243,75 @@ func threads() int {
 }
 
 // measureBoundary times a call answered from the handle (Task.Pid) and a Version round trip.
-func measureBoundary(ctx context.Context, c libcontainerdtypes.Client, ev *exits, rootfs string, res *Result) error {
-	const versionCalls, pidCalls = 2000, 2_000_000
+// With nativePath it asks the native-Rust program for blocks of the same calls between its
+// own, alternating which goes first, so both sides are measured in the same moments: on this
+// machine a round trip's cost drifts 2-5x within minutes (BENCHMARKS.md).
+func measureBoundary(ctx context.Context, c libcontainerdtypes.Client, ev *exits, rootfs, nativePath string, res *Result) error {
+	const blocks, callsPerBlock, pidCalls = 10, 200, 2_000_000
+	var native *nativeCalls
+	if nativePath != "" {
+		var err error
+		if native, err = startNative(nativePath); err != nil {
+			return err
+		}
+		defer native.close()
+	}
 	for i := 0; i < 100; i++ {
 		if _, err := c.Version(ctx); err != nil {
 			return err
 		}
 	}
-	start := time.Now()
-	for i := 0; i < versionCalls; i++ {
-		if _, err := c.Version(ctx); err != nil {
+	var ours, theirs []float64
+	goBlock := func() error {
+		for i := 0; i < callsPerBlock; i++ {
+			start := time.Now()
+			if _, err := c.Version(ctx); err != nil {
+				return err
+			}
+			ours = append(ours, float64(time.Since(start).Nanoseconds()))
+		}
+		return nil
+	}
+	nativeBlock := func() error {
+		if native == nil {
+			return nil
+		}
+		var answer struct {
+			VersionNs []float64 `json:"version_ns"`
+		}
+		if err := native.ask(fmt.Sprintf("version %d", callsPerBlock), &answer); err != nil {
+			return err
+		}
+		theirs = append(theirs, answer.VersionNs...)
+		return nil
+	}
+	if err := nativeBlock(); err != nil { // the native side's warm-up
+		return err
+	}
+	theirs = theirs[:0]
+	for b := 0; b < blocks; b++ {
+		first, second := goBlock, nativeBlock
+		if b%2 == 1 {
+			first, second = nativeBlock, goBlock
+		}
+		if err := first(); err != nil {
+			return err
+		}
+		if err := second(); err != nil {
 			return err
 		}
 	}
-	res.VersionUs = float64(time.Since(start).Nanoseconds()) / 1000 / versionCalls
+	res.VersionUs, res.VersionP50Us = meanOf(ours)/1000, median(ours)/1000
+	if native != nil {
+		res.NativeVersionUs, res.NativeVersionP50Us = meanOf(theirs)/1000, median(theirs)/1000
+		var answer struct {
+			PidNs float64 `json:"pid_ns"`
+		}
+		if err := native.ask("pid 10000000", &answer); err != nil {
+			return err
+		}
+		res.NativePidNs = answer.PidNs
+	}
 	ctr, err := c.NewContainer(ctx, "boundary", spec(rootfs, "boundary", "sleep", "1000"), "io.containerd.runc.v2", nil)
 	if err != nil {
 		return err
@@ -263,7 +320,7 @@ func measureBoundary(ctx context.Context, c libcontainerdtypes.Client, ev *exits
 	if err != nil {
 		return err
 	}
-	start = time.Now()
+	start := time.Now()
 	var sink uint32
 	for i := 0; i < pidCalls; i++ {
 		sink += tk.Pid()
@@ -300,4 +357,59 @@ func rssMiB() float64 {
 		}
 	}
 	return 0
+}
+
+// nativeCalls is a running examples/native_calls, answering one JSON line per request line.
+type nativeCalls struct {
+	cmd     *exec.Cmd
+	in      io.WriteCloser
+	answers *bufio.Scanner
+}
+
+func startNative(path string) (*nativeCalls, error) {
+	cmd := exec.Command(path)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the native boundary program: %w", err)
+	}
+	answers := bufio.NewScanner(out)
+	answers.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	return &nativeCalls{cmd: cmd, in: in, answers: answers}, nil
+}
+
+func (n *nativeCalls) ask(request string, answer any) error {
+	if _, err := fmt.Fprintln(n.in, request); err != nil {
+		return fmt.Errorf("native boundary program: %w", err)
+	}
+	if !n.answers.Scan() {
+		return fmt.Errorf("native boundary program gave no answer to %q: %v", request, n.answers.Err())
+	}
+	return json.Unmarshal(n.answers.Bytes(), answer)
+}
+
+// close ends its input, after which it deletes its task and container and exits.
+func (n *nativeCalls) close() {
+	n.in.Close()
+	if err := n.cmd.Wait(); err != nil {
+		fmt.Fprintln(os.Stderr, "lcdbench: native boundary program:", err)
+	}
+}
+
+func meanOf(values []float64) float64 {
+	if len(values) == 0 {
+		return 0
+	}
+	sum := 0.0
+	for _, v := range values {
+		sum += v
+	}
+	return sum / float64(len(values))
 }
