@@ -65,6 +65,19 @@ func create(t *testing.T, c *Client, id string, args ...string) *Container {
 	return ctr
 }
 
+// sleepingTask creates container id running `sleep 1000` and starts its task.
+func sleepingTask(t *testing.T, c *Client, id string) (*Container, *Task) {
+	ctr := create(t, c, id, "sleep", "1000")
+	task, err := ctr.NewTask(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return ctr, task
+}
+
 func readAll(path string) chan string {
 	out := make(chan string, 1)
 	go func() {
@@ -180,14 +193,7 @@ func TestErrorsCarryStatusAndContainerdText(t *testing.T) {
 func TestExecStdinCloseAndTaskOperations(t *testing.T) {
 	ctx := context.Background()
 	c := connect(t, "exec")
-	ctr := create(t, c, "host", "sleep", "1000")
-	task, err := ctr.NewTask(ctx, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := task.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ctr, task := sleepingTask(t, c, "host")
 	procSpec, _ := json.Marshal(map[string]any{"args": []string{"cat"}, "cwd": "/", "env": []string{"PATH=/bin"}, "user": map[string]int{"uid": 0, "gid": 0}})
 	proc, err := task.Exec(ctx, "cat", procSpec, true)
 	if err != nil {
@@ -397,14 +403,7 @@ func openDescriptors(t *testing.T) int {
 func TestAsyncCallsReuseTheirNotifiersAndMakeNoDescriptorEach(t *testing.T) {
 	c := connect(t, "notifier")
 	ctx := context.Background()
-	ctr := create(t, c, "notifier", "sleep", "1000")
-	task, err := ctr.NewTask(ctx, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := task.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ctr, task := sleepingTask(t, c, "notifier")
 	if _, err := task.Status(ctx); err != nil {
 		t.Fatal(err)
 	}
