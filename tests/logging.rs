@@ -9,7 +9,10 @@ use std::sync::Mutex;
 use common::*;
 use containerd_ffi::ffi::logging::{lcd_log_field, lcd_log_level, lcd_set_log_sink};
 
-static RECORDS: Mutex<Vec<(lcd_log_level, String, Vec<(String, String)>)>> = Mutex::new(Vec::new());
+/// What the sink saw: level, message and fields of each record.
+type Record = (lcd_log_level, String, Vec<(String, String)>);
+
+static RECORDS: Mutex<Vec<Record>> = Mutex::new(Vec::new());
 
 unsafe extern "C" fn collect(
     user_data: *mut c_void,

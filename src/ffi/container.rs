@@ -38,7 +38,7 @@ fn parse_labels(bytes: &[u8]) -> Result<HashMap<String, String>> {
         return Err(Error::invalid_argument("labels must end with a NUL byte"));
     };
     let parts: Vec<&[u8]> = body.split(|&b| b == 0).collect();
-    if parts.len() % 2 != 0 {
+    if !parts.len().is_multiple_of(2) {
         return Err(Error::invalid_argument("labels must be key and value pairs; the last key has no value"));
     }
     let text = |b: &[u8]| {

@@ -6,7 +6,15 @@
 //! - every exported function runs inside [`boundary`], so no panic crosses into C;
 //! - inputs are `(pointer, length)` byte strings, copied when kept; NULL is allowed with
 //!   length 0; outputs are written only on success; what the library allocates, it frees.
+//!
+//! Safety, the same for every exported function (so they carry no `# Safety` section each): a
+//! handle argument is NULL or a live handle of its type from this library, not yet passed to
+//! its free function; a `(pointer, length)` input is NULL with length 0 or `length` readable
+//! bytes; an out-parameter is NULL where documented as optional, else writable and aligned; a
+//! C string passed in is NUL-terminated. The functions check for NULL and report it; they cannot
+//! check the rest.
 #![allow(non_camel_case_types)]
+#![allow(clippy::missing_safety_doc)]
 
 use std::any::Any as PanicPayload;
 use std::ffi::{c_char, CString};

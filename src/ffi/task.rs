@@ -622,9 +622,12 @@ pub unsafe extern "C" fn lcd_task_update_resources_async(
     })
 }
 
+/// A process's info payload: its protobuf type URL and bytes.
+type ProcessInfoPayload = (CString, Vec<u8>);
+
 /// The processes of a task as containerd lists them.
 pub struct lcd_pids {
-    processes: Vec<(u32, Option<(CString, Vec<u8>)>)>,
+    processes: Vec<(u32, Option<ProcessInfoPayload>)>,
 }
 
 impl lcd_pids {
