@@ -472,9 +472,9 @@ int32_t lcd_pending_fd(const struct lcd_pending *pending);
 //
 // `fd` must accept the byte without blocking: a socket (sent with `MSG_DONTWAIT` and
 // `MSG_NOSIGNAL`), or a non-blocking pipe whose read end stays open (a write to a pipe without
-// a reader raises `SIGPIPE`). The library writes to it exactly once and never after
-// `lcd_pending_free` has returned for this handle, so once the byte is read, or the handle
-// freed, the descriptor may be reused for the next call.
+// a reader raises `SIGPIPE`). The library writes to it once, when the call finishes, unless
+// `lcd_pending_free` has returned for this handle before that (then never), so once the byte
+// is read, or the handle freed, the descriptor may be reused for the next call.
 //
 // Ownership: `fd` stays the caller's. Thread-safe; no RPC. Errors: `LCD_INVALID_ARGUMENT` for
 // a NULL handle or a negative `fd`; `LCD_FAILED_PRECONDITION` when the call already has a
