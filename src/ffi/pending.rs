@@ -49,8 +49,8 @@ impl PendingShared {
 /// concurrent call) costs no pipe, registration or close per call.
 #[derive(Default)]
 struct PendingState {
-    finished: bool,
-    /// The result until a finish function takes it.
+    /// None until the call finishes; then its result, and after a finish function took it, a
+    /// marker that says so. So `Some` means finished.
     outcome: Option<Result<Outcome>>,
     /// Made by `lcd_pending_fd`.
     own_pipe: Option<FinishedSignal>,
@@ -62,7 +62,6 @@ struct PendingState {
 impl PendingState {
     fn finish(&mut self, outcome: Result<Outcome>) {
         self.outcome = Some(outcome);
-        self.finished = true;
         if let Some(pipe) = &self.own_pipe {
             pipe.signal();
         }
@@ -213,7 +212,7 @@ pub unsafe extern "C" fn lcd_pending_fd(pending: *const lcd_pending) -> i32 {
         let mut state = pending.shared.lock();
         if state.own_pipe.is_none() {
             let Ok(pipe) = FinishedSignal::new() else { return -1 };
-            if state.finished {
+            if state.outcome.is_some() {
                 pipe.signal();
             }
             state.own_pipe = Some(pipe);
@@ -253,7 +252,7 @@ pub unsafe extern "C" fn lcd_pending_notify(pending: *const lcd_pending, fd: i32
             ));
         }
         state.notify = Some(fd);
-        if state.finished {
+        if state.outcome.is_some() {
             notify_caller(fd);
         }
         Ok(())

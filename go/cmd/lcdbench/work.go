@@ -404,12 +404,9 @@ func (n *nativeCalls) close() {
 }
 
 func meanOf(values []float64) float64 {
-	if len(values) == 0 {
-		return 0
-	}
 	sum := 0.0
 	for _, v := range values {
 		sum += v
 	}
-	return sum / float64(len(values))
+	return mean(sum, float64(len(values)))
 }
