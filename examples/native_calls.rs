@@ -16,8 +16,8 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use containerd_ffi::runtime::block_on;
-use containerd_ffi::{CancelToken, Client, Container, ContainerConfig, Result, Task};
+use libcontainerd::runtime::block_on;
+use libcontainerd::{CancelToken, Client, Container, ContainerConfig, Result, Task};
 
 fn run<T>(fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     block_on(Some(&CancelToken::with_timeout(Duration::from_secs(60))), fut)

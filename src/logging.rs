@@ -30,7 +30,7 @@ static SINK: RwLock<Option<Sink>> = RwLock::new(None);
 static MAX_RANK: AtomicU8 = AtomicU8::new(0);
 static INSTALL: Once = Once::new();
 /// The target prefix of this crate's records.
-const OWN_TARGET: &str = "containerd_ffi";
+const OWN_TARGET: &str = env!("CARGO_CRATE_NAME");
 
 fn level_rank(level: &Level) -> u8 {
     match *level {

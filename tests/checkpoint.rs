@@ -9,9 +9,9 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use containerd_ffi::containerd::Rpc;
-use containerd_ffi::content::{self, Lease, CRIU_CHECKPOINT_MEDIA_TYPE};
-use containerd_ffi::{Client, ErrorKind, ProcessState, Task};
+use libcontainerd::containerd::Rpc;
+use libcontainerd::content::{self, Lease, CRIU_CHECKPOINT_MEDIA_TYPE};
+use libcontainerd::{Client, ErrorKind, ProcessState, Task};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("lcd-ckpt-test-{}-{name}", std::process::id()));
@@ -62,7 +62,7 @@ fn a_directory_goes_into_the_content_store_and_back_unchanged_then_is_collected(
     symlink("nested/deeper/small.img", source.join("link")).unwrap();
 
     // The handle owns an Arc of the connection; the lease needs one too.
-    let shared = std::sync::Arc::new(run(containerd_ffi::containerd::Containerd::connect(&testbed().socket, client.namespace())).unwrap());
+    let shared = std::sync::Arc::new(run(libcontainerd::containerd::Containerd::connect(&testbed().socket, client.namespace())).unwrap());
     let lease = run(Lease::create(&shared, "test")).unwrap();
     let descriptor = run(content::upload_dir_as_tar(&shared, &lease, &source, CRIU_CHECKPOINT_MEDIA_TYPE)).unwrap();
     assert!(descriptor.digest.starts_with("sha256:") && descriptor.size > big.len() as i64);
@@ -86,7 +86,7 @@ fn a_directory_goes_into_the_content_store_and_back_unchanged_then_is_collected(
 #[test]
 fn an_archive_that_escapes_its_directory_is_refused_and_writes_nothing() {
     let client = client("ckpt-hostile");
-    let shared = std::sync::Arc::new(run(containerd_ffi::containerd::Containerd::connect(&testbed().socket, client.namespace())).unwrap());
+    let shared = std::sync::Arc::new(run(libcontainerd::containerd::Containerd::connect(&testbed().socket, client.namespace())).unwrap());
     let lease = run(Lease::create(&shared, "test")).unwrap();
     let descriptor = run(content::write_blob(&shared, &lease, CRIU_CHECKPOINT_MEDIA_TYPE, |out| {
         let mut header = tar::Header::new_gnu();

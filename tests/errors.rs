@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use containerd_ffi::{Client, Container, ContainerConfig, ErrorKind, Task};
+use libcontainerd::{Client, Container, ContainerConfig, ErrorKind, Task};
 
 #[test]
 fn unknown_container_is_not_found() {

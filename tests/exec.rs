@@ -6,9 +6,9 @@ mod common;
 use std::io::Write;
 
 use common::*;
-use containerd_ffi::bundle::Stdio;
-use containerd_ffi::containerd::Rpc;
-use containerd_ffi::{Container, ErrorKind, EventKind, Process, ProcessState, Task};
+use libcontainerd::bundle::Stdio;
+use libcontainerd::containerd::Rpc;
+use libcontainerd::{Container, ErrorKind, EventKind, Process, ProcessState, Task};
 
 fn process_spec(args: &[&str], terminal: bool) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
@@ -21,7 +21,7 @@ fn process_spec(args: &[&str], terminal: bool) -> Vec<u8> {
     .unwrap()
 }
 
-fn running(client: &containerd_ffi::Client, id: &str, args: &[&str]) -> (Container, Task) {
+fn running(client: &libcontainerd::Client, id: &str, args: &[&str]) -> (Container, Task) {
     let container = create_container(client, id, args, false).unwrap();
     let task = run(Task::create(&container, false)).unwrap();
     run(task.start()).unwrap();

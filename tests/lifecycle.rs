@@ -7,9 +7,9 @@ use std::os::unix::fs::FileTypeExt;
 use std::time::{Duration, SystemTime};
 
 use common::*;
-use containerd_ffi::bundle::{Stdio, BUNDLE_PATH_LABEL};
-use containerd_ffi::containerd::Rpc;
-use containerd_ffi::{Container, ErrorKind, EventKind, ProcessState, Task};
+use libcontainerd::bundle::{Stdio, BUNDLE_PATH_LABEL};
+use libcontainerd::containerd::Rpc;
+use libcontainerd::{Container, ErrorKind, EventKind, ProcessState, Task};
 
 #[test]
 fn version_reports_containerd_1_6() {
@@ -71,7 +71,7 @@ fn container_runs_prints_exits_and_is_cleaned_up_with_minimal_rpcs() {
 #[test]
 fn record_fields_from_container_options_reach_containerd() {
     let client = client("recordfields");
-    let config = containerd_ffi::ContainerConfig {
+    let config = libcontainerd::ContainerConfig {
         spec_json: spec_json(client.namespace(), "rf", &["true"], false),
         runtime: RUNC_RUNTIME.to_owned(),
         image: "example.test/busybox:latest".into(),
@@ -100,7 +100,7 @@ fn events_arrive_in_order_with_their_fields() {
     let pid = task.pid();
 
     let mut seen = Vec::new();
-    while seen.last().map(|e: &containerd_ffi::Event| e.kind) != Some(EventKind::Exit) {
+    while seen.last().map(|e: &libcontainerd::Event| e.kind) != Some(EventKind::Exit) {
         seen.push(run(events.next()).unwrap());
     }
     let kinds: Vec<EventKind> = seen.iter().map(|e| e.kind).collect();

@@ -7,7 +7,7 @@ use std::ffi::{c_char, c_void, CStr};
 use std::sync::Mutex;
 
 use common::*;
-use containerd_ffi::ffi::logging::{lcd_log_field, lcd_log_level, lcd_set_log_sink};
+use libcontainerd::ffi::logging::{lcd_log_field, lcd_log_level, lcd_set_log_sink};
 
 /// What the sink saw: level, message and fields of each record.
 type Record = (lcd_log_level, String, Vec<(String, String)>);

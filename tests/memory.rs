@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use containerd_ffi::{Client, Task};
+use libcontainerd::{Client, Task};
 
 struct Counting;
 

@@ -7,12 +7,12 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use containerd_ffi::{CancelToken, Client, Container, EventKind, EventStream, ProcessState, Task};
+use libcontainerd::{CancelToken, Client, Container, EventKind, EventStream, ProcessState, Task};
 
-fn next_exit_of(events: &EventStream, container_id: &str) -> containerd_ffi::Event {
+fn next_exit_of(events: &EventStream, container_id: &str) -> libcontainerd::Event {
     let deadline = CancelToken::with_timeout(Duration::from_secs(30));
     loop {
-        let event = containerd_ffi::runtime::block_on(Some(&deadline), events.next())
+        let event = libcontainerd::runtime::block_on(Some(&deadline), events.next())
             .unwrap_or_else(|e| panic!("no exit event of {container_id}: {e}"));
         if event.kind == EventKind::Exit && event.container_id == container_id {
             return event;

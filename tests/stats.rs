@@ -5,9 +5,9 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use common::*;
-use containerd_ffi::containerd::Rpc;
-use containerd_ffi::metrics::decode_figures;
-use containerd_ffi::{ErrorKind, Task};
+use libcontainerd::containerd::Rpc;
+use libcontainerd::metrics::decode_figures;
+use libcontainerd::{ErrorKind, Task};
 
 #[test]
 fn stats_report_real_cgroup_figures_with_one_rpc() {

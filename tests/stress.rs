@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use containerd_ffi::bundle::Stdio;
-use containerd_ffi::Task;
+use libcontainerd::bundle::Stdio;
+use libcontainerd::Task;
 
 const THREADS: usize = 32;
 const LIFECYCLES_PER_THREAD: usize = 8;

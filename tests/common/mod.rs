@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use containerd_ffi::{CancelToken, Client, Container, ContainerConfig, Result};
+use libcontainerd::{CancelToken, Client, Container, ContainerConfig, Result};
 
 pub struct Testbed {
     pub socket: PathBuf,
@@ -47,7 +47,7 @@ pub fn testbed() -> &'static Testbed {
 
 /// Runs a library future on the calling thread, bounded so a hang fails the test.
 pub fn run<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
-    containerd_ffi::runtime::block_on(Some(&CancelToken::with_timeout(Duration::from_secs(60))), fut)
+    libcontainerd::runtime::block_on(Some(&CancelToken::with_timeout(Duration::from_secs(60))), fut)
 }
 
 /// A namespace unique to this test and process, so tests run in parallel.
