@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PROFILE_DIR := target/release
 STATIC_LIB := $(PROFILE_DIR)/libcontainerd_ffi.a
 SHARED_LIB := $(PROFILE_DIR)/libcontainerd_ffi.so
-# What the Rust static library needs from the system (`cargo rustc -- --print native-static-libs`).
+# What the Rust static library needs from the system (`cargo rustc -p libcontainerd-ffi-clib -- --print native-static-libs`).
 NATIVE_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pedantic -O1 -g -Iinclude
 BUILD := build
