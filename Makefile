@@ -13,7 +13,7 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: bench all setup lib header example harness demo dockerd test test-rust test-go test-c test-pkgconfig test-dockerd install clean
+.PHONY: bench all setup lib header example harness demo dockerd test test-lib test-rust test-go test-c test-pkgconfig test-dockerd install clean
 
 all: lib example harness
 
@@ -56,6 +56,10 @@ test-pkgconfig: lib $(BUILD)/pkgconfig/libcontainerd_ffi.pc
 	LD_LIBRARY_PATH=$(CURDIR)/$(PROFILE_DIR) ldd $(BUILD)/run_container_shared | grep -q 'libcontainerd_ffi.so => $(CURDIR)'
 	@echo "pkg-config build of the example links $(SHARED_LIB)"
 
+# The shared library exports exactly the header's functions; the archive got link-time optimisation.
+test-lib: lib
+	bash tests/c/check_libraries.sh include/libcontainerd_ffi.h $(STATIC_LIB) $(SHARED_LIB)
+
 # The demonstration: a real container's lifecycle through the C ABI, on a private containerd
 # (or the one named by LCD_CONTAINERD_ADDRESS).
 demo: setup example
@@ -67,7 +71,7 @@ dockerd: lib
 	bash dockerd/build.sh all
 
 # Every test, against a private containerd started for the run.
-test: setup lib harness test-pkgconfig dockerd
+test: setup lib harness test-lib test-pkgconfig dockerd
 	bash tests/testbed.sh run -- $(MAKE) --no-print-directory test-rust test-go test-c test-dockerd
 
 test-rust:
