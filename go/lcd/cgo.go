@@ -19,6 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -117,6 +119,35 @@ func stringArg(s string) (*C.uint8_t, C.size_t) {
 	return (*C.uint8_t)(unsafe.Pointer(unsafe.StringData(s))), C.size_t(len(s))
 }
 
+// yieldEvery bounds how long a goroutine making blocking C calls back to back goes without
+// passing through the scheduler; half the 10 ms after which the runtime treats it as running
+// too long.
+const yieldEvery = 5 * time.Millisecond
+
+// lastYield is when yieldBeforeBlocking last yielded, in nanoseconds on the monotonic clock
+// since processStart.
+var (
+	lastYield    atomic.Int64
+	processStart = time.Now()
+)
+
+// yieldBeforeBlocking lets the scheduler run, at most once per yieldEvery, before a C call that
+// blocks. Why: a goroutine that makes blocking cgo calls back to back never passes through the
+// scheduler, so its processor's scheduling tick stops moving. After 10 ms the runtime's monitor
+// (sysmon) takes that for a goroutine running too long and, the goroutine being in a C call,
+// takes its processor away on every later call that lasts more than one monitor tick (20 µs):
+// each call then wakes a second thread for nothing and comes back without a processor, about
+// three extra context switches per call (measured in BENCHMARKS.md, change 19; Go 1.24 to
+// 1.26 alike). One runtime.Gosched moves the tick and ends that; it costs one wake-up of an
+// idle thread, so it is rationed.
+func yieldBeforeBlocking() {
+	now := int64(time.Since(processStart))
+	last := lastYield.Load()
+	if now-last >= int64(yieldEvery) && lastYield.CompareAndSwap(last, now) {
+		runtime.Gosched()
+	}
+}
+
 // withCancel runs a blocking C call with a cancel token that carries ctx's deadline and is
 // fired when ctx is done (by a context.AfterFunc callback, which the call outlives).
 func withCancel(ctx context.Context, call func(cancel *C.lcd_cancel) error) error {
@@ -161,6 +192,7 @@ func withCancel(ctx context.Context, call func(cancel *C.lcd_cancel) error) erro
 
 // call runs one blocking C call on the handle with ctx's cancellation and deadline.
 func (h *handle[P]) call(ctx context.Context, f func(p P, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32) error {
+	yieldBeforeBlocking()
 	return h.use(func(p P) error {
 		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
 			var cerr *C.lcd_error

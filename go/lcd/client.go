@@ -47,6 +47,7 @@ func (c *Client) Close() error {
 
 // Version returns containerd's version and revision (one RPC).
 func (c *Client) Version(ctx context.Context) (version, revision string, err error) {
+	yieldBeforeBlocking()
 	err = c.h.use(func(p *C.lcd_client) error {
 		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
 			var v, r *C.char

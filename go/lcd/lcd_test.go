@@ -447,3 +447,25 @@ func TestAsyncCallsReuseTheirNotifiersAndMakeNoDescriptorEach(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Blocking calls made back to back pass through the scheduler once per yieldEvery, no more
+// often: often enough that sysmon never sees the goroutine as running too long, rarely enough
+// that the wake-up a yield costs does not add up.
+func TestBlockingCallsYieldToTheSchedulerAtMostOncePerInterval(t *testing.T) {
+	sinceStart := func() int64 { return int64(time.Since(processStart)) }
+
+	recent := sinceStart()
+	lastYield.Store(recent)
+	yieldBeforeBlocking()
+	if got := lastYield.Load(); got != recent {
+		t.Fatalf("yielded %v after the last yield; want no yield within %v", time.Duration(got-recent), yieldEvery)
+	}
+
+	overdue := sinceStart() - int64(2*yieldEvery)
+	lastYield.Store(overdue)
+	before := sinceStart()
+	yieldBeforeBlocking()
+	if got := lastYield.Load(); got < before {
+		t.Fatalf("no yield %v after the last one; want a yield once %v has passed", time.Duration(before-overdue), yieldEvery)
+	}
+}
