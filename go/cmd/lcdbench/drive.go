@@ -88,6 +88,8 @@ func driveRounds() {
 		add(r.Impl, "boundary: ns per Task.Pid()", r.PidNs)
 		add(r.Impl, "boundary: us per Client.Version()", r.VersionUs)
 		add(r.Impl, "boundary: us per Client.Version(), median call", r.VersionP50Us)
+		add(r.Impl, "boundary: process CPU us per Client.Version()", r.VersionCPUUs)
+		add(r.Impl, "boundary: process context switches per Client.Version()", r.VersionContextSwitches)
 		add(r.Impl, "peak RSS MiB", r.PeakRSSMiB)
 		add(r.Impl, "RSS MiB after the throughput phase", r.RSSMiB)
 		if r.GrowthCycles > 0 {
@@ -131,6 +133,8 @@ func driveRounds() {
 			{"ns per task pid", func(r Result) float64 { return r.PidNs }, func(r Result) float64 { return r.NativePidNs }},
 			{"us per Version (mean of the calls)", func(r Result) float64 { return r.VersionUs }, func(r Result) float64 { return r.NativeVersionUs }},
 			{"us per Version (median call)", func(r Result) float64 { return r.VersionP50Us }, func(r Result) float64 { return r.NativeVersionP50Us }},
+			{"process CPU us per Version", func(r Result) float64 { return r.VersionCPUUs }, func(r Result) float64 { return r.NativeVersionCPUUs }},
+			{"process context switches per Version", func(r Result) float64 { return r.VersionContextSwitches }, func(r Result) float64 { return r.NativeVersionContextSwitches }},
 		}
 		fmt.Printf("\nC boundary: Go through the C ABI (ours) against native Rust calls made in blocks between ours; means over rounds\n")
 		fmt.Printf("%-55s %12s %12s %8s %16s\n", "figure", "Go via C ABI", "native Rust", "ratio", "median of rounds")

@@ -30,34 +30,38 @@ import (
 
 // Result is what one worker process measured.
 type Result struct {
-	Impl                 string                        `json:"impl"`
-	OpLatencyMs          map[string]map[string]float64 `json:"op_latency_ms"` // op -> p50/p99
-	OpRPCs               map[string]float64            `json:"op_rpcs"`       // op -> RPCs per call
-	Throughput           map[string]float64            `json:"lifecycles_per_s"`
-	CPUMsPerCycle        float64                       `json:"cpu_ms_per_lifecycle"`
-	CPUMsByConc          map[string]float64            `json:"cpu_ms_per_lifecycle_by_concurrency"`
-	OpRPCsByMethod       map[string]map[string]float64 `json:"op_rpcs_by_method"` // op -> method -> RPCs per call
-	EventLatencyMs       map[string]float64            `json:"event_latency_ms"`  // exit in the shim -> ProcessEvent: p50/p99
-	PidNs                float64                       `json:"pid_ns"`            // Task.Pid()
-	VersionUs            float64                       `json:"version_us"`        // Client.Version round trip: mean
-	VersionP50Us         float64                       `json:"version_p50_us"`    // and median call
-	PeakRSSMiB           float64                       `json:"peak_rss_mib"`
-	RSSMiB               float64                       `json:"rss_mib"` // after the throughput phase
-	GrowthCycles         int                           `json:"growth_lifecycles,omitempty"`
-	RSSGrowthMiB         float64                       `json:"rss_growth_mib,omitempty"`
-	RSSGrowthLastHalfMiB float64                       `json:"rss_growth_last_half_mib,omitempty"`
-	RSSSlopeKiB          float64                       `json:"rss_slope_kib_per_1000,omitempty"`
-	CHeapGrowthKiB       float64                       `json:"c_heap_growth_kib,omitempty"`
-	CHeapSlopeKiB        float64                       `json:"c_heap_slope_kib_per_1000,omitempty"`
-	GoHeapGrowthKiB      float64                       `json:"go_heap_growth_kib,omitempty"`
-	GoHeapSlopeKiB       float64                       `json:"go_heap_slope_kib_per_1000,omitempty"`
-	Threads              int                           `json:"threads"`
-	LifecyclesTotal      int                           `json:"lifecycles"`
+	Impl                   string                        `json:"impl"`
+	OpLatencyMs            map[string]map[string]float64 `json:"op_latency_ms"` // op -> p50/p99
+	OpRPCs                 map[string]float64            `json:"op_rpcs"`       // op -> RPCs per call
+	Throughput             map[string]float64            `json:"lifecycles_per_s"`
+	CPUMsPerCycle          float64                       `json:"cpu_ms_per_lifecycle"`
+	CPUMsByConc            map[string]float64            `json:"cpu_ms_per_lifecycle_by_concurrency"`
+	OpRPCsByMethod         map[string]map[string]float64 `json:"op_rpcs_by_method"`        // op -> method -> RPCs per call
+	EventLatencyMs         map[string]float64            `json:"event_latency_ms"`         // exit in the shim -> ProcessEvent: p50/p99
+	PidNs                  float64                       `json:"pid_ns"`                   // Task.Pid()
+	VersionUs              float64                       `json:"version_us"`               // Client.Version round trip: mean
+	VersionP50Us           float64                       `json:"version_p50_us"`           // and median call
+	VersionCPUUs           float64                       `json:"version_cpu_us"`           // the process's CPU per call
+	VersionContextSwitches float64                       `json:"version_context_switches"` // the process's, per call
+	PeakRSSMiB             float64                       `json:"peak_rss_mib"`
+	RSSMiB                 float64                       `json:"rss_mib"` // after the throughput phase
+	GrowthCycles           int                           `json:"growth_lifecycles,omitempty"`
+	RSSGrowthMiB           float64                       `json:"rss_growth_mib,omitempty"`
+	RSSGrowthLastHalfMiB   float64                       `json:"rss_growth_last_half_mib,omitempty"`
+	RSSSlopeKiB            float64                       `json:"rss_slope_kib_per_1000,omitempty"`
+	CHeapGrowthKiB         float64                       `json:"c_heap_growth_kib,omitempty"`
+	CHeapSlopeKiB          float64                       `json:"c_heap_slope_kib_per_1000,omitempty"`
+	GoHeapGrowthKiB        float64                       `json:"go_heap_growth_kib,omitempty"`
+	GoHeapSlopeKiB         float64                       `json:"go_heap_slope_kib_per_1000,omitempty"`
+	Threads                int                           `json:"threads"`
+	LifecyclesTotal        int                           `json:"lifecycles"`
 
 	// The same calls made natively in Rust, in blocks between ours (ours only, with -native).
-	NativePidNs        float64 `json:"native_pid_ns,omitempty"`
-	NativeVersionUs    float64 `json:"native_version_us,omitempty"`
-	NativeVersionP50Us float64 `json:"native_version_p50_us,omitempty"`
+	NativePidNs                  float64 `json:"native_pid_ns,omitempty"`
+	NativeVersionUs              float64 `json:"native_version_us,omitempty"`
+	NativeVersionP50Us           float64 `json:"native_version_p50_us,omitempty"`
+	NativeVersionCPUUs           float64 `json:"native_version_cpu_us,omitempty"`
+	NativeVersionContextSwitches float64 `json:"native_version_context_switches,omitempty"`
 }
 
 var (

@@ -262,7 +262,9 @@ func measureBoundary(ctx context.Context, c libcontainerdtypes.Client, ev *exits
 		}
 	}
 	var ours, theirs []float64
+	var oursCost, theirsCost processCost // over all the blocks of each side
 	goBlock := func() error {
+		before := processCostNow()
 		for i := 0; i < callsPerBlock; i++ {
 			start := time.Now()
 			if _, err := c.Version(ctx); err != nil {
@@ -270,6 +272,7 @@ func measureBoundary(ctx context.Context, c libcontainerdtypes.Client, ev *exits
 			}
 			ours = append(ours, float64(time.Since(start).Nanoseconds()))
 		}
+		oursCost.add(processCostNow().minus(before))
 		return nil
 	}
 	nativeBlock := func() error {
@@ -277,18 +280,21 @@ func measureBoundary(ctx context.Context, c libcontainerdtypes.Client, ev *exits
 			return nil
 		}
 		var answer struct {
-			VersionNs []float64 `json:"version_ns"`
+			VersionNs       []float64 `json:"version_ns"`
+			CPUNs           float64   `json:"cpu_ns"`
+			ContextSwitches float64   `json:"context_switches"`
 		}
 		if err := native.ask(fmt.Sprintf("version %d", callsPerBlock), &answer); err != nil {
 			return err
 		}
 		theirs = append(theirs, answer.VersionNs...)
+		theirsCost.add(processCost{cpu: time.Duration(answer.CPUNs), contextSwitches: answer.ContextSwitches})
 		return nil
 	}
 	if err := nativeBlock(); err != nil { // the native side's warm-up
 		return err
 	}
-	theirs = theirs[:0]
+	theirs, theirsCost = theirs[:0], processCost{}
 	for b := 0; b < blocks; b++ {
 		first, second := goBlock, nativeBlock
 		if b%2 == 1 {
@@ -302,8 +308,10 @@ func measureBoundary(ctx context.Context, c libcontainerdtypes.Client, ev *exits
 		}
 	}
 	res.VersionUs, res.VersionP50Us = meanOf(ours)/1000, median(ours)/1000
+	res.VersionCPUUs, res.VersionContextSwitches = oursCost.perCall(len(ours))
 	if native != nil {
 		res.NativeVersionUs, res.NativeVersionP50Us = meanOf(theirs)/1000, median(theirs)/1000
+		res.NativeVersionCPUUs, res.NativeVersionContextSwitches = theirsCost.perCall(len(theirs))
 		var answer struct {
 			PidNs float64 `json:"pid_ns"`
 		}
@@ -345,6 +353,36 @@ func cpuTime() time.Duration {
 	var u syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &u)
 	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+}
+
+// processCost is what the whole process (all its threads) spent: CPU time and context
+// switches, voluntary and not.
+type processCost struct {
+	cpu             time.Duration
+	contextSwitches float64
+}
+
+func processCostNow() processCost {
+	var u syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &u)
+	return processCost{cpu: time.Duration(u.Utime.Nano() + u.Stime.Nano()), contextSwitches: float64(u.Nvcsw + u.Nivcsw)}
+}
+
+func (c processCost) minus(earlier processCost) processCost {
+	return processCost{cpu: c.cpu - earlier.cpu, contextSwitches: c.contextSwitches - earlier.contextSwitches}
+}
+
+func (c *processCost) add(more processCost) {
+	c.cpu += more.cpu
+	c.contextSwitches += more.contextSwitches
+}
+
+// perCall is the CPU time in microseconds and the context switches per call over calls.
+func (c processCost) perCall(calls int) (cpuUs, contextSwitches float64) {
+	if calls == 0 {
+		return 0, 0
+	}
+	return float64(c.cpu.Microseconds()) / float64(calls), c.contextSwitches / float64(calls)
 }
 
 // rssMiB is the process's resident set size now (VmRSS).
