@@ -84,6 +84,10 @@ fn main() -> Result<()> {
     run(task.wait())?;
     run(task.delete())?;
     run(container.delete())?;
+    // The namespace's state directory is this run's alone, and empty once the container is gone.
+    if let Err(e) = std::fs::remove_dir(&state_dir) {
+        eprintln!("native_calls: cannot remove {}: {e}", state_dir.display());
+    }
     Ok(())
 }
 

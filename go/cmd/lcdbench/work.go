@@ -350,9 +350,7 @@ func measureBoundary(ctx context.Context, c libcontainerdtypes.Client, ev *exits
 
 // cpuTime is the process's user + system CPU time so far.
 func cpuTime() time.Duration {
-	var u syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &u)
-	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+	return processCostNow().cpu
 }
 
 // processCost is what the whole process (all its threads) spent: CPU time and context
