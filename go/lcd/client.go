@@ -47,21 +47,17 @@ func (c *Client) Close() error {
 
 // Version returns containerd's version and revision (one RPC).
 func (c *Client) Version(ctx context.Context) (version, revision string, err error) {
-	yieldBeforeBlocking()
-	err = c.h.use(func(p *C.lcd_client) error {
-		return withCancel(ctx, func(cancel *C.lcd_cancel) error {
-			var v, r *C.char
-			var cerr *C.lcd_error
-			if err := check(C.lcd_client_version(p, cancel, &v, &r, &cerr), cerr); err != nil {
-				return err
-			}
-			version, revision = C.GoString(v), C.GoString(r)
-			C.lcd_string_free(v)
-			C.lcd_string_free(r)
-			return nil
-		})
+	var v, r *C.char
+	err = c.h.call(ctx, func(p *C.lcd_client, cancel *C.lcd_cancel, cerr **C.lcd_error) uint32 {
+		return C.lcd_client_version(p, cancel, &v, &r, cerr)
 	})
-	return version, revision, err
+	if err != nil {
+		return "", "", err
+	}
+	version, revision = C.GoString(v), C.GoString(r)
+	C.lcd_string_free(v)
+	C.lcd_string_free(r)
+	return version, revision, nil
 }
 
 // RPCTotal is the number of containerd RPCs the client has sent.
