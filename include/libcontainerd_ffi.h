@@ -85,7 +85,8 @@ typedef struct lcd_client lcd_client;
 // A container, with the metadata later calls need.
 typedef struct lcd_container lcd_container;
 
-// An error: status code and message. Created by the library, freed by `lcd_error_free`.
+// An error: status code, message and context. Created by the library, freed by
+// `lcd_error_free`.
 typedef struct lcd_error lcd_error;
 
 // A client's stream of task events, in the order containerd published them.
@@ -169,11 +170,23 @@ uint32_t lcd_abi_version(void);
 // Thread-safe; the error is only read.
 enum lcd_status lcd_error_status(const struct lcd_error *err);
 
-// The message of an error, with what was being done and containerd's own text. The string is
-// owned by the error and valid until `lcd_error_free`; "" for a NULL error.
+// The message of an error: what went wrong, without the library's context. For a failed
+// containerd call it is containerd's own text exactly as containerd's Go client presents it
+// (the server's message and its class suffix, e.g. `task x not found: not found`), so a
+// caller can build the text moby's client would show; for a cancelled call it is Go's
+// `context canceled` / `context deadline exceeded`. The string is owned by the error and
+// valid until `lcd_error_free`; "" for a NULL error.
 //
 // Thread-safe; the error is only read.
 const char *lcd_error_message(const struct lcd_error *err);
+
+// The context of an error: what the library was doing when it failed, outermost first (e.g.
+// `start process e1 of container c1`), kept apart from the message; "" when there is none
+// and for a NULL error. For a log line, print `context: message`. The string is owned by the
+// error and valid until `lcd_error_free`.
+//
+// Thread-safe; the error is only read.
+const char *lcd_error_context(const struct lcd_error *err);
 
 // Frees an error. NULL does nothing. Do not use the error afterwards.
 void lcd_error_free(struct lcd_error *err);

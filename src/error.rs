@@ -39,18 +39,23 @@ impl ErrorKind {
     }
 }
 
-/// An error with its class and a message that says what went wrong.
+/// An error with its class, a message that says what went wrong and the context the library
+/// was working in. For a failed containerd call the message is exactly what containerd's Go
+/// client would present (the server's text with its class suffix), so a caller can build
+/// moby's error text from it; what the library was doing stays apart, in the context.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    /// What the library was doing, outermost first ("" when nothing was added).
+    context: String,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error { kind, message: message.into(), context: String::new() }
     }
 
     pub fn invalid_argument(message: impl Into<String>) -> Self {
@@ -69,12 +74,14 @@ impl Error {
         Error::new(ErrorKind::Internal, message)
     }
 
+    /// The caller cancelled the call: Go's context.Canceled text, as containerd's client gives it.
     pub fn cancelled() -> Self {
-        Error::new(ErrorKind::Cancelled, "operation cancelled: context canceled")
+        Error::new(ErrorKind::Cancelled, "context canceled").context("operation cancelled")
     }
 
+    /// The call's deadline passed: Go's context.DeadlineExceeded text.
     pub fn deadline_exceeded() -> Self {
-        Error::new(ErrorKind::DeadlineExceeded, "operation timed out: context deadline exceeded")
+        Error::new(ErrorKind::DeadlineExceeded, "context deadline exceeded").context("operation timed out")
     }
 
     /// A filesystem error, with what was being done and on which path.
@@ -89,7 +96,8 @@ impl Error {
     }
 
     /// A failed containerd call: gRPC status mapped to the class, the server's text kept word
-    /// for word with containerd's class suffix, prefixed by what was being done.
+    /// for word with containerd's class suffix as the message, and what was being done as the
+    /// context.
     pub fn from_grpc(action: &str, status: &tonic::Status) -> Self {
         let kind = kind_of_grpc(status);
         let server_text = status.message();
@@ -97,26 +105,40 @@ impl Error {
         // Like containerd's Go client: the class is appended once, not again when the server's
         // text already ends with it.
         let message = if server_text.is_empty() {
-            format!("{action}: {suffix}")
+            suffix.to_owned()
         } else if server_text == suffix || server_text.ends_with(&format!(": {suffix}")) {
-            format!("{action}: {server_text}")
+            server_text.to_owned()
         } else {
-            format!("{action}: {server_text}: {suffix}")
+            format!("{server_text}: {suffix}")
         };
-        Error { kind, message }
+        Error::new(kind, message).context(action)
     }
 
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
 
+    /// What went wrong, without the context: for a containerd failure, containerd's text.
     pub fn message(&self) -> &str {
         &self.message
     }
 
-    /// Adds what the caller was doing in front of the message; the class stays.
+    /// What the library was doing, outermost first; "" when nothing was added.
+    pub fn context_text(&self) -> &str {
+        &self.context
+    }
+
+    /// Adds what the caller was doing to the context (outside what is there); the class and
+    /// the message stay.
     pub fn context(mut self, action: &str) -> Self {
-        self.message = format!("{action}: {}", self.message);
+        self.context = if self.context.is_empty() { action.to_owned() } else { format!("{action}: {}", self.context) };
+        self
+    }
+
+    /// A new error of this class whose message puts `prefix` in front of this one's message;
+    /// the context stays.
+    pub fn with_message_prefix(mut self, prefix: &str) -> Self {
+        self.message = format!("{prefix}: {}", self.message);
         self
     }
 }
@@ -142,9 +164,14 @@ fn kind_of_grpc(status: &tonic::Status) -> ErrorKind {
     }
 }
 
+/// The context, then the message: the whole story, for logs.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        if self.context.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.context, self.message)
+        }
     }
 }
 
@@ -159,7 +186,19 @@ mod tests {
         let status = tonic::Status::not_found("container \"x\" in namespace \"n\"");
         let err = Error::from_grpc("load container", &status);
         assert_eq!(err.kind(), ErrorKind::NotFound);
-        assert_eq!(err.message(), "load container: container \"x\" in namespace \"n\": not found");
+        assert_eq!(err.message(), "container \"x\" in namespace \"n\": not found");
+        assert_eq!(err.context_text(), "load container");
+        assert_eq!(err.to_string(), "load container: container \"x\" in namespace \"n\": not found");
+    }
+
+    #[test]
+    fn context_stays_out_of_the_message() {
+        let err = Error::from_grpc("start task", &tonic::Status::unknown("OCI runtime exec failed: boom: unknown"))
+            .context("exec in container c");
+        assert_eq!(err.message(), "OCI runtime exec failed: boom: unknown");
+        assert_eq!(err.context_text(), "exec in container c: start task");
+        assert_eq!(Error::cancelled().message(), "context canceled");
+        assert_eq!(Error::deadline_exceeded().message(), "context deadline exceeded");
     }
 
     #[test]
@@ -177,7 +216,7 @@ mod tests {
         let already = tonic::Status::unknown("runc create failed: no such file or directory: unknown");
         assert_eq!(
             Error::from_grpc("create task", &already).message(),
-            "create task: runc create failed: no such file or directory: unknown"
+            "runc create failed: no such file or directory: unknown"
         );
     }
 }

@@ -202,7 +202,7 @@ impl ProcessShared {
             Creation::Prepared(_) | Creation::Creating => {
                 Err(Error::failed_precondition(format!("{} is not created yet: start it first", self.describe())))
             }
-            Creation::Failed(e) => Err(Error::new(e.kind(), format!("{} could not be created: {}", self.describe(), e.message()))),
+            Creation::Failed(e) => Err(e.clone().context(&format!("{} could not be created", self.describe()))),
         }
     }
 

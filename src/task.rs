@@ -96,7 +96,8 @@ impl Task {
     pub async fn get(container: &Container, attach: bool) -> Result<Task> {
         let shared = &container.shared;
         let record = shared.client.containerd.get_process(&shared.id, "").await.map_err(|e| match e.kind() {
-            ErrorKind::NotFound => Error::not_found(format!("no running task found: {}", e.message())),
+            // containerd's client says it this way; the library's context stays apart.
+            ErrorKind::NotFound => e.with_message_prefix("no running task found"),
             _ => e,
         })?;
         shared.task_presence.may_exist();

@@ -344,7 +344,7 @@ fn a_prepared_task_whose_create_fails_removes_its_fifos_and_keeps_no_pid() {
     assert!(leftovers.is_empty(), "fifos removed after a failed create: {leftovers:?}");
     let again = run(task.start()).unwrap_err();
     assert_eq!(again.kind(), err.kind(), "{again}");
-    assert!(again.message().contains("could not be created"), "{again}");
+    assert!(again.to_string().contains("could not be created"), "the context says why: {again}");
     assert_eq!(run(Task::load(&container)).unwrap_err().kind(), ErrorKind::NotFound, "no task was left");
     drop(task);
     run(container.delete()).unwrap();

@@ -72,10 +72,12 @@ pub(crate) fn status_of(kind: ErrorKind) -> lcd_status {
     }
 }
 
-/// An error: status code and message. Created by the library, freed by `lcd_error_free`.
+/// An error: status code, message and context. Created by the library, freed by
+/// `lcd_error_free`.
 pub struct lcd_error {
     status: lcd_status,
     message: CString,
+    context: CString,
 }
 
 /// A cancellation token for blocking calls, optionally with a deadline.
@@ -94,8 +96,9 @@ pub(crate) fn boundary(err: *mut *mut lcd_error, body: impl FnOnce() -> Result<(
     let status = status_of(error.kind());
     if !err.is_null() {
         let message = CString::new(error.message().replace('\0', "\\0")).unwrap_or_default();
+        let context = CString::new(error.context_text().replace('\0', "\\0")).unwrap_or_default();
         // SAFETY: the caller passed a writable `lcd_error **` (checked non-NULL).
-        unsafe { *err = Box::into_raw(Box::new(lcd_error { status, message })) };
+        unsafe { *err = Box::into_raw(Box::new(lcd_error { status, message, context })) };
     }
     status
 }
@@ -201,8 +204,12 @@ pub unsafe extern "C" fn lcd_error_status(err: *const lcd_error) -> lcd_status {
     })
 }
 
-/// The message of an error, with what was being done and containerd's own text. The string is
-/// owned by the error and valid until `lcd_error_free`; "" for a NULL error.
+/// The message of an error: what went wrong, without the library's context. For a failed
+/// containerd call it is containerd's own text exactly as containerd's Go client presents it
+/// (the server's message and its class suffix, e.g. `task x not found: not found`), so a
+/// caller can build the text moby's client would show; for a cancelled call it is Go's
+/// `context canceled` / `context deadline exceeded`. The string is owned by the error and
+/// valid until `lcd_error_free`; "" for a NULL error.
 ///
 /// Thread-safe; the error is only read.
 #[unsafe(no_mangle)]
@@ -210,6 +217,20 @@ pub unsafe extern "C" fn lcd_error_message(err: *const lcd_error) -> *const c_ch
     boundary_infallible(c"".as_ptr(), || {
         // SAFETY: NULL or an error from this library.
         unsafe { err.as_ref() }.map(|e| e.message.as_ptr()).unwrap_or(c"".as_ptr())
+    })
+}
+
+/// The context of an error: what the library was doing when it failed, outermost first (e.g.
+/// `start process e1 of container c1`), kept apart from the message; "" when there is none
+/// and for a NULL error. For a log line, print `context: message`. The string is owned by the
+/// error and valid until `lcd_error_free`.
+///
+/// Thread-safe; the error is only read.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_error_context(err: *const lcd_error) -> *const c_char {
+    boundary_infallible(c"".as_ptr(), || {
+        // SAFETY: NULL or an error from this library.
+        unsafe { err.as_ref() }.map(|e| e.context.as_ptr()).unwrap_or(c"".as_ptr())
     })
 }
 

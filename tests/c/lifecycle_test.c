@@ -58,21 +58,42 @@ static void count_log(void *user_data, lcd_log_level level, const char *target, 
 }
 
 /* Checks a call's status and error object, then frees the error. Takes the address of the
- * caller's error variable so it is read after the call has written it. */
+ * caller's error variable so it is read after the call has written it. message_part is looked
+ * for in the whole story, "context: message" (the message alone is containerd's text; what the
+ * library was doing is in lcd_error_context). */
 static lcd_status expect_error(lcd_status got, lcd_status want, lcd_error **errp, const char *what,
                                const char *message_part) {
   lcd_error *err = *errp;
   *errp = NULL;
-  CHECK(got == want, "%s: status %d (%s), expected %d", what, (int)got, err ? lcd_error_message(err) : "",
-        (int)want);
+  CHECK(got == want, "%s: status %d (%s: %s), expected %d", what, (int)got, err ? lcd_error_context(err) : "",
+        err ? lcd_error_message(err) : "", (int)want);
   if (got != LCD_OK) {
     CHECK(err != NULL && lcd_error_status(err) == got, "%s: error object carries the status", what);
-    if (message_part)
-      CHECK(err && strstr(lcd_error_message(err), message_part) != NULL, "%s: message '%s' lacks '%s'", what,
-            err ? lcd_error_message(err) : "", message_part);
+    if (message_part && err) {
+      char story[4096];
+      snprintf(story, sizeof story, "%s: %s", lcd_error_context(err), lcd_error_message(err));
+      CHECK(strstr(story, message_part) != NULL, "%s: error '%s' lacks '%s'", what, story, message_part);
+    }
   }
   lcd_error_free(err);
   return got;
+}
+
+/* A failed containerd call: the message is containerd's text as its Go client presents it (the
+ * server's words and the class suffix), with nothing in front; the context says what the
+ * library was doing. */
+static void expect_containerd_text(lcd_status got, lcd_error **errp, const char *what, const char *message,
+                                   const char *context_part) {
+  lcd_error *err = *errp;
+  *errp = NULL;
+  CHECK(got != LCD_OK && err != NULL, "%s: fails with an error object", what);
+  if (err) {
+    CHECK(strcmp(lcd_error_message(err), message) == 0, "%s: message '%s', expected '%s'", what,
+          lcd_error_message(err), message);
+    CHECK(strstr(lcd_error_context(err), context_part) != NULL, "%s: context '%s' lacks '%s'", what,
+          lcd_error_context(err), context_part);
+  }
+  lcd_error_free(err);
 }
 
 static lcd_container *create(lcd_client *client, const char *id, const char *args) {
@@ -157,7 +178,8 @@ static void test_lifecycle(lcd_client *client) {
   code = 0;
   expect_error(lcd_task_delete(task, NULL, &code, NULL, &err), LCD_OK, &err, "delete task", NULL);
   CHECK(code == 5, "delete reports exit code 5");
-  expect_error(lcd_task_delete(task, NULL, &code, NULL, &err), LCD_NOT_FOUND, &err, "second task delete", NULL);
+  expect_containerd_text(lcd_task_delete(task, NULL, &code, NULL, &err), &err, "second task delete",
+                         "task c-life not found: not found", "c-life");
 
   char bundle[512];
   snprintf(bundle, sizeof bundle, "%s", lcd_container_bundle_dir(container));
@@ -258,6 +280,7 @@ static void test_errors(lcd_client *client) {
   CHECK(container == NULL, "out-parameters untouched on failure");
   expect_error(lcd_container_load(client, S("no-such-container"), NULL, &container, &err), LCD_NOT_FOUND, &err,
                "load unknown", "no such container");
+  CHECK(lcd_error_context(NULL)[0] == '\0' && lcd_error_message(NULL)[0] == '\0', "a NULL error reads as empty");
   CHECK(lcd_container_create(client, S("x"), S(spec), S(""), NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, &container, NULL) ==
             LCD_INVALID_ARGUMENT,
         "errors can be ignored with a NULL err");
