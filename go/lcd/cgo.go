@@ -63,14 +63,35 @@ func (s Status) String() string {
 	return fmt.Sprintf("status %d", int(s))
 }
 
-// Error is a failed library call: its status and the library's message, which keeps
-// containerd's own text word for word.
+// Error is a failed library call: its status, the message (containerd's own text word for
+// word, as containerd's Go client presents it, for a failed containerd call) and the library's
+// context apart from it.
 type Error struct {
 	Status  Status
 	Message string
+	// Context is what the library was doing (lcd_error_context), kept apart from Message so
+	// that Message reads exactly as containerd's Go client would present the failure.
+	Context string
+	closed  bool
 }
 
+// IsClosed reports an error from a call on a handle already freed by Close.
+func IsClosed(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.closed
+}
+
+// Error is the message alone: the text moby's client would show for the same failure. Use
+// Context (or Detail) for what the library was doing.
 func (e *Error) Error() string { return e.Message }
+
+// Detail is the context and the message, for logs.
+func (e *Error) Detail() string {
+	if e.Context == "" {
+		return e.Message
+	}
+	return e.Context + ": " + e.Message
+}
 
 // Is matches another *Error with the same status, so errors.Is(err, &lcd.Error{Status: lcd.NotFound}) works.
 func (e *Error) Is(target error) bool {
@@ -98,6 +119,7 @@ func check(status uint32, cerr *C.lcd_error) error {
 	e := &Error{Status: Status(status), Message: fmt.Sprintf("libcontainerd: %s", Status(status))}
 	if cerr != nil {
 		e.Message = C.GoString(C.lcd_error_message(cerr))
+		e.Context = C.GoString(C.lcd_error_context(cerr))
 		C.lcd_error_free(cerr)
 	}
 	return e
@@ -277,11 +299,13 @@ func pollable(fd C.int, name string) (*os.File, syscall.RawConn, error) {
 	return f, raw, nil
 }
 
+// contextError is a call that ended with its context, in Go's words (containerd's client
+// answers so); the library's own cancelled calls read the same.
 func contextError(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
-		return &Error{Status: DeadlineExceeded, Message: "operation timed out: context deadline exceeded"}
+		return &Error{Status: DeadlineExceeded, Message: context.DeadlineExceeded.Error(), Context: "operation timed out"}
 	}
-	return &Error{Status: Cancelled, Message: "operation cancelled: context canceled"}
+	return &Error{Status: Cancelled, Message: context.Canceled.Error(), Context: "operation cancelled"}
 }
 
 func timeFromNanos(n C.int64_t) time.Time {

@@ -15,7 +15,8 @@ import (
 
 // Client is a connection to one containerd namespace. Safe for concurrent use.
 type Client struct {
-	h handle[*C.lcd_client]
+	h         handle[*C.lcd_client]
+	namespace string
 }
 
 // Connect connects to the containerd socket at socket for namespace, with bundles under the
@@ -32,7 +33,7 @@ func Connect(ctx context.Context, socket, namespace, stateDir string) (*Client, 
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{}
+	c := &Client{namespace: namespace}
 	c.h.init(p, "Client", func(p *C.lcd_client) { C.lcd_client_free(p) })
 	track(c, (*Client).Close)
 	return c, nil

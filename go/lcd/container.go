@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"context"
+	"fmt"
 	"sort"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -76,10 +77,11 @@ type Container struct {
 	h         handle[*C.lcd_container]
 	id        string
 	bundleDir string
+	namespace string
 }
 
-func newContainer(p *C.lcd_container) *Container {
-	c := &Container{id: C.GoString(C.lcd_container_id(p)), bundleDir: C.GoString(C.lcd_container_bundle_dir(p))}
+func newContainer(p *C.lcd_container, namespace string) *Container {
+	c := &Container{id: C.GoString(C.lcd_container_id(p)), bundleDir: C.GoString(C.lcd_container_bundle_dir(p)), namespace: namespace}
 	c.h.init(p, "Container", func(p *C.lcd_container) { C.lcd_container_free(p) })
 	track(c, (*Container).Close)
 	return c
@@ -122,7 +124,7 @@ func (c *Client) CreateContainer(ctx context.Context, id string, cfg ContainerCo
 	if err != nil {
 		return nil, err
 	}
-	return newContainer(p), nil
+	return newContainer(p, c.namespace), nil
 }
 
 // LoadContainer loads an existing container by id (one RPC).
@@ -137,7 +139,7 @@ func (c *Client) LoadContainer(ctx context.Context, id string) (*Container, erro
 	if err != nil {
 		return nil, err
 	}
-	return newContainer(p), nil
+	return newContainer(p, c.namespace), nil
 }
 
 // ID is the container id.
@@ -155,7 +157,8 @@ func (c *Container) Delete(ctx context.Context) error {
 		return C.lcd_pending_finish(pending, cerr)
 	})
 	if err == nil {
-		c.h.retire(retired{what: "container " + c.id}, nil)
+		// containerd's words for a container it does not have.
+		c.h.retire(retired{notFound: fmt.Sprintf("container %q in namespace %q: not found", c.id, c.namespace)}, nil)
 	}
 	return err
 }

@@ -20,9 +20,9 @@ type handle[P any] struct {
 
 // retired is what a handle still answers after its object was deleted and the handle freed.
 type retired struct {
-	what string // "task of container x": later calls fail with NotFound naming it
-	pid  uint32
-	exit Exit
+	notFound string // containerd's not-found text for the deleted object: later calls fail with it
+	pid      uint32
+	exit     Exit
 }
 
 func (h *handle[P]) init(p P, name string, free func(P)) {
@@ -30,15 +30,17 @@ func (h *handle[P]) init(p P, name string, free func(P)) {
 }
 
 // use runs f with the C handle. Using a handle retired by a delete fails with NotFound and no
-// RPC, as containerd would answer; using one closed by Close is a programming error and panics.
+// RPC, in containerd's words for the deleted object. Using one closed by Close fails with
+// FailedPrecondition (IsClosed): never a panic, because the caller is often a goroutine that
+// outlived the object (dockerd's stdin copier closing the stdin of a process that failed).
 func (h *handle[P]) use(f func(p P) error) error {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if !h.open {
 		if h.retired != nil {
-			return &Error{Status: NotFound, Message: h.retired.what + " was deleted"}
+			return &Error{Status: NotFound, Message: h.retired.notFound}
 		}
-		panic("lcd: " + h.name + " used after Close")
+		return &Error{Status: FailedPrecondition, Message: "lcd: " + h.name + " used after Close", closed: true}
 	}
 	if debugGC {
 		runtime.GC()
@@ -74,11 +76,26 @@ func (h *handle[P]) retire(r retired, pid func(P) uint32) {
 	}
 }
 
-// afterDelete is what the handle answers once retired, or nil while it is not.
+// afterDelete is what the handle answers once retired, or nil while it is not (open, or
+// closed without a delete). Its methods answer a nil *retired with zero values.
 func (h *handle[P]) afterDelete() *retired {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.retired
+}
+
+func (r *retired) pidAfter() uint32 {
+	if r == nil {
+		return 0
+	}
+	return r.pid
+}
+
+func (r *retired) exitAfter() (Exit, bool) {
+	if r == nil {
+		return Exit{}, false
+	}
+	return r.exit, true
 }
 
 // track sets the finalizer backstop of an owner whose close method frees its handle.

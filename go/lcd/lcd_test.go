@@ -138,15 +138,16 @@ func TestLifecycleWithOutputEventsAndExit(t *testing.T) {
 		t.Fatalf("bundle left: %v", err)
 	}
 	checkRetiredAfterDelete(t, c, task.h.afterDelete() != nil, pid, task.Pid, task.Exited, task.Wait,
-		func() error { return task.Kill(ctx, 9) }, "task of container life was deleted")
+		func() error { return task.Kill(ctx, 9) }, "task life not found: not found")
 	checkRetiredAfterDelete(t, c, ctr.h.afterDelete() != nil, 0, func() uint32 { return 0 }, nil, nil,
-		func() error { return ctr.Delete(ctx) }, "container life was deleted")
+		func() error { return ctr.Delete(ctx) }, "container \"life\" in namespace \""+c.namespace+"\": not found")
 	task.Close()
 	ctr.Close()
 }
 
 // checkRetiredAfterDelete checks what a handle answers once a successful delete freed it: the
-// pid and exit it knew, and NotFound naming the object, with no RPC, for anything else.
+// pid and exit it knew, and NotFound in containerd's words for the object, with no RPC, for
+// anything else.
 func checkRetiredAfterDelete(t *testing.T, c *Client, retired bool, pid uint32, pidOf func() uint32,
 	exited func() (Exit, bool), wait func(context.Context) (Exit, error), call func() error, notFound string) {
 	t.Helper()
@@ -190,6 +191,71 @@ func TestErrorsCarryStatusAndContainerdText(t *testing.T) {
 	}
 }
 
+// A wrapper used after Close answers FailedPrecondition (IsClosed), never a panic: dockerd's
+// goroutines (its stdin copier) may outlive the object they call.
+func TestUseAfterCloseIsAnErrorNeverAPanic(t *testing.T) {
+	ctx := context.Background()
+	c := connect(t, "closed")
+	ctr, task := sleepingTask(t, c, "closed")
+	defer func() {
+		if _, err := ctr.Task(ctx, false); err == nil {
+			t2, _ := ctr.Task(ctx, false)
+			_, _ = t2.ForceDelete(ctx)
+		}
+		_ = ctr.Delete(ctx)
+	}()
+	proc, err := task.PrepareExec("closed-exec", []byte(`{"args":["true"],"cwd":"/","env":["PATH=/bin"]}`), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc.Close()
+	task.Close()
+	spare, err := c.LoadContainer(ctx, "closed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spare.Close()
+	closedClient, err := Connect(ctx, os.Getenv("LCD_CONTAINERD_SOCKET"), "lcdgo-closed-client", filepath.Join(os.TempDir(), "lcd-go-state", "closed-client"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedClient.Close()
+	calls := map[string]func() error{
+		"Task.CloseStdin":       func() error { return task.CloseStdin(ctx) },
+		"Task.Kill":             func() error { return task.Kill(ctx, 0) },
+		"Task.Start":            func() error { return task.Start(ctx) },
+		"Task.Delete":           func() error { _, err := task.Delete(ctx); return err },
+		"Task.Wait":             func() error { _, err := task.Wait(ctx); return err },
+		"Task.Status":           func() error { _, err := task.Status(ctx); return err },
+		"Process.CloseStdin":    func() error { return proc.CloseStdin(ctx) },
+		"Process.Start":         func() error { return proc.Start(ctx) },
+		"Process.Kill":          func() error { return proc.Kill(ctx, 0) },
+		"Process.Resize":        func() error { return proc.Resize(ctx, 80, 24) },
+		"Container.Task":        func() error { _, err := spare.Task(ctx, false); return err },
+		"Container.PrepareTask": func() error { _, err := spare.PrepareTask(false); return err },
+		"Client.Version":        func() error { _, _, err := closedClient.Version(ctx); return err },
+		"Client.LoadContainer":  func() error { _, err := closedClient.LoadContainer(ctx, "closed"); return err },
+	}
+	for name, call := range calls {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%s after Close panicked: %v", name, p)
+				}
+			}()
+			if err := call(); !IsClosed(err) || StatusOf(err) != FailedPrecondition {
+				t.Errorf("%s after Close: %v, want a FailedPrecondition IsClosed error", name, err)
+			}
+		}()
+	}
+	if pid := task.Pid(); pid != 0 {
+		t.Errorf("Pid of a closed task: %d", pid)
+	}
+	if _, exited := proc.Exited(); exited {
+		t.Error("a closed process that was never started reports an exit")
+	}
+}
+
 func TestExecStdinCloseAndTaskOperations(t *testing.T) {
 	ctx := context.Background()
 	c := connect(t, "exec")
@@ -221,7 +287,7 @@ func TestExecStdinCloseAndTaskOperations(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkRetiredAfterDelete(t, c, proc.h.afterDelete() != nil, execPid, proc.Pid, proc.Exited, proc.Wait,
-		func() error { return proc.Kill(ctx, 9) }, "process cat was deleted")
+		func() error { return proc.Kill(ctx, 9) }, "process does not exist cat: not found")
 	if err := task.Pause(ctx); err != nil {
 		t.Fatal(err)
 	}

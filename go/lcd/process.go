@@ -74,7 +74,7 @@ func (pr *Process) Pid() (pid uint32) {
 		pid = uint32(C.lcd_process_pid(p))
 		return nil
 	}) != nil {
-		return pr.h.afterDelete().pid
+		return pr.h.afterDelete().pidAfter() // 0 for a handle closed without a delete
 	}
 	return pid
 }
@@ -83,12 +83,28 @@ func processPid(p *C.lcd_process) uint32 { return uint32(C.lcd_process_pid(p)) }
 
 // Start starts the process (one RPC; serialized per container; a prepared process is added
 // first, two RPCs); on failure it is deleted.
+//
+// A process the library deleted after its failed start (its exit is known) is retired as by
+// Delete: later calls fail with the shim's not-found text, as they would with moby's client.
+// One whose add failed was never in containerd and stays as it is.
 func (pr *Process) Start(ctx context.Context) error {
-	return pr.h.asyncCall(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+	err := pr.h.asyncCall(ctx, func(p *C.lcd_process, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
 		return C.lcd_process_start_async(p, cancel, out, cerr)
 	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
 		return C.lcd_pending_finish(pending, cerr)
 	})
+	if err != nil {
+		if exit, deleted := pr.Exited(); deleted {
+			pr.retireDeleted(exit)
+		}
+	}
+	return err
+}
+
+// retireDeleted frees the handle of the process just deleted; later calls answer with the
+// shim's words for a process it does not have.
+func (pr *Process) retireDeleted(exit Exit) {
+	pr.h.retire(retired{notFound: "process does not exist " + pr.id + ": not found", exit: exit}, processPid)
 }
 
 // Exited reports the process's exit if the event stream has delivered it, or Delete returned
@@ -101,7 +117,7 @@ func (pr *Process) Exited() (exit Exit, ok bool) {
 		exit = Exit{Code: uint32(code), ExitedAt: timeFromNanos(at)}
 		return nil
 	}) != nil {
-		return pr.h.afterDelete().exit, true
+		return pr.h.afterDelete().exitAfter() // not exited for a handle closed without a delete
 	}
 	return exit, ok
 }
@@ -165,7 +181,7 @@ func (pr *Process) Delete(ctx context.Context) (Exit, error) {
 		return C.lcd_process_delete_async(p, cancel, out, cerr)
 	})
 	if err == nil {
-		pr.h.retire(retired{what: "process " + pr.id, exit: exit}, processPid)
+		pr.retireDeleted(exit)
 	}
 	return exit, err
 }

@@ -182,26 +182,36 @@ func (t *Task) Pid() (pid uint32) {
 		pid = uint32(C.lcd_task_pid(p))
 		return nil
 	}) != nil {
-		return t.h.afterDelete().pid
+		return t.h.afterDelete().pidAfter() // 0 for a handle closed without a delete
 	}
 	return pid
 }
 
 // retire frees the handle of the task just deleted, keeping its pid and exit.
+// Later calls answer with containerd's words for a task it does not have (tasks service).
 func (t *Task) retire(exit Exit) {
-	t.h.retire(retired{what: "task of container " + t.containerID, exit: exit}, func(p *C.lcd_task) uint32 {
+	t.h.retire(retired{notFound: "task " + t.containerID + " not found: not found", exit: exit}, func(p *C.lcd_task) uint32 {
 		return uint32(C.lcd_task_pid(p))
 	})
 }
 
 // Start starts the task (one RPC; a prepared task is created first, two RPCs). A failed start
 // deletes the task; a failed create leaves Pid at 0 and removes the FIFOs.
+//
+// A task the library deleted after its failed start (its exit is known) is retired as by
+// Delete: later calls fail with containerd's not-found text, as they would with moby's client.
 func (t *Task) Start(ctx context.Context) error {
-	return t.h.asyncCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+	err := t.h.asyncCall(ctx, func(p *C.lcd_task, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
 		return C.lcd_task_start_async(p, cancel, out, cerr)
 	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
 		return C.lcd_pending_finish(pending, cerr)
 	})
+	if err != nil && t.Pid() != 0 {
+		if exit, deleted := t.Exited(); deleted {
+			t.retire(exit)
+		}
+	}
+	return err
 }
 
 // Exited reports the task's exit if the event stream has delivered it, or Delete returned it
@@ -214,7 +224,7 @@ func (t *Task) Exited() (exit Exit, ok bool) {
 		exit = Exit{Code: uint32(code), ExitedAt: timeFromNanos(at)}
 		return nil
 	}) != nil {
-		return t.h.afterDelete().exit, true
+		return t.h.afterDelete().exitAfter() // not exited for a handle closed without a delete
 	}
 	return exit, ok
 }

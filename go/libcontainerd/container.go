@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/docker/docker/errdefs"
 	libcontainerdtypes "github.com/docker/docker/libcontainerd/types"
 	"github.com/pkg/errors"
 
@@ -44,14 +43,18 @@ func (c *container) Start(ctx context.Context, checkpointDir string, withStdin b
 	err = t.Start(ctx)
 	release()
 	if err != nil {
-		// The library already removed what the failed create or start left; release the IO.
-		// A task whose create failed has no pid.
-		created := t.Pid() != 0
-		closeIO(rio)
-		t.Close()
-		if !created {
+		// The library already removed what the failed create or start left (a task whose
+		// create failed has no pid). moby's order for the IO: after a failed create, cancel and
+		// close it without waiting (a process that outlived a containerd crash may hold the
+		// FIFOs' write ends for ever); after a failed start (the task was killed and deleted)
+		// let the copies finish, within a limit, then close.
+		if t.Pid() == 0 {
+			closeIO(rio, 0)
+			t.Close()
 			return nil, errors.Wrap(wrapError(err), "failed to create task for container")
 		}
+		closeIO(rio, ioDrainLimit)
+		t.Close()
 		return nil, wrapError(err)
 	}
 	return &task{process: process{lp: t, io: rio, del: t.Delete, status: t.Status}, t: t}, nil
@@ -67,9 +70,7 @@ func forceDelete(t *lcd.Task) {
 func (c *container) Task(ctx context.Context) (libcontainerdtypes.Task, error) {
 	t, err := c.ctr.Task(ctx, false)
 	if err != nil {
-		if lcd.StatusOf(err) == lcd.NotFound {
-			return nil, errdefs.NotFound(errors.Wrap(toError(err), "no running task found"))
-		}
+		// The library's text is containerd's client's ("no running task found: ...").
 		return nil, wrapError(err)
 	}
 	return &task{process: process{lp: t, del: t.Delete, status: t.Status}, t: t}, nil
@@ -78,10 +79,7 @@ func (c *container) Task(ctx context.Context) (libcontainerdtypes.Task, error) {
 func (c *container) AttachTask(ctx context.Context, attachStdio libcontainerdtypes.StdioCallback) (libcontainerdtypes.Task, error) {
 	t, err := c.ctr.Task(ctx, true)
 	if err != nil {
-		if lcd.StatusOf(err) == lcd.NotFound {
-			return nil, errdefs.NotFound(errors.Wrap(toError(err), "error getting containerd task for container"))
-		}
-		return nil, wrapError(err)
+		return nil, errors.Wrap(wrapError(err), "error getting containerd task for container")
 	}
 	tk := &task{process: process{lp: t, del: t.Delete, status: t.Status}, t: t}
 	if t.Stdio().Stdout != "" {

@@ -114,18 +114,13 @@ func errorClass(err error) string {
 	return "other"
 }
 
-// failedCreate is what dockerd sees of a failed task create: the class, moby's wrapping and
-// the shim's text. (The library puts what it was doing between the two, which moby does not.)
+// failedCreate is what dockerd sees of a failed task create: the class and the whole text
+// (moby's wrapping around the shim's text).
 func failedCreate(err error) string {
 	if err == nil {
 		return "ok"
 	}
-	msg := err.Error()
-	shim := ""
-	if i := strings.Index(msg, "failed to create shim task: "); i >= 0 {
-		shim = msg[i:]
-	}
-	return fmt.Sprintf("%s wrapped=%t %s", errorClass(err), strings.HasPrefix(msg, "failed to create task for container: "), shim)
+	return errorClass(err) + " " + err.Error()
 }
 
 func bundleFiles(dir string) []string {

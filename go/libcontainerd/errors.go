@@ -1,6 +1,7 @@
 package libcontainerd
 
 import (
+	"context"
 	"strings"
 
 	cerrdefs "github.com/containerd/containerd/errdefs"
@@ -30,18 +31,19 @@ var classOf = map[lcd.Status]error{
 	lcd.Internal:           cerrdefs.ErrUnknown,
 }
 
-// toError turns a library error into one containerd's and moby's error checks understand, the
-// way containerd's Go client presents server errors. Context errors become moby's Cancelled
-// and Deadline classes.
+// toError turns a library error into the error containerd's Go client gives for the same
+// failure: the same text (the library's message is containerd's text; its context is left out)
+// and the same class. A cancelled or timed-out call is Go's context error, as containerd's
+// client returns it (cerrdefs.IsCanceled / IsDeadlineExceeded; not moby's errdefs classes).
 func toError(err error) error {
 	if err == nil {
 		return nil
 	}
 	switch lcd.StatusOf(err) {
 	case lcd.Cancelled:
-		return errdefs.Cancelled(err)
+		return &classError{message: err.Error(), class: context.Canceled}
 	case lcd.DeadlineExceeded:
-		return errdefs.Deadline(err)
+		return &classError{message: err.Error(), class: context.DeadlineExceeded}
 	}
 	class, ok := classOf[lcd.StatusOf(err)]
 	if !ok {

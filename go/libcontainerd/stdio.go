@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/containerd/containerd/cio"
 	libcontainerdtypes "github.com/docker/docker/libcontainerd/types"
@@ -115,11 +116,22 @@ type stdinCloser struct {
 	closeErr error
 }
 
+// A process whose create or add failed was never in containerd: closing its stdin only closes
+// the FIFO (its handle is closed; moby's closer finds its channel closed and does nothing). A
+// process deleted meanwhile (a failed start deletes it) answers containerd's not-found error,
+// as moby's CloseIO RPC would. Never a panic: dockerd's copier calls this from its own
+// goroutine, whatever became of the process.
 func (s *stdinCloser) Close() error {
 	s.once.Do(func() {
 		s.closeErr = s.WriteCloser.Close()
-		if err := s.closeIO(context.Background()); err != nil && !strings.Contains(err.Error(), "transport is closing") {
-			s.closeErr = multierror.Append(s.closeErr, err).ErrorOrNil()
+		err := s.closeIO(context.Background())
+		if err == nil || lcd.IsClosed(err) || strings.Contains(err.Error(), "transport is closing") {
+			return
+		}
+		if s.closeErr != nil {
+			s.closeErr = multierror.Append(s.closeErr, toError(err))
+		} else {
+			s.closeErr = toError(err) // moby's: a single error is not wrapped in a multierror
 		}
 	})
 	return s.closeErr
@@ -154,12 +166,40 @@ func attach(ctx context.Context, stdio lcd.Stdio, closeStdin func(context.Contex
 	return &callerIO{IO: rio, outputs: outputs}, outputs.release, nil
 }
 
-// closeIO releases the IO of a process that is gone: cancel what is still opening, wait for
-// the caller's copies to finish, close.
-func closeIO(rio cio.IO) {
-	if rio != nil {
-		rio.Cancel()
+// ioDrainLimit bounds how long a failure path waits for the caller's copies before closing the
+// IO: the shim closes its FIFO ends when it deletes a process (it waits at most 2 s for the
+// process's IO itself), but a process that survived a failed cleanup (containerd gone) may hold
+// them open for ever.
+const ioDrainLimit = 3 * time.Second
+
+// closeIO releases the IO of a process that is gone: cancel what is still opening, wait at most
+// drain for the caller's copies to finish (none for a process that was never created, as moby
+// does), close. Closing ends the copies that still wait.
+func closeIO(rio cio.IO, drain time.Duration) {
+	if rio == nil {
+		return
+	}
+	rio.Cancel()
+	if drain > 0 {
+		waitIO(rio, drain)
+	}
+	rio.Close()
+}
+
+// waitIO waits for the caller's copies, at most limit; false when the limit passed. The
+// waiting goroutine ends once the IO is closed.
+func waitIO(rio cio.IO, limit time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
 		rio.Wait()
-		rio.Close()
+		close(done)
+	}()
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return true
+	case <-timer.C:
+		return false
 	}
 }

@@ -3,8 +3,10 @@ package libcontainerd
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/containerd/cgroups/v3/cgroup1/stats"
 	statsv2 "github.com/containerd/cgroups/v3/cgroup2/stats"
@@ -35,6 +37,7 @@ type process struct {
 	io     cio.IO
 	del    func(context.Context) (lcd.Exit, error)
 	status func(context.Context) (lcd.ProcessStatus, error)
+	isExec bool
 }
 
 func (p *process) Pid() uint32 { return p.lp.Pid() }
@@ -47,25 +50,34 @@ func (p *process) Resize(ctx context.Context, width, height uint32) error {
 	return toError(p.lp.Resize(ctx, width, height))
 }
 
-// Delete keeps moby's IO order: refuse a live process, then cancel and drain the IO before the
-// delete RPC so no output is lost, and close the IO only after it.
+// Delete follows containerd's Go client (task.Delete, process.Delete): refuse a live process
+// in the client's words, then, for the task, cancel and drain the IO before the delete RPC so
+// no output is lost and close it after; for an exec, the delete RPC first (the shim closes the
+// exec's FIFO ends, waiting at most ~2 s for its IO, so a background child that keeps the
+// exec's pipes open cannot hold the delete up), then cancel, wait and close the IO.
 func (p *process) Delete(ctx context.Context) (*containerd.ExitStatus, error) {
 	// A process whose exit the event stream reported is stopped: no status RPC is needed (the
-	// usual case, dockerd deletes after the exit event). Otherwise refuse a live one with
-	// containerd's client's own words.
+	// usual case, dockerd deletes after the exit event).
 	if _, exited := p.lp.Exited(); !exited {
 		st, err := p.status(ctx)
 		if err != nil {
-			return nil, toError(err)
+			return nil, wrapError(err)
 		}
-		switch st.State {
-		case lcd.StateRunning, lcd.StatePaused, lcd.StatePausing:
-			return nil, errors.Wrapf(toError(&lcd.Error{Status: lcd.FailedPrecondition, Message: "task must be stopped before deletion: " + st.State.String()}), "")
-		case lcd.StateCreated:
-			if p.lp.Pid() != 0 {
-				return nil, toError(&lcd.Error{Status: lcd.FailedPrecondition, Message: "task must be stopped before deletion: created"})
-			}
+		if refusal := p.refuseLive(st.State); refusal != nil {
+			return nil, wrapError(refusal)
 		}
+	}
+	if p.isExec {
+		exit, err := p.del(ctx)
+		if err != nil {
+			return nil, wrapError(err)
+		}
+		if p.io != nil {
+			p.io.Cancel()
+			p.io.Wait()
+			p.io.Close()
+		}
+		return containerd.NewExitStatus(exit.Code, exit.ExitedAt, nil), nil
 	}
 	if p.io != nil {
 		p.io.Cancel()
@@ -79,6 +91,22 @@ func (p *process) Delete(ctx context.Context) (*containerd.ExitStatus, error) {
 		p.io.Close()
 	}
 	return containerd.NewExitStatus(exit.Code, exit.ExitedAt, nil), nil
+}
+
+// refuseLive is containerd's client's refusal to delete a process in state st (nil when it
+// may be deleted): a task must be stopped (a created one too), an exec must not be running.
+func (p *process) refuseLive(st lcd.State) error {
+	switch {
+	case st == lcd.StateRunning || st == lcd.StatePaused || st == lcd.StatePausing:
+	case st == lcd.StateCreated && !p.isExec:
+	default:
+		return nil
+	}
+	text := fmt.Sprintf("task must be stopped before deletion: %s: failed precondition", st)
+	if p.isExec {
+		text = fmt.Sprintf("current process state: %s, process must be stopped before deletion: failed precondition", st)
+	}
+	return &lcd.Error{Status: lcd.FailedPrecondition, Message: text}
 }
 
 type task struct {
@@ -172,12 +200,19 @@ func (t *task) Exec(ctx context.Context, processID string, spec *specs.Process, 
 	err = p.Start(ctx)
 	release()
 	if err != nil {
-		// The library already removed what the failed exec or start left; release the IO.
-		closeIO(rio)
+		// The library already removed what the failed add or start left. moby's order for the
+		// IO: after a failed add, cancel and close it at once; after a failed start (the
+		// process was deleted, so the shim closed its FIFO ends) let the copies finish, within
+		// a limit, then close.
+		drain := time.Duration(0)
+		if _, deleted := p.Exited(); deleted {
+			drain = ioDrainLimit
+		}
+		closeIO(rio, drain)
 		p.Close()
 		return nil, execError(err)
 	}
-	return &process{lp: p, io: rio, del: p.Delete, status: p.Status}, nil
+	return &process{lp: p, io: rio, del: p.Delete, status: p.Status, isExec: true}, nil
 }
 
 // execError is moby's error for a failed exec: a used id is a conflict.
