@@ -93,10 +93,12 @@ build_lcd() {
   prepare_moby "$out/src/moby-lcd" "$project/dockerd/moby-v24.0.9-libcontainerd-ffi.patch"
   if ! grep -q "lcd-ffi/libcontainerd-ffi/go =>" "$out/src/moby-lcd/go.mod"; then
     (cd "$out/src/moby-lcd" &&
-      go mod edit -require github.com/lcd-ffi/libcontainerd-ffi/go@v0.0.0 \
-        -replace "github.com/lcd-ffi/libcontainerd-ffi/go=$project/go" &&
+      go mod edit -require github.com/lcd-ffi/libcontainerd-ffi/go@v0.0.0 &&
       cat "$project/go/go.sum" >>go.sum)
   fi
+  # Always this checkout's adapter: a build directory copied from another checkout (a git
+  # worktree) would otherwise keep building that one's.
+  (cd "$out/src/moby-lcd" && go mod edit -replace "github.com/lcd-ffi/libcontainerd-ffi/go=$project/go")
   build_dockerd "$out/src/moby-lcd" "$out/bin/dockerd-lcd" 24.0.9-lcd
 }
 
