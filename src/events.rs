@@ -17,7 +17,9 @@
 //! poller) can instead wait for the stream's readiness descriptor ([`EventStream::ready_fd`],
 //! an eventfd) and drain with [`EventStream::try_next`], so no thread sits in the library.
 //!
-//! Reconnecting: when the stream breaks the pump resubscribes every 100 ms. Events published in
+//! Reconnecting: when the stream breaks the pump resubscribes after 100 ms, then backs off
+//! (doubling, at most every second) while containerd stays away, logging only while the delay
+//! grows; the pump ends when the client's hub is dropped. Events published in
 //! the gap are lost (containerd does not replay), so after a resubscription the exits of the
 //! processes someone waits on are reconciled with one Tasks.Get each.
 
@@ -40,6 +42,14 @@ use crate::error::{Error, ErrorKind, Result};
 pub const EVENT_QUEUE_CAPACITY: usize = 1024;
 /// Pause between attempts to re-subscribe after the stream broke.
 const RESUBSCRIBE_INTERVAL: Duration = Duration::from_millis(100);
+/// The longest wait between two resubscriptions while containerd stays away (a host program
+/// shutting down after containerd must not log or spin for nothing).
+const RESUBSCRIBE_MAX_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The wait after a failed resubscription that followed a wait of `previous`.
+fn next_resubscribe_interval(previous: Duration) -> Duration {
+    (previous * 2).min(RESUBSCRIBE_MAX_INTERVAL)
+}
 
 /// The task events the library reports (moby's `EventType`s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -349,6 +359,7 @@ impl EventStream {
 async fn pump(containerd: Arc<Containerd>, hub: Arc<HubShared>) {
     // Set while the stream is broken: the first failure is a warning, retries are debug.
     let mut outage = false;
+    let mut interval = RESUBSCRIBE_INTERVAL;
     loop {
         if outage {
             // Exits published while the stream was down are gone (containerd does not replay);
@@ -362,6 +373,7 @@ async fn pump(containerd: Arc<Containerd>, hub: Arc<HubShared>) {
                         if outage {
                             tracing::info!("task event stream is back");
                             outage = false;
+                            interval = RESUBSCRIBE_INTERVAL;
                         }
                         deliver(&hub, &envelope).await
                     }
@@ -371,13 +383,18 @@ async fn pump(containerd: Arc<Containerd>, hub: Arc<HubShared>) {
             },
             Err(e) => e.to_string(),
         };
-        if outage {
-            tracing::debug!(error = %failure, "still resubscribing to task events");
-        } else {
-            tracing::warn!(error = %failure, "lost the task event stream; resubscribing every 100ms");
+        if !outage {
+            tracing::warn!(error = %failure, "lost the task event stream; resubscribing");
             outage = true;
+            interval = RESUBSCRIBE_INTERVAL;
+        } else {
+            let next = next_resubscribe_interval(interval);
+            if next != interval {
+                tracing::debug!(error = %failure, retry_in = ?next, "still resubscribing to task events");
+            }
+            interval = next;
         }
-        tokio::time::sleep(RESUBSCRIBE_INTERVAL).await;
+        tokio::time::sleep(interval).await;
     }
 }
 
@@ -530,4 +547,17 @@ mod tests {
         };
         assert!(decode(&garbage).is_err());
     }
+
+    #[test]
+    fn resubscription_backs_off_to_a_cap() {
+        let mut interval = RESUBSCRIBE_INTERVAL;
+        let mut waits = vec![interval];
+        for _ in 0..8 {
+            interval = next_resubscribe_interval(interval);
+            waits.push(interval);
+        }
+        let ms: Vec<u128> = waits.iter().map(|d| d.as_millis()).collect();
+        assert_eq!(ms, [100, 200, 400, 800, 1000, 1000, 1000, 1000, 1000]);
+    }
+
 }
