@@ -73,13 +73,13 @@ dockerd: lib
 # The containerd versions `make test` runs against (tests/containerd_build.sh: "1.6" is Debian's
 # package, "1.7" and "2" the pinned newest of those lines, built from source once and cached).
 # The first is the default one (tests/testbed.sh's default too); the dockerd end-to-end test runs
-# on DOCKERD_E2E_CONTAINERD only. Each version gets its own test bed: the first the usual
-# directory and metrics port, the others that directory with "-containerd-VERSION" appended and
-# the following ports.
+# on DOCKERD_E2E_CONTAINERD only. Each version gets its own test bed directory (the first the
+# usual one, the others that with "-containerd-VERSION" appended), so that none starts on another
+# version's metadata; they run one after the other, so they share LCD_TESTBED_METRICS_PORT (a
+# port of their own each could be taken by another test bed on the host).
 TEST_CONTAINERD_VERSIONS ?= 2 1.7 1.6
 DOCKERD_E2E_CONTAINERD ?= 2
 TESTBED_BASE_DIR = $(or $(LCD_TESTBED_DIR),/tmp/lcd-testbed)
-TESTBED_BASE_PORT = $(or $(LCD_TESTBED_METRICS_PORT),13338)
 
 # Builds (once; cached under ~/.cache/lcd-containerd) the containerd versions built from source.
 containerd:
@@ -91,11 +91,9 @@ test: setup lib harness test-lib test-pkgconfig dockerd containerd
 	set -e; i=0; for v in $(TEST_CONTAINERD_VERSIONS); do \
 	  suites="test-rust test-go test-c"; \
 	  if [ "$$v" = "$(DOCKERD_E2E_CONTAINERD)" ]; then suites="$$suites test-dockerd"; fi; \
-	  dir=$(TESTBED_BASE_DIR); port=$(TESTBED_BASE_PORT); \
-	  if [ $$i -gt 0 ]; then dir=$$dir-containerd-$$v; port=$$((port + i)); fi; \
-	  echo "=== containerd $$v ($$dir, metrics port $$port): $$suites"; start=$$SECONDS; \
-	  LCD_CONTAINERD_VERSION=$$v LCD_TESTBED_DIR=$$dir LCD_TESTBED_METRICS_PORT=$$port \
-	    bash tests/testbed.sh run -- $(MAKE) --no-print-directory $$suites; \
+	  dir=$(TESTBED_BASE_DIR); if [ $$i -gt 0 ]; then dir=$$dir-containerd-$$v; fi; \
+	  echo "=== containerd $$v ($$dir): $$suites"; start=$$SECONDS; \
+	  LCD_CONTAINERD_VERSION=$$v LCD_TESTBED_DIR=$$dir bash tests/testbed.sh run -- $(MAKE) --no-print-directory $$suites; \
 	  echo "=== containerd $$v: $$suites passed in $$((SECONDS - start)) s"; i=$$((i + 1)); \
 	done
 
