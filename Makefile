@@ -13,7 +13,7 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: bench all setup lib header example harness demo dockerd test test-lib test-rust test-go test-c test-pkgconfig test-dockerd install clean
+.PHONY: bench all setup lib header example harness demo dockerd containerd test test-lib test-rust test-go test-c test-pkgconfig test-dockerd install clean
 
 all: lib example harness
 
@@ -70,9 +70,32 @@ demo: setup example
 dockerd: lib
 	bash dockerd/build.sh all
 
-# Every test, against a private containerd started for the run.
-test: setup lib harness test-lib test-pkgconfig dockerd
-	bash tests/testbed.sh run -- $(MAKE) --no-print-directory test-rust test-go test-c test-dockerd
+# The containerd versions `make test` runs against (tests/containerd_build.sh: "1.6" is Debian's
+# package, "1.7" and "2" the pinned newest of those lines, built from source once and cached).
+# The first is the default one (tests/testbed.sh's default too); the dockerd end-to-end test runs
+# on DOCKERD_E2E_CONTAINERD only. Each version gets its own test bed directory (the first the
+# usual one, the others that with "-containerd-VERSION" appended), so that none starts on another
+# version's metadata; they run one after the other, so they share LCD_TESTBED_METRICS_PORT (a
+# port of their own each could be taken by another test bed on the host).
+TEST_CONTAINERD_VERSIONS ?= 2 1.7 1.6
+DOCKERD_E2E_CONTAINERD ?= 2
+TESTBED_BASE_DIR = $(or $(LCD_TESTBED_DIR),/tmp/lcd-testbed)
+
+# Builds (once; cached under ~/.cache/lcd-containerd) the containerd versions built from source.
+containerd:
+	for v in $(TEST_CONTAINERD_VERSIONS); do bash tests/containerd_build.sh bindir $$v >/dev/null || exit 1; done
+
+# Every test, each containerd version in turn on a private containerd started for the run: the
+# Rust, Go and C suites on each, the dockerd end-to-end test on DOCKERD_E2E_CONTAINERD.
+test: setup lib harness test-lib test-pkgconfig dockerd containerd
+	set -e; i=0; for v in $(TEST_CONTAINERD_VERSIONS); do \
+	  suites="test-rust test-go test-c"; \
+	  if [ "$$v" = "$(DOCKERD_E2E_CONTAINERD)" ]; then suites="$$suites test-dockerd"; fi; \
+	  dir=$(TESTBED_BASE_DIR); if [ $$i -gt 0 ]; then dir=$$dir-containerd-$$v; fi; \
+	  echo "=== containerd $$v ($$dir): $$suites"; start=$$SECONDS; \
+	  LCD_CONTAINERD_VERSION=$$v LCD_TESTBED_DIR=$$dir bash tests/testbed.sh run -- $(MAKE) --no-print-directory $$suites; \
+	  echo "=== containerd $$v: $$suites passed in $$((SECONDS - start)) s"; i=$$((i + 1)); \
+	done
 
 test-rust:
 	cargo test --profile release-tests --locked -- --test-threads=8
@@ -99,8 +122,10 @@ test-dockerd:
 	bash tests/dockerd_e2e.sh lcd
 	bash tests/dockerd_e2e.sh stock
 
+# The harness's bundles and FIFOs (a directory of its own lets parallel test beds share a host).
+C_TEST_STATE ?= /tmp/lcd-c-test-state
 test-c:
-	$(VALGRIND) $(BUILD)/lifecycle_test "$$LCD_CONTAINERD_SOCKET" "$$LCD_TEST_ROOTFS" /tmp/lcd-c-test-state
+	$(VALGRIND) $(BUILD)/lifecycle_test "$$LCD_CONTAINERD_SOCKET" "$$LCD_TEST_ROOTFS" $(C_TEST_STATE)
 
 # Benchmark (not a test; prints numbers): moby's libcontainerd/remote client against this
 # project's Go adapter on one private containerd, alternating processes. BENCH_FLAGS tunes it.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build, the demo and the tests need, when it is missing (Debian, as root):
-# containerd (with ctr), runc, a statically linked busybox, protoc, valgrind, iproute2,
-# pkg-config, a C compiler and make, and for the dockerd build and its end-to-end test, patch
+# containerd 1.6 (with ctr; 1.7 and 2.x are built by tests/containerd_build.sh), runc, a
+# statically linked busybox, protoc, valgrind, iproute2, pkg-config, a C compiler and make, and
+# for the dockerd build and its end-to-end test, patch
 # and python3. Idempotent: with everything present it changes nothing
 # and runs no apt-get at all. Never reads stdin.
 set -euo pipefail
@@ -59,3 +60,9 @@ fi
 
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v cargo >/dev/null || { log "cargo (Rust) is required and not installed"; exit 1; }
+# containerd 1.7 and 2.x (the test bed's default) are built from their Go module source; only
+# Debian's 1.6 comes from apt.
+if [[ ${LCD_CONTAINERD_VERSION:-2} != 1.6* ]] && ! command -v go >/dev/null; then
+  log "go is required to build containerd ${LCD_CONTAINERD_VERSION:-2} (or set LCD_CONTAINERD_VERSION=1.6)"
+  exit 1
+fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The shared real-containerd test bed: a private containerd (Debian's package) with its own
-# root, state directory, sockets, opt directory and loopback metrics address, the CRI plugin
+# The shared real-containerd test bed: a private containerd of a chosen version with its own
+# root, state directory, sockets, opt directory and loopback metrics address, the CRI plugins
 # disabled, and a busybox root filesystem for test containers.
 #
 #   testbed.sh start         start (or reuse) it; prints LCD_* variables for the tests
@@ -13,6 +13,11 @@
 # LCD_TESTBED_DIR (default /tmp/lcd-testbed; no whitespace) holds everything: config.toml,
 # root/, state/, opt/, containerd.sock(.ttrpc), containerd.log, containerd.pid, env, rootfs/.
 # LCD_TESTBED_METRICS_PORT (default 13338) is the metrics port on 127.0.0.1.
+# LCD_CONTAINERD_VERSION picks containerd (see tests/containerd_build.sh): "1.6" is Debian's
+# package (/usr/bin), "1.7" and "2" the pinned newest of those lines, built once from their Go
+# module with their own containerd-shim-runc-v2 and ctr and cached; default "2". A test bed keeps
+# the version it was started with: restart/up reuse it, and start with another version stops it
+# and starts afresh with an empty root and state (containerd's metadata does not go back).
 # With LCD_CONTAINERD_ADDRESS set to a running containerd's socket, no containerd is started or
 # stopped: that one is used (and LCD_CONTAINERD_METRICS is passed on if set).
 #
@@ -23,7 +28,6 @@ shopt -s inherit_errexit # also inside $(...)
 
 DIR=${LCD_TESTBED_DIR:-/tmp/lcd-testbed}
 METRICS_PORT=${LCD_TESTBED_METRICS_PORT:-13338}
-CONTAINERD=/usr/bin/containerd
 SOCK=$DIR/containerd.sock
 CONFIG=$DIR/config.toml
 ROOTFS=$DIR/rootfs
@@ -36,11 +40,30 @@ die() { log "$*"; exit 1; }
 [[ $DIR == /* && $DIR != *[[:space:]]* ]] || die "LCD_TESTBED_DIR must be an absolute path without whitespace: $DIR"
 [[ $METRICS_PORT =~ ^[0-9]+$ ]] || die "LCD_TESTBED_METRICS_PORT must be a port number: $METRICS_PORT"
 
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+VERSION_FILE=$DIR/containerd-version
+# The exact containerd version asked for (1.6, 1.7.N, 2.N.M); its binaries are found (or built)
+# only when a containerd is to be started.
+WANTED_VERSION=$(bash "$HERE/containerd_build.sh" resolve "${LCD_CONTAINERD_VERSION:-2}")
+BINDIR=
+CONTAINERD=
+CTR=ctr
+
+# Sets BINDIR, CONTAINERD and CTR for a version, building it the first time.
+use_version() {
+  BINDIR=$(bash "$HERE/containerd_build.sh" bindir "$1")
+  CONTAINERD=$BINDIR/containerd
+  CTR=$BINDIR/ctr
+}
+
+# The version the test bed in $DIR was started with, if any.
+recorded_version() { [[ -s $VERSION_FILE ]] && cat "$VERSION_FILE"; }
+
 external() { [[ -n ${LCD_CONTAINERD_ADDRESS:-} ]]; }
 
 socket() { echo "${LCD_CONTAINERD_ADDRESS:-$SOCK}"; }
 
-answers() { ctr --address "$(socket)" --timeout 2s version >/dev/null 2>&1; }
+answers() { "$CTR" --address "$(socket)" --timeout 2s version >/dev/null 2>&1; }
 
 # Serialises start/stop/restart of one test bed (concurrent test processes may call start).
 # The lock's descriptor is closed for containerd, which must not keep it.
@@ -139,13 +162,24 @@ build_rootfs() {
 }
 
 write_config() {
+  local version=$1 config_version disabled
   mkdir -p "$DIR/root" "$DIR/state" "$DIR/opt"
+  if [[ $version == 1.* ]]; then
+    config_version=2
+    disabled='"io.containerd.grpc.v1.cri"'
+  else
+    # containerd 2.x: config version 3 (2.4 reads it too, migrating it to its version 4 in
+    # memory, with a warning: version 4 moves [grpc], [ttrpc] and [metrics] into plugin
+    # sections), and CRI split into three plugins.
+    config_version=3
+    disabled='"io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime"'
+  fi
   cat >"$CONFIG" <<CONFIG
-# Written by tests/testbed.sh; rewritten at every start.
-version = 2
+# Written by tests/testbed.sh for containerd $version; rewritten at every start.
+version = $config_version
 root = "$DIR/root"
 state = "$DIR/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+disabled_plugins = [$disabled]
 
 [grpc]
   address = "$SOCK"
@@ -168,6 +202,8 @@ print_env() {
     echo "LCD_CONTAINERD_SOCKET=$(socket)"
     echo "LCD_TEST_ROOTFS=$ROOTFS"
     if ! external; then
+      echo "LCD_CONTAINERD_VERSION=$(recorded_version)"
+      echo "LCD_CONTAINERD_BIN=$BINDIR"
       echo "LCD_CONTAINERD_METRICS=127.0.0.1:$METRICS_PORT"
     elif [[ -n ${LCD_CONTAINERD_METRICS:-} ]]; then
       echo "LCD_CONTAINERD_METRICS=$LCD_CONTAINERD_METRICS"
@@ -194,15 +230,21 @@ running_pid() {
   echo "${pids[0]}"
 }
 
+# Starts containerd of the given version (default: the one the test bed was started with).
 start_containerd() {
+  local version=${1:-$(recorded_version || true)}
+  [[ -n $version ]] || version=$WANTED_VERSION
+  use_version "$version"
   [[ -x $CONTAINERD ]] || die "$CONTAINERD is missing: run tests/setup.sh"
-  command -v ctr >/dev/null || die "ctr is missing: run tests/setup.sh"
-  write_config
+  [[ -x $CTR ]] || die "$CTR is missing: run tests/setup.sh"
+  write_config "$version"
+  echo "$version" >"$VERSION_FILE"
   rm -f "$SOCK" "$SOCK.ttrpc"
-  log "starting containerd on $SOCK (log: $LOG)"
-  echo "=== $(date '+%F %T') testbed.sh starts containerd" >>"$LOG"
-  # In its own session, immune to the caller's hangup, with no descriptor of the caller's.
-  setsid nohup "$CONTAINERD" --config "$CONFIG" </dev/null >>"$LOG" 2>&1 9>&- &
+  log "starting containerd $version ($CONTAINERD) on $SOCK (log: $LOG)"
+  echo "=== $(date '+%F %T') testbed.sh starts containerd $version" >>"$LOG"
+  # In its own session, immune to the caller's hangup, with no descriptor of the caller's. Its
+  # shims are found on PATH: the version's own containerd-shim-runc-v2 comes first.
+  PATH="$BINDIR:$PATH" setsid nohup "$CONTAINERD" --config "$CONFIG" </dev/null >>"$LOG" 2>&1 9>&- &
   local pid=$! deadline=$((SECONDS + 20))
   echo "$pid" >"$PIDFILE"
   while ((SECONDS < deadline)) && alive "$pid"; do
@@ -229,11 +271,18 @@ do_start() {
   build_rootfs
   if external; then
     answers || die "no containerd answers on LCD_CONTAINERD_ADDRESS=$LCD_CONTAINERD_ADDRESS"
-  elif running_pid >/dev/null && answers; then
-    log "containerd already running on $SOCK (pid $(<"$PIDFILE"))"
+  elif [[ $(recorded_version || true) == "$WANTED_VERSION" ]] && running_pid >/dev/null && { use_version "$WANTED_VERSION"; answers; }; then
+    log "containerd $WANTED_VERSION already running on $SOCK (pid $(<"$PIDFILE"))"
   else
+    local was
+    was=$(recorded_version || true)
+    if [[ $was != "$WANTED_VERSION" && (-n $was || -d $DIR/root) ]]; then
+      log "the test bed ran containerd ${was:-of an unknown version}; starting $WANTED_VERSION on an empty root and state"
+      do_stop
+      rm -rf "$DIR/root" "$DIR/state" "$DIR/opt"
+    fi
     do_down
-    start_containerd || return 1
+    start_containerd "$WANTED_VERSION" || return 1
   fi
   print_env
 }

@@ -90,7 +90,7 @@ func readAll(path string) chan string {
 func TestLifecycleWithOutputEventsAndExit(t *testing.T) {
 	ctx := context.Background()
 	c := connect(t, "life")
-	if v, _, err := c.Version(ctx); err != nil || !strings.HasPrefix(v, "1.") {
+	if v, _, err := c.Version(ctx); err != nil || !isTestBedContainerdVersion(v) {
 		t.Fatalf("version %q: %v", v, err)
 	}
 	events, err := c.Subscribe()

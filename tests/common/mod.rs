@@ -15,6 +15,9 @@ use libcontainerd::{CancelToken, Client, Container, ContainerConfig, Result};
 pub struct Testbed {
     pub socket: PathBuf,
     pub rootfs: PathBuf,
+    /// The containerd version the test bed runs, as `tests/testbed.sh` names it ("1.6", "1.7.N",
+    /// "2.N.M"); None for a containerd named by LCD_CONTAINERD_ADDRESS.
+    pub containerd_version: Option<String>,
 }
 
 /// The test bed: from `LCD_CONTAINERD_SOCKET` and `LCD_TEST_ROOTFS` when both are set (the
@@ -24,7 +27,8 @@ pub fn testbed() -> &'static Testbed {
     static TESTBED: OnceLock<Testbed> = OnceLock::new();
     TESTBED.get_or_init(|| {
         if let (Some(socket), Some(rootfs)) = (std::env::var_os("LCD_CONTAINERD_SOCKET"), std::env::var_os("LCD_TEST_ROOTFS")) {
-            return Testbed { socket: socket.into(), rootfs: rootfs.into() };
+            let containerd_version = std::env::var("LCD_CONTAINERD_VERSION").ok().filter(|v| !v.is_empty());
+            return Testbed { socket: socket.into(), rootfs: rootfs.into(), containerd_version };
         }
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testbed.sh");
         let output = Command::new("bash").arg(&script).arg("start").output().expect("run tests/testbed.sh");
@@ -41,6 +45,7 @@ pub fn testbed() -> &'static Testbed {
         Testbed {
             socket: env.get("LCD_CONTAINERD_SOCKET").expect("testbed prints LCD_CONTAINERD_SOCKET").into(),
             rootfs: env.get("LCD_TEST_ROOTFS").expect("testbed prints LCD_TEST_ROOTFS").into(),
+            containerd_version: env.get("LCD_CONTAINERD_VERSION").filter(|v| !v.is_empty()).cloned(),
         }
     })
 }
@@ -162,4 +167,16 @@ pub fn testbed_command(command: &str) {
         "tests/testbed.sh {command} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// The (major, minor) release of the containerd a client talks to, from its Version call
+/// ("1.6.20~ds1" from Debian's package, "v1.7.35" / "v2.4.2" from upstream-style builds): for
+/// the tests that pin a behaviour that differs between containerd releases.
+pub fn containerd_release(client: &Client) -> (u32, u32) {
+    let version = run(client.version()).expect("containerd version").version;
+    let mut parts = version.trim_start_matches('v').split(['.', '-', '~', '+']).map(|p| p.parse::<u32>());
+    match (parts.next(), parts.next()) {
+        (Some(Ok(major)), Some(Ok(minor))) => (major, minor),
+        _ => panic!("cannot read a containerd release from {version:?}"),
+    }
 }
