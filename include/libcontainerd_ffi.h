@@ -231,7 +231,8 @@ enum lcd_status lcd_task_create_checkpoint(const struct lcd_task *task,
 //
 // Ownership: on success `*out` receives a task the caller frees with `lcd_task_free`.
 // Thread-safe. Errors: `LCD_NOT_FOUND` for a missing directory; `LCD_INVALID_ARGUMENT` for a
-// path that is not a directory; containerd's and CRIU's errors; `LCD_CANCELLED` /
+// relative path (refused before any RPC, as `lcd_task_create_checkpoint` does) or one that is
+// not a directory; containerd's and CRIU's errors; `LCD_CANCELLED` /
 // `LCD_DEADLINE_EXCEEDED`. On failure no task, FIFO, content or lease is left.
 enum lcd_status lcd_task_create_from_checkpoint(const struct lcd_container *container,
                                                 bool with_stdin,
@@ -250,7 +251,8 @@ enum lcd_status lcd_task_create_from_checkpoint(const struct lcd_container *cont
 // freed before or after the client.
 // Thread-safety: the client may be used from any number of threads at once.
 // Errors: `LCD_INVALID_ARGUMENT` for a NULL or malformed argument (namespace not a containerd
-// identifier, relative state directory); `LCD_UNAVAILABLE` when containerd cannot be reached;
+// identifier, relative state directory, a socket path longer than a unix socket address holds
+// (107 bytes)); `LCD_UNAVAILABLE` when containerd cannot be reached;
 // `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED` from `cancel` (may be NULL).
 enum lcd_status lcd_client_connect(const uint8_t *socket,
                                    size_t socket_len,
@@ -296,10 +298,14 @@ uint64_t lcd_client_rpc_total(const struct lcd_client *client);
 //
 // Ownership: inputs are copied; on success `*out` receives a container the caller frees with
 // `lcd_container_free`. Thread-safe.
-// Errors: `LCD_INVALID_ARGUMENT` (bad id, spec that is not JSON, bad labels, record fields
-// that are not a protobuf `Container`, NULL pointers);
+// Errors: `LCD_INVALID_ARGUMENT` (bad id, spec that is not JSON, a user namespace that maps
+// root to host uid or gid 4294967295, bad labels, record fields that are not a protobuf
+// `Container`, NULL pointers);
 // `LCD_ALREADY_EXISTS` when the id is in use; containerd's errors; `LCD_CANCELLED` /
-// `LCD_DEADLINE_EXCEEDED`. A failed create leaves no bundle directory or record behind.
+// `LCD_DEADLINE_EXCEEDED`. A failed create removes only what it made: the bundle directory if
+// it made it (never one that was there, e.g. another create's of the same id: creates and
+// deletes of one id in this process take turns). A create cut short by `cancel` goes on in
+// the library; if containerd made the container, it is deleted again with the directory.
 enum lcd_status lcd_container_create(const struct lcd_client *client,
                                      const uint8_t *id,
                                      size_t id_len,
@@ -632,13 +638,24 @@ enum lcd_status lcd_task_prepare_exec(const struct lcd_task *task,
 
 // Starts an exec'd process (one RPC); a process from `lcd_task_prepare_exec` is added first
 // (Tasks.Exec, then Tasks.Start). Exec starts within one container are serialized
-// (containerd#8557). A stdin close requested before the start is sent right after it. If the
-// start fails, the process is deleted and its FIFOs removed before the start error (with
-// containerd's text) is returned; if the Tasks.Exec fails, its error is returned as
-// `lcd_task_exec` gives it and the FIFOs are removed.
+// (containerd#8557). A stdin close requested before the start is sent right after it.
 //
-// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`;
-// `LCD_FAILED_PRECONDITION` while another call is adding the prepared process.
+// Idempotent for the caller: once a start through this handle succeeded, starting it again
+// returns `LCD_OK` and sends nothing; concurrent starts through one handle take turns (each
+// returns what the first one's outcome makes true). A failed start never kills, deletes or
+// unlinks the FIFOs of a process that runs: if the start fails, the process is deleted and
+// its FIFOs removed only when this handle added it and containerd reports it never ran, and
+// the start error (containerd's text) is returned. If the Tasks.Exec fails, its error is
+// returned as `lcd_task_exec` gives it and the FIFO files this handle made are removed.
+//
+// When `cancel` fires or its deadline passes, the call returns `LCD_CANCELLED` /
+// `LCD_DEADLINE_EXCEEDED` at once, and the start goes on in the library to its end (the
+// library keeps the FIFOs' read ends open meanwhile, so the shim does not wait on them): if it
+// added the process in this call, the process is then killed and deleted and its FIFOs removed
+// (within about 10 s), and the handle refuses later calls; if the process was added before
+// (`lcd_task_exec`) and starts, it stays running and a retried start returns `LCD_OK`.
+//
+// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
 enum lcd_status lcd_process_start(const struct lcd_process *process,
                                   const struct lcd_cancel *cancel,
                                   struct lcd_error **err);
@@ -836,8 +853,10 @@ void lcd_stats_free(struct lcd_stats *stats);
 // Ownership: on success `*out` receives a task the caller frees with `lcd_task_free`.
 // Thread-safe.
 // Errors: `LCD_INVALID_ARGUMENT` for NULL arguments; `LCD_ALREADY_EXISTS` when the container
-// already has a task; containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`. On
-// failure the FIFOs are removed.
+// already has a task (or a live handle of this library holds its FIFOs); containerd's errors;
+// `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`. FIFO files already on disk (left by a task
+// deleted through a handle without IO) are reused, as moby does; a non-FIFO file at one of
+// the paths is `LCD_ALREADY_EXISTS`. On failure the FIFO files this call made are removed.
 enum lcd_status lcd_task_create(const struct lcd_container *container,
                                 bool with_stdin,
                                 const struct lcd_cancel *cancel,
@@ -875,7 +894,9 @@ enum lcd_status lcd_task_prepare(const struct lcd_container *container,
 // Gets the container's existing task (one RPC), for example after the host program
 // restarted. With `attach` false the task has no IO; with `attach` true the handle takes over
 // the FIFOs containerd names for the task (`lcd_task_stdio_path` gives them; open them to
-// read its output again), and deleting the task removes them.
+// read its output again), and deleting the task removes them (never the bundle directory).
+// Through a handle without IO a delete leaves the FIFO files, and the container's next task
+// reuses them.
 //
 // Ownership: on success `*out` receives a task the caller frees with `lcd_task_free`.
 // Thread-safe. Errors: `LCD_NOT_FOUND` ("no running task found") when the container has no
@@ -908,14 +929,27 @@ const char *lcd_task_stdio_path(const struct lcd_task *task,
 bool lcd_task_terminal(const struct lcd_task *task);
 
 // Starts the task (one RPC, Tasks.Start); a task from `lcd_task_prepare` is created first
-// (Tasks.Create, then Tasks.Start). If the start fails, the task is killed and deleted and its
-// FIFOs removed before the start error is returned (with containerd's text, e.g.
-// "executable file not found in $PATH"). If the create fails, its error is returned as
-// `lcd_task_create` gives it, the FIFOs are removed and `lcd_task_pid` stays 0 (which tells
-// the two failures apart); starting that handle again gives the same error class.
+// (Tasks.Create, then Tasks.Start). If the create fails, its error is returned as
+// `lcd_task_create` gives it, the FIFO files this handle made are removed and `lcd_task_pid`
+// stays 0 (which tells the two failures apart); starting that handle again gives the same
+// error class.
 //
-// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`;
-// `LCD_FAILED_PRECONDITION` while another call is creating the prepared task.
+// Idempotent for the caller: once a start through this handle succeeded, starting it again
+// returns `LCD_OK` and sends nothing; concurrent starts through one handle take turns (the
+// later ones return `LCD_OK` once the first succeeded). A failed start never kills or deletes
+// a task that runs: if the start fails, the task is killed and deleted and its FIFOs removed
+// only when this handle made it (`lcd_task_create`, `lcd_task_prepare`) and containerd reports
+// that it never ran (created, or stopped); the start error (containerd's text, e.g. "cannot
+// start a running process" through a handle from `lcd_container_task`) is returned.
+//
+// When `cancel` fires or its deadline passes, the call returns `LCD_CANCELLED` /
+// `LCD_DEADLINE_EXCEEDED` at once, and the start goes on in the library to its end: a task
+// this call created (from `lcd_task_prepare`) is then killed and deleted and its FIFOs
+// removed (within about 10 s), and the handle refuses later calls; a task created before
+// (`lcd_task_create`) that containerd starts stays running, and a retried start returns
+// `LCD_OK`.
+//
+// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
 enum lcd_status lcd_task_start(const struct lcd_task *task,
                                const struct lcd_cancel *cancel,
                                struct lcd_error **err);

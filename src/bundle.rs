@@ -9,7 +9,7 @@ use std::path::{Component, Path, PathBuf};
 use nix::sys::stat::Mode;
 use nix::unistd::{chown, Gid, Uid};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::spec::SpecInfo;
 
 /// The container label that records where a container's bundle directory is.
@@ -20,8 +20,10 @@ pub const BUNDLE_PATH_LABEL: &str = "com.docker/engine.bundle.path";
 #[derive(Debug)]
 pub struct NewBundle {
     path: PathBuf,
-    /// The first directory this call created (everything under it is ours to remove).
-    created_root: Option<PathBuf>,
+    /// The directories this call made, outermost first. The last may be the bundle itself,
+    /// whose contents are this call's; the others are parents that other containers' bundles
+    /// may have come to share, removed only while empty.
+    created: Vec<PathBuf>,
 }
 
 impl NewBundle {
@@ -31,17 +33,49 @@ impl NewBundle {
 
     /// The container now owns the bundle: stop the cleanup.
     pub fn keep(mut self) -> PathBuf {
-        self.created_root = None;
+        self.created.clear();
         std::mem::take(&mut self.path)
     }
 }
 
 impl Drop for NewBundle {
     fn drop(&mut self) {
-        if let Some(root) = self.created_root.take() {
-            if let Err(e) = fs::remove_dir_all(&root) {
-                tracing::warn!(path = %root.display(), error = %e, "failed to remove bundle directory of a failed create");
+        for dir in self.created.iter().rev() {
+            let removed = if *dir == self.path { fs::remove_dir_all(dir) } else { fs::remove_dir(dir) };
+            if let Err(e) = removed {
+                tracing::warn!(path = %dir.display(), error = %e, "failed to remove a directory made by a failed create");
             }
+        }
+    }
+}
+
+/// Serializes, within this process, the calls that make or remove one container's bundle
+/// directory (a container create, from its mkdir to containerd's answer; a container delete):
+/// so the loser of two creates of one id removes a directory it made only once no other call
+/// can be using it. Keyed by `<state_dir>/<id>`.
+pub(crate) struct BundleLock {
+    key: PathBuf,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+type BundleLocks = std::sync::Mutex<std::collections::HashMap<PathBuf, std::sync::Arc<tokio::sync::Mutex<()>>>>;
+static BUNDLE_LOCKS: std::sync::LazyLock<BundleLocks> = std::sync::LazyLock::new(Default::default);
+
+impl BundleLock {
+    pub(crate) async fn acquire(state_dir: &Path, id: &str) -> BundleLock {
+        let key = state_dir.join(id);
+        let mutex = BUNDLE_LOCKS.lock().unwrap_or_else(|p| p.into_inner()).entry(key.clone()).or_default().clone();
+        BundleLock { key, guard: Some(mutex.lock_owned().await) }
+    }
+}
+
+impl Drop for BundleLock {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut locks = BUNDLE_LOCKS.lock().unwrap_or_else(|p| p.into_inner());
+        // Nobody else holds or waits for it (they clone it under this lock): forget it.
+        if locks.get(&self.key).is_some_and(|m| std::sync::Arc::strong_count(m) == 1) {
+            locks.remove(&self.key);
         }
     }
 }
@@ -58,18 +92,24 @@ pub fn create(state_dir: &Path, id: &str, spec: &SpecInfo) -> Result<NewBundle> 
     }
     let target = state_dir.join(id);
     let (uid, gid) = (spec.host_uid, spec.host_gid);
+    if uid == u32::MAX || gid == u32::MAX {
+        // chown(2) reads (uid_t)-1 as "leave unchanged": the bundle would stay root's.
+        return Err(Error::invalid_argument(format!(
+            "the user namespace maps container root to host uid {uid}, gid {gid}: 4294967295 cannot own the bundle directory"
+        )));
+    }
     let remapped = uid != 0 || gid != 0;
     if !remapped {
         // The common case, the state directory already there: one mkdir instead of a stat of
         // every component on the way.
         match try_make_dir(&target, 0o755, 0, 0)? {
-            Some(true) => return Ok(NewBundle { path: target.clone(), created_root: Some(target) }),
-            Some(false) => return Ok(NewBundle { path: target, created_root: None }),
+            Some(true) => return Ok(NewBundle { path: target.clone(), created: vec![target] }),
+            Some(false) => return Ok(NewBundle { path: target, created: Vec::new() }),
             None => {}
         }
     }
     let mut path = PathBuf::from("/");
-    let mut created_root = None;
+    let mut bundle = NewBundle { path: PathBuf::new(), created: Vec::new() };
     for component in target.components() {
         let Component::Normal(name) = component else { continue };
         path.push(name);
@@ -87,13 +127,14 @@ pub fn create(state_dir: &Path, id: &str, spec: &SpecInfo) -> Result<NewBundle> 
             renamed.push(format!(".{uid}.{gid}"));
             path = PathBuf::from(renamed);
             if make_dir(&path, 0o700, uid, gid)? {
-                created_root.get_or_insert_with(|| path.clone());
+                bundle.created.push(path.clone());
             }
         } else if metadata.is_none() && make_dir(&path, 0o755, 0, 0)? {
-            created_root.get_or_insert_with(|| path.clone());
+            bundle.created.push(path.clone());
         }
     }
-    Ok(NewBundle { path, created_root })
+    bundle.path = path;
+    Ok(bundle)
 }
 
 /// Makes one directory with `mode` owned by `uid:gid`; false when it already existed.
@@ -141,46 +182,70 @@ pub enum Stdio {
 /// The FIFOs of one process in its container's bundle directory (moby's `newFIFOSet`):
 /// `<process id>-stdout` always, `-stdin` only when asked, `-stderr` only without a terminal.
 ///
-/// A new set removes the files it created when dropped, until [`FifoSet::keep`] says the
-/// process exists: from then on the files outlive the handle (a restarted host re-attaches to
-/// them) and go only with an explicit [`FifoSet::remove`], when the process is deleted.
+/// A FIFO already on disk is reused, as moby's fifo package does (one left by a task of an
+/// earlier run of the host program that was deleted without IO), unless a live set of this
+/// library holds that path: then the process id is in use. A new set removes the files it made
+/// when dropped, until [`FifoSet::keep`] says the process exists: from then on the files outlive
+/// the handle (a restarted host re-attaches to them) and go only with an explicit
+/// [`FifoSet::remove`], when the process is deleted.
 #[derive(Debug)]
 pub struct FifoSet {
     stdin: Option<PathBuf>,
     stdout: PathBuf,
     stderr: Option<PathBuf>,
-    created: Vec<PathBuf>,
-    remove_empty_dir: bool,
+    /// The files this set made (a failed create removes only these).
+    made: Vec<PathBuf>,
+    /// The paths this set holds in [`CLAIMED_FIFOS`].
+    claimed: Vec<PathBuf>,
     remove_on_drop: bool,
 }
 
+/// FIFO paths held by a live set of this library (a handle that made its process's FIFOs, until
+/// the process is deleted or the handle freed): a second set for the same process id in this
+/// process is refused at once instead of sharing the files (and asking containerd, whose
+/// answer would come after the second handle began to listen for that id's exit).
+static CLAIMED_FIFOS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
 impl FifoSet {
-    /// Creates the FIFO files. On failure, the ones this call made are removed again; files
-    /// that already existed (another live process's FIFOs) are left alone.
+    /// Creates the FIFO files, reusing a FIFO that is already there. On failure, the ones this
+    /// call made are removed again; files that already existed are left alone. Already-exists
+    /// when a live set of this library holds one of the paths, or a path is not a FIFO.
     pub fn create(bundle: &Path, process_id: &str, with_stdin: bool, terminal: bool) -> Result<Self> {
         let fifo_path = |stream: &str| bundle.join(format!("{process_id}-{stream}"));
         let mut set = FifoSet {
             stdin: with_stdin.then(|| fifo_path("stdin")),
             stdout: fifo_path("stdout"),
             stderr: (!terminal).then(|| fifo_path("stderr")),
-            created: Vec::with_capacity(3),
-            remove_empty_dir: false,
+            made: Vec::with_capacity(3),
+            claimed: Vec::with_capacity(3),
             remove_on_drop: true,
         };
-        for path in [set.stdin.clone(), Some(set.stdout.clone()), set.stderr.clone()].into_iter().flatten() {
-            make_fifo(&path)?;
-            set.created.push(path);
+        let paths: Vec<PathBuf> = [set.stdin.clone(), Some(set.stdout.clone()), set.stderr.clone()].into_iter().flatten().collect();
+        {
+            let mut claimed = CLAIMED_FIFOS.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(held) = paths.iter().find(|p| claimed.contains(p)) {
+                return Err(Error::new(
+                    ErrorKind::AlreadyExists,
+                    format!("create fifo {}: in use by another process of this container", held.display()),
+                ));
+            }
+            claimed.extend(paths.iter().cloned());
+            set.claimed = paths.clone();
+        }
+        for path in paths {
+            if make_fifo(&path)? {
+                set.made.push(path);
+            }
         }
         Ok(set)
     }
 
     /// Takes over FIFOs that already exist (those containerd names for a task being
-    /// re-attached): dropping the set removes them, then their directory if it is empty.
-    /// `None` when no stdout path is given.
+    /// re-attached): [`FifoSet::remove`] removes them, never their directory. `None` when no
+    /// stdout path is given.
     pub fn adopt(stdin: Option<PathBuf>, stdout: Option<PathBuf>, stderr: Option<PathBuf>) -> Option<Self> {
         let stdout = stdout?;
-        let created = [stdin.clone(), Some(stdout.clone()), stderr.clone()].into_iter().flatten().collect();
-        Some(FifoSet { stdin, stdout, stderr, created, remove_empty_dir: true, remove_on_drop: false })
+        Some(FifoSet { stdin, stdout, stderr, made: Vec::new(), claimed: Vec::new(), remove_on_drop: false })
     }
 
     pub fn path(&self, stream: Stdio) -> Option<&Path> {
@@ -222,25 +287,27 @@ impl FifoSet {
         self.remove_on_drop = false;
     }
 
-    /// Removes the FIFO files (the process was deleted, or never came to be).
-    pub fn remove(mut self) {
-        self.remove_files();
-        self.remove_on_drop = false;
+    fn release_claims(&mut self) {
+        if !self.claimed.is_empty() {
+            let released = std::mem::take(&mut self.claimed);
+            CLAIMED_FIFOS.lock().unwrap_or_else(|p| p.into_inner()).retain(|p| !released.contains(p));
+        }
     }
 
-    fn remove_files(&mut self) {
-        for path in &self.created {
-            match fs::remove_file(path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "failed to remove fifo"),
-            }
-        }
-        if self.remove_empty_dir {
-            if let Some(dir) = self.stdout.parent() {
-                // Fails, as intended, while the directory still holds anything.
-                let _ = fs::remove_dir(dir);
-            }
+    /// Removes the FIFO files, reused ones included (the process was deleted).
+    pub fn remove(mut self) {
+        let all = [self.stdin.clone(), Some(self.stdout.clone()), self.stderr.clone()];
+        remove_files(all.iter().flatten());
+        self.remove_on_drop = false;
+    }
+}
+
+fn remove_files<'a>(paths: impl Iterator<Item = &'a PathBuf>) {
+    for path in paths {
+        match fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "failed to remove fifo"),
         }
     }
 }
@@ -248,13 +315,25 @@ impl FifoSet {
 impl Drop for FifoSet {
     fn drop(&mut self) {
         if self.remove_on_drop {
-            self.remove_files();
+            remove_files(self.made.iter());
         }
+        self.release_claims();
     }
 }
 
-fn make_fifo(path: &Path) -> Result<()> {
-    nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o700)).map_err(|e| Error::io("create fifo", path, e.into()))
+/// Makes a FIFO; false when one is already there (reused). A path that exists and is not a
+/// FIFO is already-exists.
+fn make_fifo(path: &Path) -> Result<bool> {
+    use std::os::unix::fs::FileTypeExt;
+    match nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o700)) {
+        Ok(()) => Ok(true),
+        Err(nix::errno::Errno::EEXIST) => match fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_fifo() => Ok(false),
+            Ok(_) => Err(Error::new(ErrorKind::AlreadyExists, format!("create fifo {}: exists and is not a fifo", path.display()))),
+            Err(e) => Err(Error::io("create fifo", path, e)),
+        },
+        Err(e) => Err(Error::io("create fifo", path, e.into())),
+    }
 }
 
 /// Turns a byte path from the caller into a `PathBuf`, rejecting interior NULs.
@@ -323,6 +402,18 @@ mod tests {
     }
 
     #[test]
+    fn a_root_mapped_to_uid_4294967295_is_refused_and_makes_nothing() {
+        let state = scratch("maxuid");
+        for (uid, gid) in [(u32::MAX, 1000), (1000, u32::MAX)] {
+            let spec = SpecInfo { terminal: false, host_uid: uid, host_gid: gid };
+            let err = create(&state, "c1", &spec).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+            assert!(err.message().contains("4294967295"), "{err}");
+        }
+        assert!(!state.exists());
+    }
+
+    #[test]
     fn fifo_set_follows_stdin_and_terminal_flags_and_cleans_up() {
         let dir = scratch("fifos");
         fs::create_dir_all(&dir).unwrap();
@@ -341,6 +432,35 @@ mod tests {
         assert!(first.path(Stdio::Stdout).unwrap().exists(), "a failed set leaves another set's fifos alone");
         drop(first);
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "every fifo removed");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_fifo_left_on_disk_is_reused_and_only_what_a_set_made_goes_with_a_failed_set() {
+        let dir = scratch("reuse");
+        fs::create_dir_all(&dir).unwrap();
+        let stale = dir.join("old-stdout");
+        nix::unistd::mkfifo(&stale, Mode::from_bits_truncate(0o700)).unwrap();
+        let set = FifoSet::create(&dir, "old", false, false).expect("an existing fifo is reused");
+        assert_eq!(set.path(Stdio::Stdout).unwrap(), stale);
+        drop(set);
+        assert!(stale.exists(), "a failed set leaves the fifo it did not make");
+        assert!(!dir.join("old-stderr").exists(), "and removes the one it made");
+
+        let mut kept = FifoSet::create(&dir, "old", false, false).unwrap();
+        kept.keep();
+        let err = FifoSet::create(&dir, "old", false, false).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AlreadyExists, "a live set holds the paths: {err}");
+        drop(kept);
+        assert!(stale.exists(), "a kept set leaves its files when dropped");
+        let reused = FifoSet::create(&dir, "old", false, false).expect("the claim ended with the set");
+        reused.remove();
+        assert!(!stale.exists(), "deleting the process removes reused fifos too");
+
+        fs::write(dir.join("file-stdout"), b"not a fifo").unwrap();
+        let err = FifoSet::create(&dir, "file", false, false).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AlreadyExists, "{err}");
+        assert!(!dir.join("file-stderr").exists(), "nothing made is left");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

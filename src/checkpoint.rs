@@ -54,6 +54,9 @@ impl Task {
     /// checkpoint whatever happened). runc restores the processes when the task is started, so
     /// a bad checkpoint shows at [`Task::start`], which then deletes the task as usual.
     pub async fn create_from_checkpoint(container: &Container, with_stdin: bool, dir: &Path) -> Result<Task> {
+        if !dir.is_absolute() {
+            return Err(Error::invalid_argument(format!("checkpoint directory {} is not absolute", dir.display())));
+        }
         let containerd = &container.shared.client.containerd;
         let lease = Lease::create(containerd, "restore").await?;
         let result = async {

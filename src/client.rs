@@ -45,6 +45,14 @@ impl Client {
         if socket.as_os_str().is_empty() {
             return Err(Error::invalid_argument("containerd socket path must not be empty"));
         }
+        // sockaddr_un's sun_path holds 108 bytes, the terminating NUL included.
+        const SUN_PATH_MAX: usize = 107;
+        if socket.as_os_str().len() > SUN_PATH_MAX {
+            return Err(Error::invalid_argument(format!(
+                "containerd socket path is {} bytes long, more than a unix socket address holds ({SUN_PATH_MAX})",
+                socket.as_os_str().len()
+            )));
+        }
         let containerd = Arc::new(Containerd::connect(socket, namespace).await?);
         let events = EventHub::start(containerd.clone());
         Ok(Client { shared: Arc::new(ClientShared { containerd, state_dir: state_dir.to_path_buf(), events }) })

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use containerd_client::services::v1::{container::Runtime, Container as ContainerRecord};
 use prost_types::Any;
 
-use crate::bundle::{self, BUNDLE_PATH_LABEL};
+use crate::bundle::{self, BundleLock, BUNDLE_PATH_LABEL};
 use crate::client::{Client, ClientShared};
 use crate::error::{Error, ErrorKind, Result};
 use crate::identifiers;
@@ -19,6 +19,8 @@ use crate::spec::SpecInfo;
 pub const SPEC_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
 /// The runc shim's options message (`containerd.runc.v1.Options`).
 pub const RUNC_OPTIONS_TYPE: &str = "containerd.runc.v1.Options";
+/// How long the undoing of a create cut short by its caller may take.
+const CUT_SHORT_CLEANUP_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What a new container is made from.
 #[derive(Debug, Clone, Default)]
@@ -98,13 +100,33 @@ pub struct Container {
 
 impl Container {
     /// Creates the bundle directory and the containerd container record. One RPC
-    /// (Containers.Create). On failure, nothing this call created is left behind.
+    /// (Containers.Create). On failure, nothing this call created is left behind: a directory
+    /// that was already there (another create's, a container's) stays. The work runs on the
+    /// library's runtime to its end: a create cut short by its caller that containerd carried
+    /// out is deleted again, with the directory it made.
     pub async fn create(client: &Client, id: &str, config: ContainerConfig) -> Result<Container> {
         identifiers::validate("container id", id)?;
         if config.runtime.is_empty() {
             return Err(Error::invalid_argument("runtime name must not be empty"));
         }
         let spec = SpecInfo::from_spec_json(&config.spec_json)?;
+        let (mut answer, answered) = tokio::sync::oneshot::channel();
+        let (client, id) = (client.clone(), id.to_owned());
+        crate::runtime::handle().spawn(async move {
+            let _bundle_lock = BundleLock::acquire(client.state_dir(), &id).await;
+            let outcome = Container::create_locked(&client, &id, config, spec, &mut answer).await;
+            let _ = answer.send(outcome);
+        });
+        answered.await.unwrap_or_else(|_| Err(Error::internal("the container create ended without an answer")))
+    }
+
+    async fn create_locked(
+        client: &Client,
+        id: &str,
+        config: ContainerConfig,
+        spec: SpecInfo,
+        answer: &mut tokio::sync::oneshot::Sender<Result<Container>>,
+    ) -> Result<Container> {
         let new_bundle = bundle::create(client.state_dir(), id, &spec)?;
         let bundle_path = new_bundle.path().to_string_lossy().into_owned();
         let mut labels = config.labels;
@@ -120,10 +142,23 @@ impl Container {
             extensions: config.extensions,
             ..Default::default()
         };
-        client.shared.containerd.create_container(record).await.map_err(|e| match e.kind() {
+        let containerd = &client.shared.containerd;
+        containerd.create_container(record).await.map_err(|e| match e.kind() {
             ErrorKind::AlreadyExists => Error::new(ErrorKind::AlreadyExists, format!("id already in use: {}", e.message())),
             _ => e,
         })?;
+        if answer.is_closed() {
+            // The caller was told the create failed: undo it. The directory goes with the
+            // dropped `new_bundle` only once containerd no longer has a container that uses it.
+            match tokio::time::timeout(CUT_SHORT_CLEANUP_LIMIT, containerd.delete_container(id)).await {
+                Ok(Ok(())) => {}
+                outcome => {
+                    tracing::warn!(container = %id, ?outcome, "cannot delete a container whose create was cut short by its caller");
+                    new_bundle.keep();
+                }
+            }
+            return Err(Error::cancelled());
+        }
         let presence = TaskPresence::known_absent();
         Ok(Container::from_parts(client, id.to_owned(), new_bundle.keep(), spec, config.runtime_options, presence))
     }
@@ -190,6 +225,7 @@ impl Container {
         if !self.shared.task_presence.is_known_absent() {
             self.refuse_if_task_exists().await?;
         }
+        let _bundle_lock = BundleLock::acquire(&self.shared.client.state_dir, &self.shared.id).await;
         containerd.delete_container(&self.shared.id).await?;
         bundle::remove(&self.shared.bundle);
         Ok(())

@@ -22,6 +22,10 @@ use crate::identifiers;
 pub const PROCESS_SPEC_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Process";
 /// How long the cleanup of a failed start waits for the killed process to exit.
 pub(crate) const FAILED_START_EXIT_WAIT: Duration = Duration::from_secs(10);
+/// How long a start whose caller has gone (its cancel token fired, its deadline passed) may
+/// still take before its cleanup runs anyway. Its RPC normally ends at once: the start holds
+/// read ends of the output FIFOs, so the shim's opens of the write ends do not wait.
+const CUT_SHORT_START_LIMIT: Duration = Duration::from_secs(30);
 
 /// A process state as containerd reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +104,18 @@ pub(crate) struct ProcessShared {
     /// created by its start (or by `create_if_prepared` in `Task::create` and `Process::exec`);
     /// a task loaded from containerd is `Created` from the start.
     pub creation: Mutex<Creation>,
+    /// Whether this handle made the process in containerd (`prepare`, `Task::create`,
+    /// `Process::exec`) rather than finding it there: only then may a failed start remove it.
+    made_here: bool,
+    /// Serializes the starts through this handle; true once one succeeded, so that a second
+    /// start (or a retry after one cut short) is OK and sends nothing.
+    started: tokio::sync::Mutex<bool>,
+}
+
+/// Where a start failed: making the prepared process, or starting it.
+enum StartFailure {
+    Create(Error),
+    Start(Error),
 }
 
 /// How far a process made by `Task::prepare` or `Process::prepare` got with the RPC that makes
@@ -168,6 +184,7 @@ impl ProcessShared {
         // containerd takes a CloseIO once it has the process: after create for the init process,
         // after start for an exec (moby's order).
         let io_ready = exec_id.is_empty() && matches!(creation, Creation::Created);
+        let made_here = matches!(creation, Creation::Prepared(_));
         ProcessShared {
             container,
             exec_id: exec_id.to_owned(),
@@ -178,6 +195,8 @@ impl ProcessShared {
             exit,
             stdin_close: Mutex::new(StdinClose { io_ready, pending: false }),
             creation: Mutex::new(creation),
+            made_here,
+            started: tokio::sync::Mutex::new(false),
         }
     }
 
@@ -246,7 +265,9 @@ impl ProcessShared {
                 Ok(())
             }
             Err(e) => {
-                self.remove_fifos();
+                // Only the FIFO files this handle made go: one it reused may serve the process
+                // of that id that containerd has.
+                drop(self.fifos.lock().unwrap_or_else(|p| p.into_inner()).take());
                 self.set_creation(Creation::Failed(e.clone()));
                 Err(e)
             }
@@ -332,6 +353,168 @@ impl ProcessShared {
             fifos.remove();
         }
     }
+
+    fn is_prepared(&self) -> bool {
+        matches!(&*self.creation.lock().unwrap_or_else(|p| p.into_inner()), Creation::Prepared(_))
+    }
+
+    /// Starts the process (a prepared one is made in containerd first) on the library's
+    /// runtime, so that the start and its cleanup run to their end even when the caller's
+    /// future is dropped (its cancel token fired, its deadline passed): the shim is never left
+    /// waiting on FIFOs nobody opens, and what the call made does not linger.
+    ///
+    /// Idempotent for the caller: once a start through this handle succeeded, another one is
+    /// OK and sends nothing; concurrent starts through one handle take turns. A failed start
+    /// removes the process only when this handle made it and containerd reports it never ran
+    /// (created, or stopped); a running process is never killed or deleted by a failed start.
+    pub async fn start(self: &Arc<Self>) -> Result<()> {
+        let (mut answer, answered) = tokio::sync::oneshot::channel();
+        let shared = self.clone();
+        crate::runtime::handle().spawn(async move {
+            let outcome = shared.start_to_the_end(&mut answer).await;
+            let _ = answer.send(outcome);
+        });
+        answered
+            .await
+            .unwrap_or_else(|_| Err(Error::internal(format!("the start of {} ended without an answer", self.describe()))))
+    }
+
+    async fn start_to_the_end(&self, answer: &mut tokio::sync::oneshot::Sender<Result<()>>) -> Result<()> {
+        let mut started = self.started.lock().await;
+        if *started {
+            return Ok(());
+        }
+        let created_by_this_call = self.is_prepared();
+        let attempt = self.create_and_start();
+        let caller_gone_long_ago = async {
+            answer.closed().await;
+            tokio::time::sleep(CUT_SHORT_START_LIMIT).await;
+        };
+        let outcome = tokio::select! {
+            biased;
+            outcome = attempt => Some(outcome),
+            () = caller_gone_long_ago => None,
+        };
+        let caller_gone = answer.is_closed();
+        match outcome {
+            Some(Ok(pid)) if caller_gone && created_by_this_call => {
+                // The caller was told the start failed: the process this call made goes again.
+                self.pid.store(pid, Ordering::SeqCst);
+                self.remove_after_cut_short_start().await;
+                Err(Error::cancelled())
+            }
+            Some(Ok(pid)) => {
+                self.pid.store(pid, Ordering::SeqCst);
+                *started = true;
+                self.mark_io_ready().await;
+                Ok(())
+            }
+            Some(Err(StartFailure::Create(e))) => Err(e),
+            Some(Err(StartFailure::Start(e))) => {
+                self.clean_up_failed_start().await;
+                Err(e)
+            }
+            None => {
+                tracing::warn!(process = %self.describe(), "a start whose caller gave up did not end in {CUT_SHORT_START_LIMIT:?}");
+                if created_by_this_call {
+                    self.remove_after_cut_short_start().await;
+                }
+                Err(Error::deadline_exceeded())
+            }
+        }
+    }
+
+    async fn create_and_start(&self) -> std::result::Result<u32, StartFailure> {
+        self.create_if_prepared().await.map_err(StartFailure::Create)?;
+        let container = &self.container;
+        if self.exec_id.is_empty() {
+            return container.client.containerd.start_process(&container.id, "").await.map_err(StartFailure::Start);
+        }
+        // The shim opens an exec's FIFOs during the start, with a blocking open of the write
+        // ends: hold read ends until it returns (see `open_output_readers`).
+        let readers = match self.fifos.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            Some(fifos) => fifos.open_output_readers().map_err(StartFailure::Start)?,
+            None => Vec::new(),
+        };
+        // Exec starts of one container are serialized (containerd#8557: concurrent exec
+        // starts can take minutes).
+        let _serialized = container.exec_start_lock.lock().await;
+        let started = container.client.containerd.start_process(&container.id, &self.exec_id).await;
+        drop(readers);
+        started.map_err(StartFailure::Start)
+    }
+
+    /// After a failed start: removes the process if this handle made it and it never ran
+    /// (containerd reports it created, or stopped by the failure); leaves alone a process
+    /// that runs (started by an earlier call or another handle) or that it cannot see.
+    async fn clean_up_failed_start(&self) {
+        if !self.made_here {
+            return;
+        }
+        let state = match self.containerd().get_process(&self.container.id, &self.exec_id).await {
+            Ok(record) => TaskStatus::from_record(&record).state,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                self.remove_fifos();
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(process = %self.describe(), error = %e, "cannot tell whether a process that failed to start runs; left alone");
+                return;
+            }
+        };
+        if !matches!(state, ProcessState::Created | ProcessState::Stopped) {
+            tracing::warn!(process = %self.describe(), ?state, "a failed start found the process started; left alone");
+            return;
+        }
+        let cleanup = tokio::time::timeout(FAILED_START_EXIT_WAIT, self.kill_and_delete()).await;
+        if !matches!(cleanup, Ok(Ok(_))) {
+            tracing::warn!(process = %self.describe(), cleanup = ?cleanup, "cleanup of a process that failed to start");
+        }
+    }
+
+    /// Kills and deletes a process that this call made and started although its caller had
+    /// gone; the handle then refuses further calls.
+    async fn remove_after_cut_short_start(&self) {
+        let cleanup = tokio::time::timeout(FAILED_START_EXIT_WAIT, self.kill_and_delete()).await;
+        if !matches!(cleanup, Ok(Ok(_))) {
+            tracing::warn!(process = %self.describe(), cleanup = ?cleanup, "cleanup of a start cut short by its caller");
+        }
+        let gone = Error::cancelled();
+        self.set_creation(Creation::Failed(Error::new(
+            gone.kind(),
+            "its start was cut short by the caller's cancel token or deadline, and what it made was removed",
+        )));
+    }
+
+    /// Kills every process of the task (or the exec), waits for the exit, then deletes it
+    /// (moby's ForceDelete). Bound it with a timeout or cancel token.
+    pub(crate) async fn kill_and_delete(&self) -> Result<ExitStatus> {
+        let id = &self.container.id;
+        match self.containerd().kill(id, &self.exec_id, libc::SIGKILL as u32, self.exec_id.is_empty()).await {
+            Ok(()) => {
+                self.exit.wait().await?;
+            }
+            // Already stopped, or gone: nothing to wait for.
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::FailedPrecondition) => {}
+            Err(e) => return Err(e),
+        }
+        self.delete_in_containerd().await
+    }
+
+    /// Deletes the stopped process in containerd (Tasks.Delete for the task, Tasks.DeleteProcess
+    /// for an exec) and removes its FIFOs; how it exited.
+    pub(crate) async fn delete_in_containerd(&self) -> Result<ExitStatus> {
+        let container = &self.container;
+        let response = if self.exec_id.is_empty() {
+            let generation = container.task_presence.before_delete();
+            let response = container.client.containerd.delete_task(&container.id).await?;
+            container.task_presence.deleted(generation);
+            response
+        } else {
+            container.client.containerd.delete_process(&container.id, &self.exec_id).await?
+        };
+        Ok(self.finish(&response))
+    }
 }
 
 /// What the library reads of a runtime-spec `Process` document.
@@ -385,42 +568,13 @@ impl Process {
 
     /// Starts the process (one RPC, Tasks.Start; a prepared process is added first with
     /// Tasks.Exec). Exec starts of one container are serialized (containerd#8557: concurrent
-    /// exec starts can take minutes). A stdin close asked for earlier is sent right after. On
-    /// failure the process is deleted and its FIFOs removed; a failed Tasks.Exec returns its
-    /// error as [`Process::exec`] does.
+    /// exec starts can take minutes). A stdin close asked for earlier is sent right after.
+    /// A second start through this handle is OK once one succeeded. On failure an exec this
+    /// handle added and that never ran is deleted and its FIFOs removed; a failed Tasks.Exec
+    /// returns its error as [`Process::exec`] does. A start cut short by the caller still
+    /// ends, and an exec it added is then killed and deleted: see [`ProcessShared::start`].
     pub async fn start(&self) -> Result<()> {
-        let shared = &self.shared;
-        shared.create_if_prepared().await?;
-        let container = &shared.container;
-        let started = {
-            // The shim opens an exec's FIFOs during the start, with a blocking open of the
-            // write ends: hold read ends until it returns (see `open_output_readers`).
-            let readers = match shared.fifos.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-                Some(fifos) => fifos.open_output_readers()?,
-                None => Vec::new(),
-            };
-            let _serialized = container.exec_start_lock.lock().await;
-            let started = container.client.containerd.start_process(&container.id, &shared.exec_id).await;
-            drop(readers);
-            started
-        };
-        match started {
-            Ok(pid) => {
-                shared.pid.store(pid, Ordering::SeqCst);
-                shared.mark_io_ready().await;
-                Ok(())
-            }
-            Err(start_error) => {
-                match container.client.containerd.delete_process(&container.id, &shared.exec_id).await {
-                    Ok(response) => drop(shared.finish(&response)),
-                    Err(e) => {
-                        tracing::warn!(container = %container.id, exec = %shared.exec_id, error = %e, "cleanup of an exec that failed to start");
-                        shared.remove_fifos();
-                    }
-                }
-                Err(start_error)
-            }
-        }
+        self.shared.start().await
     }
 
     pub fn id(&self) -> &str {
@@ -475,8 +629,6 @@ impl Process {
     /// returns how it exited. A running process is refused (failed precondition).
     pub async fn delete(&self) -> Result<ExitStatus> {
         self.shared.require_created()?;
-        let container = &self.shared.container;
-        let response = container.client.containerd.delete_process(&container.id, &self.shared.exec_id).await?;
-        Ok(self.shared.finish(&response))
+        self.shared.delete_in_containerd().await
     }
 }

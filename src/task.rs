@@ -12,7 +12,7 @@ use crate::bundle::{FifoSet, Stdio};
 use crate::container::Container;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::ExitStatus;
-use crate::process::{Creation, PreparedRequest, Process, ProcessShared, ProcessState, StdioPaths, TaskStatus, FAILED_START_EXIT_WAIT};
+use crate::process::{Creation, PreparedRequest, Process, ProcessShared, ProcessState, StdioPaths, TaskStatus};
 
 /// The task's init process is a [`ProcessShared`] with an empty exec id.
 pub(crate) type TaskShared = ProcessShared;
@@ -120,25 +120,14 @@ impl Task {
     }
 
     /// Starts the task. One RPC (Tasks.Start), after Tasks.Create for a task made by
-    /// [`Task::prepare`]. When the start fails, the task is killed and deleted and its FIFOs
-    /// removed (errors of that cleanup are logged), and the start error is returned; a failed
-    /// create returns its error as [`Task::create`] does.
+    /// [`Task::prepare`]. A second start through this handle is OK once one succeeded (also
+    /// after a start cut short by the caller whose task containerd did start). When the start
+    /// fails, a task this handle made and that never ran is killed and deleted and its FIFOs
+    /// removed (errors of that cleanup are logged), and the start error is returned; a running
+    /// task is never touched. A failed create returns its error as [`Task::create`] does. A
+    /// start cut short by the caller still ends; a task it created is then killed and deleted.
     pub async fn start(&self) -> Result<()> {
-        self.shared.create_if_prepared().await?;
-        let id = &self.shared.container.id;
-        match self.shared.container.client.containerd.start_process(id, "").await {
-            Ok(pid) => {
-                self.shared.pid.store(pid, std::sync::atomic::Ordering::SeqCst);
-                Ok(())
-            }
-            Err(start_error) => {
-                let cleanup = tokio::time::timeout(FAILED_START_EXIT_WAIT, self.force_delete()).await;
-                if !matches!(cleanup, Ok(Ok(_))) {
-                    tracing::warn!(container = %id, cleanup = ?cleanup, "cleanup of a task that failed to start");
-                }
-                Err(start_error)
-            }
-        }
+        self.shared.start().await
     }
 
     /// Kills every process of the task, waits for its exit, then deletes it (moby's
@@ -146,17 +135,7 @@ impl Task {
     /// stream. Bound it with a cancel token.
     pub async fn force_delete(&self) -> Result<ExitStatus> {
         self.shared.require_created()?;
-        let containerd = &self.shared.container.client.containerd;
-        let id = &self.shared.container.id;
-        match containerd.kill(id, "", libc::SIGKILL as u32, true).await {
-            Ok(()) => {
-                self.shared.exit.wait().await?;
-            }
-            // Already stopped, or gone: nothing to wait for.
-            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::FailedPrecondition) => {}
-            Err(e) => return Err(e),
-        }
-        self.delete().await
+        self.shared.kill_and_delete().await
     }
 
     pub fn container_id(&self) -> &str {
@@ -253,10 +232,6 @@ impl Task {
     /// (Tasks.Delete). A task that is still running is refused (failed precondition).
     pub async fn delete(&self) -> Result<ExitStatus> {
         self.shared.require_created()?;
-        let container = &self.shared.container;
-        let generation = container.task_presence.before_delete();
-        let response = container.client.containerd.delete_task(&container.id).await?;
-        container.task_presence.deleted(generation);
-        Ok(self.shared.finish(&response))
+        self.shared.delete_in_containerd().await
     }
 }

@@ -94,3 +94,38 @@ fn a_second_task_for_the_same_container_is_already_exists() {
     run(task.delete()).unwrap();
     run(container.delete()).unwrap();
 }
+
+#[test]
+fn a_socket_path_longer_than_a_unix_address_holds_is_invalid_argument() {
+    let state = std::env::temp_dir().join("lcd-test-state/longsocket");
+    let long = format!("/tmp/{}/containerd.sock", "s".repeat(120));
+    let err = run(Client::connect(long.as_ref(), "fine", &state)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert!(err.message().contains("unix socket address"), "{err}");
+}
+
+#[test]
+fn a_relative_checkpoint_directory_is_refused_for_a_restore_as_for_a_checkpoint() {
+    let client = client("relrestore");
+    let container = create_container(&client, "restored", &["true"], false).unwrap();
+    let rpcs = client.rpc_counts().total();
+    let err = run(Task::create_from_checkpoint(&container, false, "relative/checkpoint".as_ref())).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert_eq!(client.rpc_counts().total(), rpcs, "refused before any RPC");
+    assert_eq!(dir_entries(container.bundle_dir()), Vec::<String>::new(), "no fifo made");
+    run(container.delete()).unwrap();
+}
+
+#[test]
+fn a_user_namespace_mapping_root_to_uid_4294967295_is_invalid_argument_and_makes_nothing() {
+    let client = client("maxuid");
+    let mut spec: serde_json::Value = serde_json::from_slice(&spec_json(client.namespace(), "maxuid", &["true"], false)).unwrap();
+    spec["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({"type": "user"}));
+    spec["linux"]["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 4294967295u32, "size": 1}]);
+    spec["linux"]["gidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let config = ContainerConfig { spec_json: serde_json::to_vec(&spec).unwrap(), runtime: RUNC_RUNTIME.to_owned(), ..ContainerConfig::default() };
+    let err = run(Container::create(&client, "maxuid", config)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert!(dir_entries(&state_dir(client.namespace())).is_empty(), "no bundle made");
+    assert_eq!(run(Container::load(&client, "maxuid")).unwrap_err().kind(), ErrorKind::NotFound, "no containerd record");
+}

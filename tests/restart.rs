@@ -27,12 +27,16 @@ fn sleeper(client: &Client, id: &str) -> (Container, Task) {
     (container, task)
 }
 
+/// The tests here restart the shared containerd: one at a time.
+static RESTARTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn handles_events_and_waits_survive_containerd_restarts() {
     if std::env::var_os("LCD_CONTAINERD_ADDRESS").is_some() {
         eprintln!("SKIPPED: LCD_CONTAINERD_ADDRESS names a containerd this test must not restart");
         return;
     }
+    let _one_at_a_time = RESTARTS.lock().unwrap_or_else(|p| p.into_inner());
     let client = client("restart");
     let events = client.subscribe().unwrap();
     let (a_container, a) = sleeper(&client, "a");
@@ -83,4 +87,45 @@ fn handles_events_and_waits_survive_containerd_restarts() {
     assert_eq!(run(b.wait()).unwrap().code, 137);
     run(b.delete()).unwrap();
     run(b_container.delete()).unwrap();
+}
+
+/// The host program and containerd restart while a container's task has exited: the new
+/// program deletes the old task, through a handle re-attached to its FIFOs or one without IO,
+/// and gives the container a new task. The delete leaves the bundle directory, and FIFOs left
+/// on disk by the old task are reused.
+#[test]
+fn after_a_restart_a_container_whose_task_was_deleted_gets_a_new_task() {
+    if std::env::var_os("LCD_CONTAINERD_ADDRESS").is_some() {
+        eprintln!("SKIPPED: LCD_CONTAINERD_ADDRESS names a containerd this test must not restart");
+        return;
+    }
+    let _one_at_a_time = RESTARTS.lock().unwrap_or_else(|p| p.into_inner());
+    for attach in [true, false] {
+        let id = if attach { "phoenix-attached" } else { "phoenix-no-io" };
+        let bundle = {
+            // The old host program: its task exits, and the program goes away without deleting it.
+            let client = client("restartnew");
+            let container = create_container(&client, id, &["sh", "-c", "exit 3"], false).unwrap();
+            let task = run(Task::create(&container, false)).unwrap();
+            run(task.start()).unwrap();
+            assert_eq!(run(task.wait()).unwrap().code, 3);
+            container.bundle_dir().to_path_buf()
+        };
+        testbed_command("restart");
+
+        let client = client("restartnew");
+        let container = run(Container::load(&client, id)).unwrap();
+        let old = run(Task::get(&container, attach)).unwrap();
+        assert_eq!(run(old.delete()).unwrap().code, 3, "attach={attach}");
+        assert!(bundle.is_dir(), "attach={attach}: deleting the old task removed the bundle directory");
+        let task = run(Task::create(&container, false))
+            .unwrap_or_else(|e| panic!("attach={attach}: a new task for the container: {e}"));
+        let out = read_fifo(&bundle.join(format!("{id}-stdout")));
+        run(task.start()).unwrap();
+        assert_eq!(run(task.wait()).unwrap().code, 3, "attach={attach}");
+        drop(out.join().unwrap());
+        run(task.delete()).unwrap();
+        run(container.delete()).unwrap();
+        assert!(!bundle.exists(), "attach={attach}: the container delete removes the bundle");
+    }
 }

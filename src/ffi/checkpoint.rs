@@ -38,7 +38,8 @@ pub unsafe extern "C" fn lcd_task_create_checkpoint(
 ///
 /// Ownership: on success `*out` receives a task the caller frees with `lcd_task_free`.
 /// Thread-safe. Errors: `LCD_NOT_FOUND` for a missing directory; `LCD_INVALID_ARGUMENT` for a
-/// path that is not a directory; containerd's and CRIU's errors; `LCD_CANCELLED` /
+/// relative path (refused before any RPC, as `lcd_task_create_checkpoint` does) or one that is
+/// not a directory; containerd's and CRIU's errors; `LCD_CANCELLED` /
 /// `LCD_DEADLINE_EXCEEDED`. On failure no task, FIFO, content or lease is left.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_task_create_from_checkpoint(

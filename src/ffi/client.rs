@@ -21,7 +21,8 @@ pub struct lcd_client {
 /// freed before or after the client.
 /// Thread-safety: the client may be used from any number of threads at once.
 /// Errors: `LCD_INVALID_ARGUMENT` for a NULL or malformed argument (namespace not a containerd
-/// identifier, relative state directory); `LCD_UNAVAILABLE` when containerd cannot be reached;
+/// identifier, relative state directory, a socket path longer than a unix socket address holds
+/// (107 bytes)); `LCD_UNAVAILABLE` when containerd cannot be reached;
 /// `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED` from `cancel` (may be NULL).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_client_connect(

@@ -111,10 +111,14 @@ unsafe fn container_config_arg(
 ///
 /// Ownership: inputs are copied; on success `*out` receives a container the caller frees with
 /// `lcd_container_free`. Thread-safe.
-/// Errors: `LCD_INVALID_ARGUMENT` (bad id, spec that is not JSON, bad labels, record fields
-/// that are not a protobuf `Container`, NULL pointers);
+/// Errors: `LCD_INVALID_ARGUMENT` (bad id, spec that is not JSON, a user namespace that maps
+/// root to host uid or gid 4294967295, bad labels, record fields that are not a protobuf
+/// `Container`, NULL pointers);
 /// `LCD_ALREADY_EXISTS` when the id is in use; containerd's errors; `LCD_CANCELLED` /
-/// `LCD_DEADLINE_EXCEEDED`. A failed create leaves no bundle directory or record behind.
+/// `LCD_DEADLINE_EXCEEDED`. A failed create removes only what it made: the bundle directory if
+/// it made it (never one that was there, e.g. another create's of the same id: creates and
+/// deletes of one id in this process take turns). A create cut short by `cancel` goes on in
+/// the library; if containerd made the container, it is deleted again with the directory.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_container_create(
     client: *const lcd_client,

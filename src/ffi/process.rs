@@ -128,13 +128,24 @@ pub unsafe extern "C" fn lcd_task_prepare_exec(
 
 /// Starts an exec'd process (one RPC); a process from `lcd_task_prepare_exec` is added first
 /// (Tasks.Exec, then Tasks.Start). Exec starts within one container are serialized
-/// (containerd#8557). A stdin close requested before the start is sent right after it. If the
-/// start fails, the process is deleted and its FIFOs removed before the start error (with
-/// containerd's text) is returned; if the Tasks.Exec fails, its error is returned as
-/// `lcd_task_exec` gives it and the FIFOs are removed.
+/// (containerd#8557). A stdin close requested before the start is sent right after it.
 ///
-/// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`;
-/// `LCD_FAILED_PRECONDITION` while another call is adding the prepared process.
+/// Idempotent for the caller: once a start through this handle succeeded, starting it again
+/// returns `LCD_OK` and sends nothing; concurrent starts through one handle take turns (each
+/// returns what the first one's outcome makes true). A failed start never kills, deletes or
+/// unlinks the FIFOs of a process that runs: if the start fails, the process is deleted and
+/// its FIFOs removed only when this handle added it and containerd reports it never ran, and
+/// the start error (containerd's text) is returned. If the Tasks.Exec fails, its error is
+/// returned as `lcd_task_exec` gives it and the FIFO files this handle made are removed.
+///
+/// When `cancel` fires or its deadline passes, the call returns `LCD_CANCELLED` /
+/// `LCD_DEADLINE_EXCEEDED` at once, and the start goes on in the library to its end (the
+/// library keeps the FIFOs' read ends open meanwhile, so the shim does not wait on them): if it
+/// added the process in this call, the process is then killed and deleted and its FIFOs removed
+/// (within about 10 s), and the handle refuses later calls; if the process was added before
+/// (`lcd_task_exec`) and starts, it stays running and a retried start returns `LCD_OK`.
+///
+/// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_process_start(process: *const lcd_process, cancel: *const lcd_cancel, err: *mut *mut lcd_error) -> lcd_status {
     boundary(err, || {

@@ -87,8 +87,10 @@ pub(crate) fn status_record(status: TaskStatus) -> lcd_task_status {
 /// Ownership: on success `*out` receives a task the caller frees with `lcd_task_free`.
 /// Thread-safe.
 /// Errors: `LCD_INVALID_ARGUMENT` for NULL arguments; `LCD_ALREADY_EXISTS` when the container
-/// already has a task; containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`. On
-/// failure the FIFOs are removed.
+/// already has a task (or a live handle of this library holds its FIFOs); containerd's errors;
+/// `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`. FIFO files already on disk (left by a task
+/// deleted through a handle without IO) are reused, as moby does; a non-FIFO file at one of
+/// the paths is `LCD_ALREADY_EXISTS`. On failure the FIFO files this call made are removed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_task_create(
     container: *const lcd_container,
@@ -156,7 +158,9 @@ pub unsafe extern "C" fn lcd_task_prepare(
 /// Gets the container's existing task (one RPC), for example after the host program
 /// restarted. With `attach` false the task has no IO; with `attach` true the handle takes over
 /// the FIFOs containerd names for the task (`lcd_task_stdio_path` gives them; open them to
-/// read its output again), and deleting the task removes them.
+/// read its output again), and deleting the task removes them (never the bundle directory).
+/// Through a handle without IO a delete leaves the FIFO files, and the container's next task
+/// reuses them.
 ///
 /// Ownership: on success `*out` receives a task the caller frees with `lcd_task_free`.
 /// Thread-safe. Errors: `LCD_NOT_FOUND` ("no running task found") when the container has no
@@ -228,14 +232,27 @@ pub unsafe extern "C" fn lcd_task_terminal(task: *const lcd_task) -> bool {
 }
 
 /// Starts the task (one RPC, Tasks.Start); a task from `lcd_task_prepare` is created first
-/// (Tasks.Create, then Tasks.Start). If the start fails, the task is killed and deleted and its
-/// FIFOs removed before the start error is returned (with containerd's text, e.g.
-/// "executable file not found in $PATH"). If the create fails, its error is returned as
-/// `lcd_task_create` gives it, the FIFOs are removed and `lcd_task_pid` stays 0 (which tells
-/// the two failures apart); starting that handle again gives the same error class.
+/// (Tasks.Create, then Tasks.Start). If the create fails, its error is returned as
+/// `lcd_task_create` gives it, the FIFO files this handle made are removed and `lcd_task_pid`
+/// stays 0 (which tells the two failures apart); starting that handle again gives the same
+/// error class.
 ///
-/// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`;
-/// `LCD_FAILED_PRECONDITION` while another call is creating the prepared task.
+/// Idempotent for the caller: once a start through this handle succeeded, starting it again
+/// returns `LCD_OK` and sends nothing; concurrent starts through one handle take turns (the
+/// later ones return `LCD_OK` once the first succeeded). A failed start never kills or deletes
+/// a task that runs: if the start fails, the task is killed and deleted and its FIFOs removed
+/// only when this handle made it (`lcd_task_create`, `lcd_task_prepare`) and containerd reports
+/// that it never ran (created, or stopped); the start error (containerd's text, e.g. "cannot
+/// start a running process" through a handle from `lcd_container_task`) is returned.
+///
+/// When `cancel` fires or its deadline passes, the call returns `LCD_CANCELLED` /
+/// `LCD_DEADLINE_EXCEEDED` at once, and the start goes on in the library to its end: a task
+/// this call created (from `lcd_task_prepare`) is then killed and deleted and its FIFOs
+/// removed (within about 10 s), and the handle refuses later calls; a task created before
+/// (`lcd_task_create`) that containerd starts stays running, and a retried start returns
+/// `LCD_OK`.
+///
+/// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_task_start(task: *const lcd_task, cancel: *const lcd_cancel, err: *mut *mut lcd_error) -> lcd_status {
     boundary(err, || {

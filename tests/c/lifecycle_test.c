@@ -721,6 +721,74 @@ static void test_prepared_task(lcd_client *client) {
   lcd_container_free(container);
 }
 
+/* --- A start is idempotent for the caller: a second or concurrent start never kills, deletes
+ * or unlinks the FIFOs of a running task or exec (issue 20 item 1). --- */
+
+static void *start_task_thread(void *task) {
+  lcd_error *err = NULL;
+  lcd_status status = lcd_task_start(task, NULL, &err);
+  lcd_error_free(err);
+  return (void *)(intptr_t)status;
+}
+
+static void *start_process_thread(void *process) {
+  lcd_error *err = NULL;
+  lcd_status status = lcd_process_start(process, NULL, &err);
+  lcd_error_free(err);
+  return (void *)(intptr_t)status;
+}
+
+static lcd_process_state state_of_task(lcd_task *task) {
+  lcd_task_status status = {0};
+  lcd_error *err = NULL;
+  expect_error(lcd_task_get_status(task, NULL, &status, &err), LCD_OK, &err, "task status", NULL);
+  return status.state;
+}
+
+static void test_start_is_idempotent(lcd_client *client) {
+  lcd_error *err = NULL;
+  lcd_container *container = create(client, "c-start-twice", "[\"sleep\",\"1000\"]");
+  lcd_task *task = NULL;
+  expect_error(lcd_task_create(container, false, NULL, &task, &err), LCD_OK, &err, "create task", NULL);
+  pthread_t threads[2];
+  for (int i = 0; i < 2; i++)
+    pthread_create(&threads[i], NULL, start_task_thread, task);
+  for (int i = 0; i < 2; i++) {
+    void *status = NULL;
+    pthread_join(threads[i], &status);
+    CHECK((lcd_status)(intptr_t)status == LCD_OK, "concurrent start %d of one task: status %d", i,
+          (int)(intptr_t)status);
+  }
+  uint32_t pid = lcd_task_pid(task);
+  expect_error(lcd_task_start(task, NULL, &err), LCD_OK, &err, "a second start of a started task", NULL);
+  CHECK(lcd_task_pid(task) == pid && pid > 0, "the pid stays %u, got %u", pid, lcd_task_pid(task));
+  CHECK(state_of_task(task) == LCD_STATE_RUNNING, "the task still runs after three starts");
+
+  lcd_process *exec = NULL;
+  const char *spec = "{\"args\":[\"sleep\",\"1000\"],\"cwd\":\"/\",\"env\":[\"PATH=/bin\"],\"user\":{\"uid\":0,\"gid\":0}}";
+  expect_error(lcd_task_exec(task, S("twice"), S(spec), false, NULL, &exec, &err), LCD_OK, &err, "exec", NULL);
+  for (int i = 0; i < 2; i++)
+    pthread_create(&threads[i], NULL, start_process_thread, exec);
+  for (int i = 0; i < 2; i++) {
+    void *status = NULL;
+    pthread_join(threads[i], &status);
+    CHECK((lcd_status)(intptr_t)status == LCD_OK, "concurrent start %d of one exec: status %d", i,
+          (int)(intptr_t)status);
+  }
+  expect_error(lcd_process_start(exec, NULL, &err), LCD_OK, &err, "a second start of a started exec", NULL);
+  const char *stdout_path = lcd_process_stdio_path(exec, LCD_STDOUT);
+  CHECK(stdout_path && access(stdout_path, F_OK) == 0, "the running exec keeps its stdout fifo");
+  lcd_task_status exec_status = {0};
+  expect_error(lcd_process_get_status(exec, NULL, &exec_status, &err), LCD_OK, &err, "exec status", NULL);
+  CHECK(exec_status.state == LCD_STATE_RUNNING, "the exec still runs");
+
+  expect_error(lcd_task_force_delete(task, NULL, NULL, NULL, &err), LCD_OK, &err, "force delete", NULL);
+  expect_error(lcd_container_delete(container, NULL, &err), LCD_OK, &err, "delete container", NULL);
+  lcd_process_free(exec);
+  lcd_task_free(task);
+  lcd_container_free(container);
+}
+
 int main(int argc, char **argv) {
   if (argc != 4) {
     fprintf(stderr, "usage: %s SOCKET ROOTFS STATE_DIR\n", argv[0]);
@@ -755,6 +823,7 @@ int main(int argc, char **argv) {
   test_async_calls(client);
   test_pending_notify(client);
   test_prepared_task(client);
+  test_start_is_idempotent(client);
   test_errors(client);
 
   lcd_client_free(client);
