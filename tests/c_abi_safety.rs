@@ -322,3 +322,42 @@ fn a_callback_may_unset_the_sink_from_inside_itself() {
         assert_eq!(SELF_UNSET_CALLS.load(Ordering::SeqCst), after_unset, "no callback after the unset");
     }
 }
+
+/// The status and message of a failed call's error, freeing it.
+fn error_of(status: lcd_status, err: *mut lcd_error) -> (lcd_status, String) {
+    let message = unsafe { CStr::from_ptr(libcontainerd::ffi::lcd_error_message(err)) }.to_string_lossy().into_owned();
+    unsafe { lcd_error_free(err) };
+    (status, message)
+}
+
+/// An invalid input of any size gives a short message: at most a bounded prefix of it is
+/// quoted, with its length.
+#[test]
+fn errors_quote_at_most_a_bounded_part_of_a_huge_input() {
+    let client = connect("huge-input");
+    let huge_id = "x/".repeat(32 << 20); // 64 MiB
+    let mut container = ptr::null_mut();
+    let mut err: *mut lcd_error = ptr::null_mut();
+    let status = unsafe {
+        libcontainerd::ffi::container::lcd_container_load(client, huge_id.as_ptr(), huge_id.len(), ptr::null(), &mut container, &mut err)
+    };
+    let (status, message) = error_of(status, err);
+    assert_eq!(status, lcd_status::LCD_INVALID_ARGUMENT);
+    assert!(message.len() < 300, "a {} byte message for a 64 MiB id: {}…", message.len(), &message[..300]);
+    assert!(message.contains(&format!("({} bytes)", huge_id.len())), "{message}");
+    unsafe { lcd_client_free(client) };
+
+    let socket = testbed().socket.to_str().unwrap().to_owned();
+    let huge_namespace = "n".repeat(1 << 20);
+    let relative_state = "relative/".repeat(1 << 17);
+    for (namespace, state, what) in [(huge_namespace.as_str(), "/tmp/lcd-huge", "namespace"), ("ns", relative_state.as_str(), "state directory")] {
+        let mut client = ptr::null_mut();
+        let mut err: *mut lcd_error = ptr::null_mut();
+        let status = unsafe {
+            lcd_client_connect(socket.as_ptr(), socket.len(), namespace.as_ptr(), namespace.len(), state.as_ptr(), state.len(), ptr::null(), &mut client, &mut err)
+        };
+        let (status, message) = error_of(status, err);
+        assert_eq!(status, lcd_status::LCD_INVALID_ARGUMENT, "{what}: {message}");
+        assert!(message.len() < 300, "{what}: a {} byte message", message.len());
+    }
+}
