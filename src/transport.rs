@@ -398,15 +398,20 @@ mod tests {
         let path = dir.join("hangs-up.sock");
         let _ = std::fs::remove_file(&path);
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
-        // The first connection is read from and then closed; every redial is closed at once.
-        std::thread::spawn(move || {
-            let mut connections = listener.incoming();
-            if let Some(Ok(mut first)) = connections.next() {
-                let _ = std::io::Read::read(&mut first, &mut [0u8; 64]);
-                std::thread::sleep(Duration::from_millis(50));
+        listener.set_nonblocking(true).unwrap();
+        // The first connection speaks HTTP/2 until the first request arrives, then closes;
+        // every redial is closed at once.
+        crate::runtime::handle().spawn(async move {
+            let listener = tokio::net::UnixListener::from_std(listener).unwrap();
+            if let Ok((first, _)) = listener.accept().await {
+                if let Ok(mut connection) = h2::server::handshake(first).await {
+                    let _ = connection.accept().await;
+                    // Hangs up once the request is in, not while it is still being sent.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
             }
-            for connection in connections {
-                drop(connection);
+            while let Ok(redial) = listener.accept().await {
+                drop(redial);
             }
         });
         let status = crate::runtime::block_on(None, async {
