@@ -23,6 +23,10 @@
 // `lcd_abi_version()`; a binding built against another version must refuse to run.
 #define LCD_ABI_VERSION 1
 
+// At most this many bytes of a caller's input are repeated in an error message: enough to
+// recognise it, while a 64 MiB id still gives a short message.
+#define QUOTED_INPUT_MAX 64
+
 // Result of every fallible call. `LCD_OK` is zero.
 typedef enum lcd_status {
   LCD_OK = 0,
@@ -425,8 +429,10 @@ enum lcd_status lcd_client_subscribe(const struct lcd_client *client,
 // Blocks until the next event arrives. Use a cancel token to bound the wait.
 //
 // Ownership: on success `*out` receives an event the caller frees with `lcd_event_free`.
-// Thread-safe: concurrent callers each get different events.
-// Errors: `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED` from `cancel`.
+// Thread-safe: concurrent callers each get different events. The stream may be freed while
+// this call waits (see `lcd_event_stream_free`): it then returns `LCD_CANCELLED`.
+// Errors: `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED` from `cancel`; `LCD_CANCELLED` when the
+// stream is freed meanwhile; `LCD_UNAVAILABLE` once the stream's client is freed.
 enum lcd_status lcd_event_stream_next(const struct lcd_event_stream *stream,
                                       const struct lcd_cancel *cancel,
                                       struct lcd_event **out,
@@ -454,6 +460,12 @@ enum lcd_status lcd_event_stream_try_next(const struct lcd_event_stream *stream,
 int32_t lcd_event_stream_fd(const struct lcd_event_stream *stream);
 
 // Closes an event stream; events not yet read are discarded. NULL does nothing.
+//
+// Thread-safety and lifetime: another thread may be waiting in `lcd_event_stream_next` on this
+// stream when it is freed; that call then returns `LCD_CANCELLED` promptly, and what it uses
+// stays valid until it has returned. Once this returns the client may open a new stream. As
+// with every handle, no call on the stream may *begin* after its free has begun (a caller
+// that frees while another thread is about to call must order the two itself).
 void lcd_event_stream_free(struct lcd_event_stream *stream);
 
 // Frees an event. NULL does nothing.
@@ -465,9 +477,17 @@ void lcd_event_free(struct lcd_event *event);
 // library again (the default). Replaces any earlier sink.
 //
 // The callback may run on library threads (named `lcd-worker`) and on the threads calling
-// library functions, concurrently; no library lock is held while it runs. It must not block
-// for long and must not call blocking library functions (from a library thread they fail
-// with `LCD_INTERNAL`). Thread-safe; cannot fail.
+// library functions, concurrently; no library lock is held while it runs, so it may call
+// non-blocking library functions (including this one). It must not block for long and must
+// not call blocking library functions (from a library thread they fail with `LCD_INTERNAL`).
+//
+// Lifetime: once this function returns, the callback it replaced (or removed) is not running
+// on any thread and will never be called again, so its `user_data` may be freed; to give
+// that promise it waits for callbacks still running. Exception: called from inside a callback
+// (on the callback's own thread) it does not wait, since the callback would wait for itself;
+// the old callback is then not called again, but callbacks already running, that one and any
+// on other threads, finish on their own.
+// Thread-safe; cannot fail.
 void lcd_set_log_sink(lcd_log_fn callback,
                       void *user_data,
                       int32_t min_level);

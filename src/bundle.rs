@@ -88,7 +88,7 @@ impl Drop for BundleLock {
 /// container can reach its bundle (moby's `WithBundle`). The returned path is the one to record.
 pub fn create(state_dir: &Path, id: &str, spec: &SpecInfo) -> Result<NewBundle> {
     if !state_dir.is_absolute() {
-        return Err(Error::invalid_argument(format!("state directory {} is not an absolute path", state_dir.display())));
+        return Err(Error::invalid_argument(format!("state directory {} is not an absolute path", crate::identifiers::shorten(&state_dir.to_string_lossy()))));
     }
     let target = state_dir.join(id);
     let (uid, gid) = (spec.host_uid, spec.host_gid);

@@ -38,8 +38,8 @@ impl Client {
         identifiers::validate("namespace", namespace)?;
         if !state_dir.is_absolute() {
             return Err(Error::invalid_argument(format!(
-                "state directory {:?} must be an absolute path",
-                state_dir.display()
+                "state directory {} must be an absolute path",
+                identifiers::quote(&state_dir.to_string_lossy())
             )));
         }
         if socket.as_os_str().is_empty() {

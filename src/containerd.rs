@@ -160,7 +160,7 @@ impl Containerd {
     /// Connects to the containerd socket at `socket`. The namespace must already be validated.
     pub async fn connect(socket: &Path, namespace: &str) -> Result<Self> {
         let namespace_header = AsciiMetadataValue::try_from(namespace)
-            .map_err(|_| Error::invalid_argument(format!("namespace {namespace:?} is not valid metadata")))?;
+            .map_err(|_| Error::invalid_argument(format!("namespace {} is not valid metadata", crate::identifiers::quote(namespace))))?;
         let transport = Transport::connect(socket, CONNECT_TIMEOUT)
             .await
             .map_err(|status| Error::new(ErrorKind::Unavailable, status.message().to_owned()))?;

@@ -174,7 +174,7 @@ pub async fn write_blob(
 pub async fn upload_dir_as_tar(containerd: &Containerd, lease: &Lease, dir: &Path, media_type: &str) -> Result<Descriptor> {
     let metadata = std::fs::metadata(dir).map_err(|e| Error::io("read checkpoint directory", dir, e))?;
     if !metadata.is_dir() {
-        return Err(Error::invalid_argument(format!("{} is not a directory", dir.display())));
+        return Err(Error::invalid_argument(format!("{} is not a directory", crate::identifiers::shorten(&dir.to_string_lossy()))));
     }
     let dir = dir.to_path_buf();
     write_blob(containerd, lease, media_type, move |out| {
@@ -248,14 +248,14 @@ pub async fn download_tar_into_dir(containerd: &Containerd, digest: &str, dir: &
 /// directory. Callers check before costly work, and the unpacking checks again.
 pub fn check_target_dir(dir: &Path) -> Result<()> {
     if !dir.is_absolute() {
-        return Err(Error::invalid_argument(format!("checkpoint directory {} is not absolute", dir.display())));
+        return Err(Error::invalid_argument(format!("checkpoint directory {} is not absolute", crate::identifiers::shorten(&dir.to_string_lossy()))));
     }
     if let Ok(mut entries) = std::fs::read_dir(dir) {
         if entries.next().is_some() {
-            return Err(Error::new(ErrorKind::AlreadyExists, format!("checkpoint directory {} is not empty", dir.display())));
+            return Err(Error::new(ErrorKind::AlreadyExists, format!("checkpoint directory {} is not empty", crate::identifiers::shorten(&dir.to_string_lossy()))));
         }
     } else if dir.exists() {
-        return Err(Error::invalid_argument(format!("{} is not a directory", dir.display())));
+        return Err(Error::invalid_argument(format!("{} is not a directory", crate::identifiers::shorten(&dir.to_string_lossy()))));
     }
     Ok(())
 }
@@ -264,7 +264,7 @@ pub fn check_target_dir(dir: &Path) -> Result<()> {
 fn staging_dir_for(dir: &Path) -> Result<PathBuf> {
     check_target_dir(dir)?;
     let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
-        return Err(Error::invalid_argument(format!("checkpoint directory {} has no parent", dir.display())));
+        return Err(Error::invalid_argument(format!("checkpoint directory {} has no parent", crate::identifiers::shorten(&dir.to_string_lossy()))));
     };
     std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
     let staging = parent.join(format!(".{}.lcd-partial", name.to_string_lossy()));

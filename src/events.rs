@@ -299,7 +299,12 @@ impl EventHub {
         let ready = Arc::new(Readiness::new()?);
         let (tx, rx) = mpsc::channel(EVENT_QUEUE_CAPACITY);
         *subscriber = Some(Subscriber { tx, ready: ready.clone() });
-        Ok(EventStream { rx: tokio::sync::Mutex::new(rx), ready })
+        Ok(EventStream {
+            rx: tokio::sync::Mutex::new(rx),
+            ready,
+            closed: crate::runtime::CancelToken::new(),
+            hub: Arc::downgrade(&self.shared),
+        })
     }
 }
 
@@ -314,22 +319,47 @@ impl Drop for EventHub {
 pub struct EventStream {
     rx: tokio::sync::Mutex<mpsc::Receiver<Event>>,
     ready: Arc<Readiness>,
+    /// Fired by [`Self::close`]: wakes the callers waiting in [`Self::next`].
+    closed: crate::runtime::CancelToken,
+    hub: Weak<HubShared>,
 }
 
 fn stream_closed() -> Error {
     Error::new(ErrorKind::Unavailable, "event stream closed: its client is gone")
 }
 
+fn stream_freed() -> Error {
+    Error::new(ErrorKind::Cancelled, "the event stream was freed while this call waited for an event")
+}
+
 impl EventStream {
-    /// The next event, waiting for one. Concurrent callers take turns.
+    /// The next event, waiting for one. Concurrent callers take turns. Ends with a cancelled
+    /// error once the stream is closed.
     pub async fn next(&self) -> Result<Event> {
-        self.rx.lock().await.recv().await.ok_or_else(stream_closed)
+        let receive = async { self.rx.lock().await.recv().await.ok_or_else(stream_closed) };
+        self.closed.run(receive).await.map_err(|e| if self.closed.is_cancelled() { stream_freed() } else { e })
+    }
+
+    /// Closes the stream for its owner, who is letting go of it while other callers may still
+    /// wait in [`Self::next`]: they return a cancelled error, and the client stops feeding this
+    /// stream at once, so a new one can be opened right away.
+    pub fn close(&self) {
+        self.closed.cancel();
+        if let Some(hub) = self.hub.upgrade() {
+            let mut subscriber = hub.subscriber.lock().unwrap_or_else(|p| p.into_inner());
+            if subscriber.as_ref().is_some_and(|s| Arc::ptr_eq(&s.ready, &self.ready)) {
+                *subscriber = None;
+            }
+        }
     }
 
     /// The next event if one is queued, without waiting. When the queue is empty this resets
     /// the readiness descriptor, so poll [`Self::ready_fd`] again after a `None`. While another
     /// caller waits in [`Self::next`], that caller gets the events and this returns `None`.
     pub fn try_next(&self) -> Result<Option<Event>> {
+        if self.closed.is_cancelled() {
+            return Err(stream_freed());
+        }
         let Ok(mut rx) = self.rx.try_lock() else {
             self.ready.reset();
             return Ok(None);

@@ -8,6 +8,34 @@
 use crate::error::{Error, Result};
 
 const MAX_LENGTH: usize = 76;
+/// At most this many bytes of a caller's input are repeated in an error message: enough to
+/// recognise it, while a 64 MiB id still gives a short message.
+pub const QUOTED_INPUT_MAX: usize = 64;
+
+/// The first [`QUOTED_INPUT_MAX`] bytes of `input` (cut at a character boundary), followed by
+/// "… (N bytes)" when there is more: the one way an error message repeats a caller's input.
+pub fn shorten(input: &str) -> std::borrow::Cow<'_, str> {
+    if input.len() <= QUOTED_INPUT_MAX {
+        return input.into();
+    }
+    let mut end = QUOTED_INPUT_MAX;
+    while !input.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &input[..end], input.len()).into()
+}
+
+/// `input` quoted as a Rust/Go string literal, at most [`QUOTED_INPUT_MAX`] bytes of it.
+pub fn quote(input: &str) -> String {
+    if input.len() <= QUOTED_INPUT_MAX {
+        return format!("{input:?}");
+    }
+    let mut end = QUOTED_INPUT_MAX;
+    while !input.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{:?}… ({} bytes)", &input[..end], input.len())
+}
 
 /// Checks `id` against containerd's identifier rules; `what` names it in the error.
 pub fn validate(what: &str, id: &str) -> Result<()> {
@@ -16,7 +44,8 @@ pub fn validate(what: &str, id: &str) -> Result<()> {
     }
     if id.len() > MAX_LENGTH {
         return Err(Error::invalid_argument(format!(
-            "{what} {id:?} is {} characters long, more than the {MAX_LENGTH} allowed",
+            "{what} {} is {} characters long, more than the {MAX_LENGTH} allowed",
+            quote(id),
             id.len()
         )));
     }
@@ -29,7 +58,8 @@ pub fn validate(what: &str, id: &str) -> Result<()> {
         && !bytes.windows(2).any(|w| is_separator(w[0]) && is_separator(w[1]));
     if !well_formed {
         return Err(Error::invalid_argument(format!(
-            "{what} {id:?} is not a valid identifier: it must match [A-Za-z0-9]+([._-][A-Za-z0-9]+)*"
+            "{what} {} is not a valid identifier: it must match [A-Za-z0-9]+([._-][A-Za-z0-9]+)*",
+            quote(id)
         )));
     }
     Ok(())
@@ -44,6 +74,20 @@ mod tests {
         for id in ["a", "abc", "a.b", "a_b-c.d", "0123456789abcdef", &"x".repeat(76)] {
             validate("id", id).unwrap_or_else(|e| panic!("{id}: {e}"));
         }
+    }
+
+    #[test]
+    fn error_messages_quote_at_most_a_bounded_part_of_the_input() {
+        let huge = "x/".repeat(8 << 20);
+        for id in [huge.as_str(), &"y".repeat(1 << 20), &format!("{}é", "z".repeat(63))] {
+            let message = validate("container id", id).unwrap_err().to_string();
+            assert!(message.len() < 300, "{} bytes: {}", message.len(), &message[..300.min(message.len())]);
+            if id.len() > QUOTED_INPUT_MAX {
+                assert!(message.contains(&format!("({} bytes)", id.len())), "{message}");
+            }
+        }
+        assert_eq!(quote("abc"), "\"abc\"");
+        assert_eq!(shorten(&"é".repeat(40)), format!("{}… (80 bytes)", "é".repeat(32)));
     }
 
     #[test]

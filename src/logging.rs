@@ -5,7 +5,8 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Once, RwLock};
+use std::cell::Cell;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once};
 
 use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
@@ -25,8 +26,9 @@ pub struct LogRecord {
 /// The host's log sink.
 pub type Sink = Arc<dyn Fn(&LogRecord) + Send + Sync>;
 
-static SINK: RwLock<Option<Sink>> = RwLock::new(None);
-/// The most verbose level passed to the sink, as `level_rank`; 0 = none.
+static SINK: Mutex<Option<Sink>> = Mutex::new(None);
+/// Woken whenever a callback returns, for a `set_sink` waiting for the old sink's callbacks.
+static CALLBACK_RETURNED: Condvar = Condvar::new();
 static MAX_RANK: AtomicU8 = AtomicU8::new(0);
 static INSTALL: Once = Once::new();
 /// The target prefix of this crate's records.
@@ -42,13 +44,37 @@ fn level_rank(level: &Level) -> u8 {
     }
 }
 
+thread_local! {
+    /// How many sink callbacks this thread is inside (a callback may log or set the sink).
+    static IN_CALLBACK: Cell<usize> = const { Cell::new(0) };
+}
+
+fn sink_slot() -> MutexGuard<'static, Option<Sink>> {
+    SINK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Registers `sink` for records at `max_level` or more severe; `None` silences the library
 /// again. Installs the library's subscriber as the process-wide default on first use (if the
 /// host process already installed one, records go there instead and the sink sees none).
+///
+/// When it returns, the sink it replaced is not running on any thread and will not be called
+/// again, so the host may free what that sink uses. Called from inside a sink callback it does
+/// not wait (the callback would wait for itself, or two callbacks for each other): the old
+/// sink is then not called again, but callbacks already running finish on their own.
 pub fn set_sink(sink: Option<Sink>, max_level: Level) {
     let rank = if sink.is_some() { level_rank(&max_level) } else { 0 };
-    *SINK.write().unwrap_or_else(|p| p.into_inner()) = sink;
+    let mut slot = sink_slot();
+    let old = std::mem::replace(&mut *slot, sink);
     MAX_RANK.store(rank, Ordering::SeqCst);
+    if let Some(old) = old {
+        // Each running callback holds a clone of its sink: wait until only ours is left.
+        if IN_CALLBACK.with(Cell::get) == 0 {
+            while Arc::strong_count(&old) > 1 {
+                slot = CALLBACK_RETURNED.wait(slot).unwrap_or_else(|p| p.into_inner());
+            }
+        }
+    }
+    drop(slot);
     INSTALL.call_once(|| {
         let subscriber = tracing_subscriber::registry().with(SinkLayer);
         if tracing::subscriber::set_global_default(subscriber).is_err() {
@@ -56,6 +82,21 @@ pub fn set_sink(sink: Option<Sink>, max_level: Level) {
         }
     });
     tracing::callsite::rebuild_interest_cache();
+}
+
+/// A sink call in progress: holds the sink (which `set_sink` counts) and tells a waiting
+/// `set_sink` when it is over.
+struct RunningCallback(Option<Sink>);
+
+impl Drop for RunningCallback {
+    fn drop(&mut self) {
+        IN_CALLBACK.with(|depth| depth.set(depth.get() - 1));
+        // Under the lock, so a `set_sink` between its count check and its wait cannot miss it.
+        let slot = sink_slot();
+        drop(self.0.take());
+        drop(slot);
+        CALLBACK_RETURNED.notify_all();
+    }
 }
 
 struct SinkLayer;
@@ -95,7 +136,9 @@ impl<S: Subscriber> Layer<S> for SinkLayer {
     }
 
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
-        let Some(sink) = SINK.read().unwrap_or_else(|p| p.into_inner()).clone() else { return };
+        let Some(sink) = sink_slot().clone() else { return };
+        IN_CALLBACK.with(|depth| depth.set(depth.get() + 1));
+        let running = RunningCallback(Some(sink));
         let mut visitor = FieldCollector::default();
         event.record(&mut visitor);
         let metadata = event.metadata();
@@ -105,8 +148,11 @@ impl<S: Subscriber> Layer<S> for SinkLayer {
             message: visitor.message,
             fields: visitor.fields,
         };
-        // No lock is held here: the sink may take as long as it likes or log itself.
-        sink(&record);
+        // No lock is held here: the sink may take as long as it likes, log, or call the library.
+        if let Some(sink) = &running.0 {
+            sink(&record);
+        }
+        drop(running);
     }
 }
 

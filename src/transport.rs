@@ -180,6 +180,8 @@ impl Inner {
         let unavailable = |what: &dyn std::fmt::Display| {
             Status::unavailable(format!("connect to containerd at {}: {what}", self.socket.display()))
         };
+        let deadline = tokio::time::Instant::now() + self.connect_timeout;
+        let timed_out = || unavailable(&format_args!("no HTTP/2 answer within {:?}", self.connect_timeout));
         let handshake = async {
             let socket = SocketStream::connect(&self.socket).await.map_err(|e| unavailable(&e))?;
             h2::client::Builder::new()
@@ -190,19 +192,67 @@ impl Inner {
                 .await
                 .map_err(|e| unavailable(&e))
         };
-        let (sender, connection) = tokio::time::timeout(self.connect_timeout, handshake)
-            .await
-            .map_err(|_| unavailable(&format_args!("timed out after {:?}", self.connect_timeout)))??;
+        let (sender, mut connection) = tokio::time::timeout_at(deadline, handshake).await.map_err(|_| timed_out())??;
+        let pings = connection.ping_pong().expect("a new connection's pings are not taken yet");
         let closed = Arc::new(AtomicBool::new(false));
         let closed_by_task = closed.clone();
         let socket = self.socket.clone();
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(socket = %socket.display(), error = %e, "containerd connection ended");
-            }
+        let (answered_tx, answered_rx) = tokio::sync::oneshot::channel();
+        let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let ended = tokio::select! {
+                done = &mut connection => match done {
+                    Ok(()) => "the peer closed the connection".to_owned(),
+                    Err(e) => e.to_string(),
+                },
+                lost = keepalive(pings, answered_tx) => lost,
+            };
+            tracing::debug!(socket = %socket.display(), error = %ended, "containerd connection ended");
             closed_by_task.store(true, Ordering::Release);
+            // Dropping the connection fails the requests still waiting on it.
+            drop(connection);
+            let _ = ended_tx.send(ended);
         });
-        Ok(Connection { sender, closed })
+        // h2's handshake only sends the client preface; a peer that accepted the socket but is
+        // not an HTTP/2 server (silent, HTTP/1.1, garbage) shows itself by not answering a PING.
+        let answered = async {
+            match answered_rx.await {
+                Ok(()) => Ok(()),
+                Err(_) => Err(ended_rx.await.unwrap_or_default()),
+            }
+        };
+        match tokio::time::timeout_at(deadline, answered).await {
+            Ok(Ok(())) => Ok(Connection { sender, closed }),
+            Ok(Err(reason)) => Err(unavailable(&format_args!("the peer does not speak HTTP/2 (is it containerd?): {reason}"))),
+            Err(_) => {
+                task.abort();
+                Err(timed_out())
+            }
+        }
+    }
+}
+
+/// How often an open connection checks that containerd still answers, and how long it waits
+/// for the answer: a connection whose peer is gone without closing the socket (stopped,
+/// hung) fails its requests as unavailable after at most the sum, instead of leaving them
+/// waiting forever. One PING frame every 10 s costs nothing measurable.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Pings the peer at once (telling `answered` when the first answer comes), then every
+/// [`KEEPALIVE_INTERVAL`]; returns why the connection must be given up.
+async fn keepalive(mut pings: h2::PingPong, answered: tokio::sync::oneshot::Sender<()>) -> String {
+    let mut answered = Some(answered);
+    loop {
+        match tokio::time::timeout(KEEPALIVE_TIMEOUT, pings.ping(h2::Ping::opaque())).await {
+            Ok(Ok(_pong)) => {}
+            Ok(Err(e)) => return format!("keepalive ping failed: {e}"),
+            Err(_) => return format!("containerd did not answer a keepalive ping within {KEEPALIVE_TIMEOUT:?}"),
+        }
+        if let Some(answered) = answered.take() {
+            let _ = answered.send(());
+        }
+        tokio::time::sleep(KEEPALIVE_INTERVAL).await;
     }
 }
 
@@ -348,15 +398,20 @@ mod tests {
         let path = dir.join("hangs-up.sock");
         let _ = std::fs::remove_file(&path);
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
-        // The first connection is read from and then closed; every redial is closed at once.
-        std::thread::spawn(move || {
-            let mut connections = listener.incoming();
-            if let Some(Ok(mut first)) = connections.next() {
-                let _ = std::io::Read::read(&mut first, &mut [0u8; 64]);
-                std::thread::sleep(Duration::from_millis(50));
+        listener.set_nonblocking(true).unwrap();
+        // The first connection speaks HTTP/2 until the first request arrives, then closes;
+        // every redial is closed at once.
+        crate::runtime::handle().spawn(async move {
+            let listener = tokio::net::UnixListener::from_std(listener).unwrap();
+            if let Ok((first, _)) = listener.accept().await {
+                if let Ok(mut connection) = h2::server::handshake(first).await {
+                    let _ = connection.accept().await;
+                    // Hangs up once the request is in, not while it is still being sent.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
             }
-            for connection in connections {
-                drop(connection);
+            while let Ok(redial) = listener.accept().await {
+                drop(redial);
             }
         });
         let status = crate::runtime::block_on(None, async {

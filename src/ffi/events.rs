@@ -1,6 +1,7 @@
 //! C ABI of the event stream.
 
 use std::ffi::{c_char, CString};
+use std::sync::Arc;
 
 use super::client::lcd_client;
 use super::*;
@@ -9,7 +10,9 @@ use crate::runtime::block_on;
 
 /// A client's stream of task events, in the order containerd published them.
 pub struct lcd_event_stream {
-    stream: EventStream,
+    /// Shared with the calls waiting on it, so a free while they wait leaves their stream
+    /// valid until they have returned.
+    stream: Arc<EventStream>,
 }
 
 /// The kind of a task event (moby's event types).
@@ -103,7 +106,7 @@ pub unsafe extern "C" fn lcd_client_subscribe(
         let out = out_arg("out", out)?;
         let client = unsafe { handle_arg("client", client)? };
         let stream = client.client.subscribe()?;
-        unsafe { out.write(Box::into_raw(Box::new(lcd_event_stream { stream }))) };
+        unsafe { out.write(Box::into_raw(Box::new(lcd_event_stream { stream: Arc::new(stream) }))) };
         Ok(())
     })
 }
@@ -111,8 +114,10 @@ pub unsafe extern "C" fn lcd_client_subscribe(
 /// Blocks until the next event arrives. Use a cancel token to bound the wait.
 ///
 /// Ownership: on success `*out` receives an event the caller frees with `lcd_event_free`.
-/// Thread-safe: concurrent callers each get different events.
-/// Errors: `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED` from `cancel`.
+/// Thread-safe: concurrent callers each get different events. The stream may be freed while
+/// this call waits (see `lcd_event_stream_free`): it then returns `LCD_CANCELLED`.
+/// Errors: `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED` from `cancel`; `LCD_CANCELLED` when the
+/// stream is freed meanwhile; `LCD_UNAVAILABLE` once the stream's client is freed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_event_stream_next(
     stream: *const lcd_event_stream,
@@ -122,8 +127,9 @@ pub unsafe extern "C" fn lcd_event_stream_next(
 ) -> lcd_status {
     boundary(err, || {
         let out = out_arg("out", out)?;
-        let stream = unsafe { handle_arg("event stream", stream)? };
-        let event = block_on(unsafe { cancel_arg(cancel) }, stream.stream.next())?;
+        // Our own reference before waiting: a concurrent free releases only the handle's.
+        let stream = unsafe { handle_arg("event stream", stream)? }.stream.clone();
+        let event = block_on(unsafe { cancel_arg(cancel) }, stream.next())?;
         unsafe { out.write(boxed_event(event)) };
         Ok(())
     })
@@ -165,9 +171,21 @@ pub unsafe extern "C" fn lcd_event_stream_fd(stream: *const lcd_event_stream) ->
 }
 
 /// Closes an event stream; events not yet read are discarded. NULL does nothing.
+///
+/// Thread-safety and lifetime: another thread may be waiting in `lcd_event_stream_next` on this
+/// stream when it is freed; that call then returns `LCD_CANCELLED` promptly, and what it uses
+/// stays valid until it has returned. Once this returns the client may open a new stream. As
+/// with every handle, no call on the stream may *begin* after its free has begun (a caller
+/// that frees while another thread is about to call must order the two itself).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_event_stream_free(stream: *mut lcd_event_stream) {
-    unsafe { free_handle(stream) }
+    boundary_infallible((), || {
+        if !stream.is_null() {
+            // SAFETY: the pointer came from Box::into_raw in this library and is freed once.
+            let stream = unsafe { Box::from_raw(stream) };
+            stream.stream.close();
+        }
+    })
 }
 
 /// Frees an event. NULL does nothing.

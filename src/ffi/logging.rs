@@ -78,9 +78,17 @@ fn c_text(text: &str) -> CString {
 /// library again (the default). Replaces any earlier sink.
 ///
 /// The callback may run on library threads (named `lcd-worker`) and on the threads calling
-/// library functions, concurrently; no library lock is held while it runs. It must not block
-/// for long and must not call blocking library functions (from a library thread they fail
-/// with `LCD_INTERNAL`). Thread-safe; cannot fail.
+/// library functions, concurrently; no library lock is held while it runs, so it may call
+/// non-blocking library functions (including this one). It must not block for long and must
+/// not call blocking library functions (from a library thread they fail with `LCD_INTERNAL`).
+///
+/// Lifetime: once this function returns, the callback it replaced (or removed) is not running
+/// on any thread and will never be called again, so its `user_data` may be freed; to give
+/// that promise it waits for callbacks still running. Exception: called from inside a callback
+/// (on the callback's own thread) it does not wait, since the callback would wait for itself;
+/// the old callback is then not called again, but callbacks already running, that one and any
+/// on other threads, finish on their own.
+/// Thread-safe; cannot fail.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_set_log_sink(callback: lcd_log_fn, user_data: *mut c_void, min_level: i32) {
     boundary_infallible((), || {

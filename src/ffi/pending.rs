@@ -60,14 +60,16 @@ struct PendingState {
 }
 
 impl PendingState {
-    fn finish(&mut self, outcome: Result<Outcome>) {
+    /// Records the outcome and signals the descriptors. Returns a failed notification, which
+    /// the caller reports once it has let go of the lock (a log sink may call back into this
+    /// very pending call).
+    #[must_use]
+    fn finish(&mut self, outcome: Result<Outcome>) -> Option<FailedNotification> {
         self.outcome = Some(outcome);
         if let Some(pipe) = &self.own_pipe {
             pipe.signal();
         }
-        if let Some(fd) = self.notify {
-            notify_caller(fd);
-        }
+        self.notify.and_then(notify_caller)
     }
 }
 
@@ -95,10 +97,24 @@ impl FinishedSignal {
     }
 }
 
+/// A notification byte that could not be written to the caller's descriptor.
+struct FailedNotification {
+    fd: RawFd,
+    error: nix::errno::Errno,
+}
+
+impl FailedNotification {
+    /// Logs the failure. Call with no lock held: the log sink is the host's code.
+    fn report(self) {
+        tracing::warn!(fd = self.fd, error = %self.error, "cannot notify the caller's descriptor that a call finished");
+    }
+}
+
 /// Writes the one byte that tells a caller's descriptor the call has finished: sent without
 /// blocking and without SIGPIPE when it is a socket, written otherwise. A failure is the
-/// caller's broken descriptor; the result still waits for a finish function.
-fn notify_caller(fd: RawFd) {
+/// caller's broken descriptor, returned for reporting; the result still waits for a finish
+/// function.
+fn notify_caller(fd: RawFd) -> Option<FailedNotification> {
     use nix::sys::socket::{send, MsgFlags};
     let sent = send(fd, &[1], MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL);
     let outcome = match sent {
@@ -107,9 +123,7 @@ fn notify_caller(fd: RawFd) {
         }
         other => other.map(|_| ()),
     };
-    if let Err(e) = outcome {
-        tracing::warn!(fd, error = %e, "cannot notify the caller's descriptor that a call finished");
-    }
+    outcome.err().map(|error| FailedNotification { fd, error })
 }
 
 /// What a finished call produced.
@@ -141,7 +155,10 @@ pub(crate) fn spawn(
             Some(token) => token.run(call).await,
             None => call.await,
         };
-        finishing.lock().finish(outcome);
+        let failed = finishing.lock().finish(outcome);
+        if let Some(failed) = failed {
+            failed.report();
+        }
     });
     Box::into_raw(Box::new(lcd_pending { shared }))
 }
@@ -252,8 +269,10 @@ pub unsafe extern "C" fn lcd_pending_notify(pending: *const lcd_pending, fd: i32
             ));
         }
         state.notify = Some(fd);
-        if state.outcome.is_some() {
-            notify_caller(fd);
+        let failed = if state.outcome.is_some() { notify_caller(fd) } else { None };
+        drop(state);
+        if let Some(failed) = failed {
+            failed.report();
         }
         Ok(())
     })

@@ -787,6 +787,49 @@ static void test_start_is_idempotent(lcd_client *client) {
   lcd_process_free(exec);
   lcd_task_free(task);
   lcd_container_free(container);
+
+/* Freeing an event stream while another thread waits in lcd_event_stream_next (the header's
+   promise): the reader returns LCD_CANCELLED promptly, not at its deadline, reads no freed
+   memory (valgrind), and the client can open a new stream at once. */
+struct stream_reader {
+  lcd_event_stream *stream;
+  lcd_status status;
+  double waited_s;
+};
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void *read_one_event(void *arg) {
+  struct stream_reader *reader = arg;
+  lcd_cancel *deadline = lcd_cancel_new(30000);
+  lcd_event *event = NULL;
+  double started = now_s();
+  reader->status = lcd_event_stream_next(reader->stream, deadline, &event, NULL);
+  reader->waited_s = now_s() - started;
+  lcd_event_free(event);
+  lcd_cancel_free(deadline);
+  return NULL;
+}
+
+static void test_freeing_a_stream_wakes_its_reader(lcd_client *client) {
+  lcd_error *err = NULL;
+  struct stream_reader reader = {0};
+  expect_error(lcd_client_subscribe(client, &reader.stream, &err), LCD_OK, &err, "subscribe for the free test", NULL);
+  pthread_t thread;
+  pthread_create(&thread, NULL, read_one_event, &reader);
+  struct timespec wait = {.tv_sec = 0, .tv_nsec = 300 * 1000 * 1000};
+  nanosleep(&wait, NULL);
+  lcd_event_stream_free(reader.stream);
+  pthread_join(thread, NULL);
+  CHECK(reader.status == LCD_CANCELLED, "a reader of a freed stream gets LCD_CANCELLED (got %d)", reader.status);
+  CHECK(reader.waited_s < 5.0, "the reader is woken by the free, not its deadline (%.1f s)", reader.waited_s);
+  lcd_event_stream *next = NULL;
+  expect_error(lcd_client_subscribe(client, &next, &err), LCD_OK, &err, "a new stream right after the free", NULL);
+  lcd_event_stream_free(next);
 }
 
 int main(int argc, char **argv) {
@@ -825,6 +868,7 @@ int main(int argc, char **argv) {
   test_prepared_task(client);
   test_start_is_idempotent(client);
   test_errors(client);
+  test_freeing_a_stream_wakes_its_reader(client);
 
   lcd_client_free(client);
   printf("%d passed, %d failed\n", passed, failed);
