@@ -90,14 +90,14 @@ test-go: lib
 	cd go && CGO_CFLAGS="$(GO_CGO_CFLAGS)" go test -c -o ../$(BUILD)/lcd-go.test ./lcd && ! ldd ../$(BUILD)/lcd-go.test | grep -q libcontainerd_ffi
 	@echo "the Go test binary links the Rust library statically"
 
-# The docker CLI end to end against both dockerd builds: any difference is a bug.
+# The docker CLI end to end against both dockerd builds (expectation checks on each, then their
+# transcripts of the same CLI script compared): any difference is a bug.
 test-dockerd:
 	nm $(BUILD)/dockerd/bin/dockerd-lcd | grep -q ' T lcd_client_connect$$'
 	! ldd $(BUILD)/dockerd/bin/dockerd-lcd | grep -q libcontainerd_ffi
 	! nm $(BUILD)/dockerd/bin/dockerd-stock | grep -q ' T lcd_'
 	@echo "dockerd-lcd has the Rust library linked in statically; dockerd-stock does not"
-	bash tests/dockerd_e2e.sh lcd
-	bash tests/dockerd_e2e.sh stock
+	bash tests/dockerd_e2e.sh compare
 
 test-c:
 	$(VALGRIND) $(BUILD)/lifecycle_test "$$LCD_CONTAINERD_SOCKET" "$$LCD_TEST_ROOTFS" /tmp/lcd-c-test-state
