@@ -101,6 +101,16 @@ cleanup() {
     [ -n "$ids" ] && "$docker_bin" rm -f $ids >/dev/null 2>&1
     stop_dockerd
   fi
+  # What a crashed dockerd left in containerd (the checks above report it) must not reach the
+  # next run on the same containerd: containers this run's dockerd made (they are in the
+  # transcript's events), nothing else.
+  local leftover
+  for leftover in $(ctr --address "$socket" --namespace moby containers list --quiet 2>/dev/null); do
+    grep -q "\"$leftover\"" "${transcript_dir:-/nonexistent}/events.jsonl" 2>/dev/null || continue
+    ctr --address "$socket" --namespace moby tasks kill -s SIGKILL "$leftover" >/dev/null 2>&1
+    ctr --address "$socket" --namespace moby tasks delete -f "$leftover" >/dev/null 2>&1
+    ctr --address "$socket" --namespace moby containers delete "$leftover" >/dev/null 2>&1
+  done
   # dockerd bind-mounts its data root onto itself (and may leave netns or shm mounts).
   awk -v dir="$dir/" 'index($5, dir) == 1 {print $5}' /proc/self/mountinfo | sort -r |
     xargs -r -n 1 umount -l

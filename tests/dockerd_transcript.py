@@ -12,7 +12,7 @@ lines for what differs by design between the runs (the run's own directory).
 What normalization hides: container ids (full or 12-digit) become <id NAME> with the container's
 name, exec ids <exec NAME.N> (Nth exec of that container, in the order of dockerd's events),
 other 64-digit hex <hex>; times, ages, durations; in `top` steps the PID, PPID, STIME and TIME
-columns. dockerd's events (container and network ones) are listed per container, in their
+columns, and the order of the rows. dockerd's events (container and network ones) are listed per container, in their
 order, with ids, times and execDuration hidden.
 """
 import difflib
@@ -103,9 +103,12 @@ def normalize_text(text, names, replacements, rules):
             elif fields and fields[0].isdigit():
                 fields[0] = "<pid>"
             lines.append(" ".join(fields))
-        text = "\n".join(lines)
-    if "numbers" in rules:
+        # ps sorts by pid, and pids wrap around: the order of the rows carries no meaning.
+        text = "\n".join(lines[:1] + sorted(lines[1:]))
+    if "numbers" in rules:  # figures, their units, and the table's column widths
+        text = re.sub(r"\d+(\.\d+)?([kKMGT]i?)?B\b", "<size>", text)
         text = re.sub(r"\d+(\.\d+)?", "<n>", text)
+        text = re.sub(r" {2,}", "  ", text)
     return text
 
 

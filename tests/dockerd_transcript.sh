@@ -131,7 +131,7 @@ dockerd_alive_step() {
 run_transcript() {
   rm -rf "$transcript_dir"
   mkdir -p "$transcript_dir/steps"
-  printf '%s\t<e2e dir>\n' "$dir" >"$transcript_dir/replace"
+  printf '%s\t<e2e dir>\n' "$dir" "${dir//\//%2F}" >"$transcript_dir/replace"
   start_event_recorder
   transcript_steps
   dockerd_alive_step
@@ -147,8 +147,8 @@ run_transcript() {
 # --- the script -----------------------------------------------------------------------------------
 
 # A container that runs until stopped, exits 0 on SIGTERM, and ignores other signals it does not
-# handle (it is pid 1).
-forever='trap "exit 0" TERM; while :; do sleep 0.2; done'
+# handle (it is pid 1). One long sleep, so that `top` and `stats` see the same processes.
+forever='trap "exit 0" TERM; while :; do sleep 1000 & wait $!; done'
 # Waits until the container's terminal has the size the CLI sends after the start.
 terminal_size='for i in $(seq 50); do s=$(stty size 2>/dev/null); [ -n "$s" ] && [ "$s" != "0 0" ] && break; sleep 0.1; done; echo "$s"'
 
@@ -164,7 +164,8 @@ transcript_steps() {
   step "run -t: exit code" docker run --rm -t --name t-tty-exit "$i" sh -c 'exit 5'
   tty_step "run -it on a terminal gets its size" docker run --rm -it --name t-it "$i" sh -c "$terminal_size"
   tty_step "run -t on a terminal gets its size" docker run --rm -t --name t-t "$i" sh -c "$terminal_size"
-  tty_step "run -it: exit code" docker run --rm -it --name t-it-exit "$i" sh -c 'exit 6'
+  # (Exits once the CLI has resized the terminal: a resize after the exit makes the CLI complain.)
+  tty_step "run -it: exit code" docker run --rm -it --name t-it-exit "$i" sh -c "$terminal_size >/dev/null; exit 6"
   step "run of a missing binary" docker run --name t-missing "$i" /nonexistent
   step "the failed container's state" docker inspect -f '{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}' t-missing
   step "run -t of a missing binary" docker run --rm -t --name t-missing-t "$i" /nonexistent
@@ -221,7 +222,7 @@ transcript_steps() {
   step "exec -i with stdin at its end" docker exec -i t-exec cat
   step "exec -t gets a terminal" docker exec -t t-exec sh -c 'tty | cut -c1-9'
   tty_step "exec -it on a terminal gets its size" docker exec -it t-exec sh -c "$terminal_size"
-  tty_step "exec -it: exit code" docker exec -it t-exec sh -c 'exit 9'
+  tty_step "exec -it: exit code" docker exec -it t-exec sh -c "$terminal_size >/dev/null; exit 9"
   tty_step "exec -t on a terminal gets its size" docker exec -t t-exec sh -c "$terminal_size"
   step "exec of a missing binary" docker exec t-exec /nonexistent
   step "exec -t of a missing binary" docker exec -t t-exec /nonexistent
@@ -242,10 +243,10 @@ transcript_steps() {
   step "exec -d of a missing binary" docker exec -d t-exec /nonexistent
   step "exec -d of a non-executable file" docker exec -d t-exec /etc/passwd
   step "exec of a process that kills itself" docker exec t-exec sh -c 'kill -9 $$'
-  step "exec leaving a background child without its output" docker exec t-exec sh -c 'sleep 5 >/dev/null 2>&1 </dev/null &'
+  step "exec leaving a background child without its output" docker exec t-exec sh -c 'sleep 60 >/dev/null 2>&1 </dev/null &'
   # The child holds the exec's stdout: stock dockerd ends the exec within ~2 s of its exit.
   sh_step "exec leaving a background child that holds its output returns within 5 s" \
-    'start=$SECONDS; docker exec t-exec sh -c "sleep 12 & echo started"; rc=$?; [ $((SECONDS - start)) -lt 5 ] && echo "returned in time"; exit $rc'
+    'start=$SECONDS; docker exec t-exec sh -c "sleep 61 & echo started"; rc=$?; [ $((SECONDS - start)) -lt 5 ] && echo "returned in time"; exit $rc'
   step "exec into a missing container" docker exec t-no-such-container true
 
   # --- top, stats ----------------------------------------------------------------------------------
