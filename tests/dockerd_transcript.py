@@ -161,6 +161,14 @@ def normalize(directory):
     # - "die" is logged by the exit handler after it marked the container stopped, "stop" by
     #   `docker stop` once it sees the container stopped.
     racing = [("container health_status", "container exec_die"), ("container stop", "container die")]
+    # And left out: the CLI's attach to a container whose start failed ends while `--rm`
+    # removes it, so dockerd logs "detach" for it or not.
+    for name, lines in groups.items():
+        groups[name] = [
+            line
+            for k, line in enumerate(lines)
+            if not (line == "container detach" and lines[k + 1 : k + 2] == ["container destroy"] and "container start" not in lines)
+        ]
     for lines in groups.values():
         for k in range(len(lines) - 1):
             for first, second in racing:
