@@ -113,14 +113,14 @@ test-go: lib
 	cd go && CGO_CFLAGS="$(GO_CGO_CFLAGS)" go test -c -o ../$(BUILD)/lcd-go.test ./lcd && ! ldd ../$(BUILD)/lcd-go.test | grep -q libcontainerd_ffi
 	@echo "the Go test binary links the Rust library statically"
 
-# The docker CLI end to end against both dockerd builds: any difference is a bug.
+# The docker CLI end to end against both dockerd builds (expectation checks on each, then their
+# transcripts of the same CLI script compared): any difference is a bug.
 test-dockerd:
 	nm $(BUILD)/dockerd/bin/dockerd-lcd | grep -q ' T lcd_client_connect$$'
 	! ldd $(BUILD)/dockerd/bin/dockerd-lcd | grep -q libcontainerd_ffi
 	! nm $(BUILD)/dockerd/bin/dockerd-stock | grep -q ' T lcd_'
 	@echo "dockerd-lcd has the Rust library linked in statically; dockerd-stock does not"
-	bash tests/dockerd_e2e.sh lcd
-	bash tests/dockerd_e2e.sh stock
+	bash tests/dockerd_e2e.sh compare
 
 # The harness's bundles and FIFOs (a directory of its own lets parallel test beds share a host).
 C_TEST_STATE ?= /tmp/lcd-c-test-state

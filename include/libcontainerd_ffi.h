@@ -214,8 +214,10 @@ void lcd_cancel_fire(const struct lcd_cancel *cancel);
 void lcd_cancel_free(struct lcd_cancel *cancel);
 
 // Checkpoints the task with CRIU into the directory `dir` (absolute; absent or empty),
-// leaving the task running, or stopping it when `exit` (runc only). Four RPCs; the checkpoint
-// content is removed from containerd afterwards.
+// leaving the task running, or stopping it when `exit` (runc only). A task that is not paused
+// is paused for the dump and resumed after it (also after a failed dump), as containerd's Go
+// client does, so its Paused and Resumed events show; a paused task stays paused. Up to seven
+// RPCs; the checkpoint content is removed from containerd afterwards.
 //
 // Thread-safe. Errors: `LCD_INVALID_ARGUMENT` for a relative or non-directory path;
 // `LCD_ALREADY_EXISTS` when `dir` is not empty; containerd's and CRIU's errors with their

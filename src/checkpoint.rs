@@ -1,9 +1,11 @@
 //! Checkpoint a task into a directory, and create a task from such a directory.
 //!
-//! Fewer RPCs than moby's client: no pause/resume around the dump (CRIU freezes the cgroup
-//! itself), no container re-fetch (the handle has the record), no OCI index or image (the
-//! checkpoint's descriptors come back from Tasks.Checkpoint and the CRIU tar is read directly),
-//! and one lease whose synchronous deletion removes every blob written under it.
+//! The task is paused around the dump and resumed afterwards, as containerd's Go client does
+//! (dockerd shows the task's Paused and Resumed events to its users as "pause" and "unpause").
+//! Fewer RPCs than moby's client otherwise: no container re-fetch (the handle has the record),
+//! no OCI index or image (the checkpoint's descriptors come back from Tasks.Checkpoint and the
+//! CRIU tar is read directly), and one lease whose synchronous deletion removes every blob
+//! written under it.
 
 use std::path::Path;
 
@@ -12,6 +14,7 @@ use prost_types::Any;
 use crate::container::{Container, RUNC_OPTIONS_TYPE};
 use crate::content::{self, Lease, CRIU_CHECKPOINT_MEDIA_TYPE};
 use crate::error::{Error, Result};
+use crate::process::ProcessState;
 use crate::task::Task;
 
 /// The runc shim's checkpoint options (`containerd.runc.v1.CheckpointOptions`).
@@ -20,12 +23,33 @@ pub const RUNC_CHECKPOINT_OPTIONS_TYPE: &str = "containerd.runc.v1.CheckpointOpt
 impl Task {
     /// Checkpoints the task with CRIU into `dir` (absolute; absent or empty), leaving the task
     /// running, or stopping it when `exit`. `exit` reaches the runtime only for runc (it is
-    /// carried in runc's checkpoint options). Four RPCs: Leases.Create, Tasks.Checkpoint,
-    /// Content.Read of the CRIU image, Leases.Delete (which removes the checkpoint content).
-    /// On failure nothing is left in the content store and nothing is written in `dir`.
+    /// carried in runc's checkpoint options). A task that is not paused is paused for the dump
+    /// and resumed after it, also when the dump failed (with `exit` too: then the task runs on);
+    /// one that was paused stays paused. RPCs: Tasks.Get, Tasks.Pause, Leases.Create,
+    /// Tasks.Checkpoint, Content.Read of the CRIU image, Leases.Delete (which removes the
+    /// checkpoint content), Tasks.Resume (not after a successful dump with `exit`: no task is
+    /// left to resume). On failure nothing is left in the content store and nothing is written
+    /// in `dir`.
     pub async fn create_checkpoint(&self, dir: &Path, exit: bool) -> Result<()> {
         self.shared.require_created()?;
         content::check_target_dir(dir)?;
+        let container = &self.shared.container;
+        let containerd = &container.client.containerd;
+        let paused_here = self.status().await?.state != ProcessState::Paused;
+        if paused_here {
+            self.pause().await?;
+        }
+        let result = self.dump_into(dir, exit).await;
+        if paused_here && !(exit && result.is_ok()) {
+            // containerd's client ignores a failed resume too: the dump's result is the answer.
+            if let Err(e) = containerd.resume(&container.id).await {
+                tracing::warn!(container = %container.id, error = %e, "failed to resume the task after its checkpoint");
+            }
+        }
+        result
+    }
+
+    async fn dump_into(&self, dir: &Path, exit: bool) -> Result<()> {
         let container = &self.shared.container;
         let containerd = &container.client.containerd;
         let options = container.runtime_options.as_ref().filter(|o| o.type_url.rsplit('/').next() == Some(RUNC_OPTIONS_TYPE)).map(|_| {

@@ -7,11 +7,12 @@ mod common;
 
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use common::*;
 use libcontainerd::containerd::Rpc;
 use libcontainerd::content::{self, Lease, CRIU_CHECKPOINT_MEDIA_TYPE};
-use libcontainerd::{Client, ErrorKind, ProcessState, Task};
+use libcontainerd::{CancelToken, Client, ErrorKind, EventKind, EventStream, ProcessState, Task};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("lcd-ckpt-test-{}-{name}", std::process::id()));
@@ -125,7 +126,11 @@ fn checkpointing_without_criu_fails_cleanly_and_the_container_keeps_running() {
     let before = client.rpc_counts().total();
     let err = run(task.create_checkpoint(&dir, false)).unwrap_err();
     assert!(err.to_string().contains("checkpoint"), "the context names the call: {err}");
-    assert_eq!(client.rpc_counts().total() - before, 3, "Leases.Create, Tasks.Checkpoint, Leases.Delete");
+    assert_eq!(
+        client.rpc_counts().total() - before,
+        6,
+        "Tasks.Get, Tasks.Pause, Leases.Create, Tasks.Checkpoint, Leases.Delete, Tasks.Resume"
+    );
     assert!(err.message().contains("criu"), "CRIU's own text reaches the caller: {err}");
     assert!(!dir.exists(), "nothing written");
     assert_eq!(run(task.status()).unwrap().state, ProcessState::Running, "not left paused or stopped");
@@ -162,4 +167,53 @@ fn restoring_from_a_bogus_checkpoint_fails_cleanly() {
     nothing_left(&client);
     run(container.delete()).unwrap();
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The Paused and Resumed events of `container` the stream reports until (and including) the
+/// first Resumed one.
+fn pause_events_until_resumed(events: &EventStream, container: &str) -> Vec<EventKind> {
+    let mut seen = Vec::new();
+    while seen.last() != Some(&EventKind::Resumed) {
+        let event = libcontainerd::runtime::block_on(Some(&CancelToken::with_timeout(Duration::from_secs(10))), events.next())
+            .unwrap_or_else(|e| panic!("no Resumed event of {container} within 10 s after {seen:?}: {e}"));
+        if event.container_id == container && matches!(event.kind, EventKind::Paused | EventKind::Resumed) {
+            seen.push(event.kind);
+        }
+    }
+    seen
+}
+
+// containerd's Go client (task.Checkpoint, which moby's CreateCheckpoint calls) pauses a task
+// that is not paused yet, dumps it, and resumes it afterwards whatever happened (with exit too:
+// after a successful dump the resume finds no task). dockerd turns the task's Paused and
+// Resumed events into its "pause" and "unpause" events, so its users see them around a
+// checkpoint; the task runs again after a failed dump.
+#[test]
+fn a_checkpoint_pauses_the_task_around_the_dump_and_resumes_it_after_a_failure() {
+    let client = client("ckpt-pause");
+    let events = client.subscribe().unwrap();
+    let container = create_container(&client, "c", &["sleep", "1000"], false).unwrap();
+    let task = run(Task::create(&container, false)).unwrap();
+    run(task.start()).unwrap();
+    for exit in [false, true] {
+        let err = run(task.create_checkpoint(&scratch("pause"), exit)).unwrap_err();
+        assert!(err.message().contains("criu"), "CRIU's own text reaches the caller: {err}");
+        assert_eq!(
+            pause_events_until_resumed(&events, "c"),
+            [EventKind::Paused, EventKind::Resumed],
+            "checkpoint with exit={exit}: paused for the dump, resumed after it failed"
+        );
+        assert_eq!(run(task.status()).unwrap().state, ProcessState::Running, "running again after exit={exit}");
+    }
+
+    // A task that was paused already stays paused, and no event shows: only this test's own
+    // pause and resume are seen.
+    run(task.pause()).unwrap();
+    run(task.create_checkpoint(&scratch("paused"), false)).unwrap_err();
+    assert_eq!(run(task.status()).unwrap().state, ProcessState::Paused, "a paused task stays paused");
+    run(task.resume()).unwrap();
+    assert_eq!(pause_events_until_resumed(&events, "c"), [EventKind::Paused, EventKind::Resumed]);
+    nothing_left(&client);
+    run(task.force_delete()).unwrap();
+    run(container.delete()).unwrap();
 }

@@ -10,10 +10,30 @@
 # /tmp/lcd-dockerd-e2e-VARIANT), no iptables and no bridge, the vfs graph driver and
 # live-restore. The busybox image is built from the test bed's root filesystem and loaded as a
 # docker-archive.
+#
+#   tests/dockerd_e2e.sh compare
+#
+# runs both, one after the other on the same containerd, each in LCD_E2E_DIR-VARIANT (default
+# /tmp/lcd-dockerd-e2e-VARIANT), then compares their transcripts (tests/dockerd_transcript.sh:
+# the same docker CLI script against each, exit codes, stdout, stderr and dockerd's events
+# normalized): any difference fails, and the differing steps are printed.
 set -uo pipefail
 
-variant=${1:?usage: $0 lcd|stock}
+variant=${1:?usage: $0 lcd|stock|compare}
 project=$(cd "$(dirname "$0")/.." && pwd)
+
+if [ "$variant" = compare ]; then
+  base=${LCD_E2E_DIR:-/tmp/lcd-dockerd-e2e}
+  status=0
+  for v in lcd stock; do
+    SECONDS=0
+    LCD_E2E_DIR=$base-$v LCD_E2E_TRANSCRIPT_DIR=$base-transcripts/$v bash "$0" "$v" || status=1
+    echo "dockerd-$v: checks and transcript took $SECONDS s"
+  done
+  echo "--- transcripts: stock ($base-transcripts/stock/transcript.txt) against lcd ($base-transcripts/lcd/transcript.txt)"
+  python3 "$project/tests/dockerd_transcript.py" diff "$base-transcripts/stock/transcript.txt" "$base-transcripts/lcd/transcript.txt" || status=1
+  exit $status
+fi
 bin=${LCD_DOCKERD_BUILD:-$project/build/dockerd}/bin
 dockerd_bin=$bin/dockerd-$variant
 docker_bin=$bin/docker
@@ -81,6 +101,16 @@ cleanup() {
     [ -n "$ids" ] && "$docker_bin" rm -f $ids >/dev/null 2>&1
     stop_dockerd
   fi
+  # What a crashed dockerd left in containerd (the checks above report it) must not reach the
+  # next run on the same containerd: containers this run's dockerd made (they are in the
+  # transcript's events), nothing else.
+  local leftover
+  for leftover in $(ctr --address "$socket" --namespace moby containers list --quiet 2>/dev/null); do
+    grep -q "\"$leftover\"" "${transcript_dir:-/nonexistent}/events.jsonl" 2>/dev/null || continue
+    ctr --address "$socket" --namespace moby tasks kill -s SIGKILL "$leftover" >/dev/null 2>&1
+    ctr --address "$socket" --namespace moby tasks delete -f "$leftover" >/dev/null 2>&1
+    ctr --address "$socket" --namespace moby containers delete "$leftover" >/dev/null 2>&1
+  done
   # dockerd bind-mounts its data root onto itself (and may leave netns or shm mounts).
   awk -v dir="$dir/" 'index($5, dir) == 1 {print $5}' /proc/self/mountinfo | sort -r |
     xargs -r -n 1 umount -l
@@ -93,7 +123,8 @@ cleanup() {
 }
 rm -rf "$dir"
 mkdir -p "$dir"
-echo '{}' >"$dir/daemon.json"
+# Experimental: `docker checkpoint` needs it.
+echo '{"experimental": true}' >"$dir/daemon.json"
 trap cleanup EXIT
 start_dockerd
 echo "dockerd-$variant: $(out version -f '{{.Server.Version}}') on $socket"
@@ -243,6 +274,14 @@ expect_eq "rm after the restart leaves no containers" "" "$(out ps -aq)"
 expect_eq "nothing is left in containerd" "" \
   "$(ctr --address "$socket" --namespace moby containers list --quiet)"
 expect_eq "no task state (bundles, FIFOs) is left in the exec root" "" "$(ls -A "$state_dir" 2>/dev/null)"
+
+# --- the transcript (compared with the other build's by `compare`) ----------------------------------
+source "$project/tests/dockerd_transcript.sh"
+run_transcript
+expect_eq "after the transcript no containers are left" "" "$(out ps -aq)"
+expect_eq "after the transcript nothing is left in containerd" "" \
+  "$(ctr --address "$socket" --namespace moby containers list --quiet)"
+expect_eq "after the transcript no task state is left in the exec root" "" "$(ls -A "$state_dir" 2>/dev/null)"
 
 echo "dockerd-$variant: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
