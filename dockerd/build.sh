@@ -91,15 +91,13 @@ build_lcd() {
   # in the cgo flags makes a rebuilt library relink dockerd.
   export CGO_CFLAGS="-O2 -g -DLCD_FFI_LIB_SHA256=$(sha256sum "$project/target/release/libcontainerd_ffi.a" | cut -c1-16)"
   prepare_moby "$out/src/moby-lcd" "$project/dockerd/moby-v24.0.9-libcontainerd-ffi.patch"
-  # The replace names this checkout's go/ (a build directory copied from another checkout names
-  # that one's, and would link its library).
-  if ! grep -qx "replace github.com/lcd-ffi/libcontainerd-ffi/go => $project/go" "$out/src/moby-lcd/go.mod"; then
+  if ! grep -q "github.com/lcd-ffi/libcontainerd-ffi/go v0.0.0" "$out/src/moby-lcd/go.mod"; then
     (cd "$out/src/moby-lcd" &&
       go mod edit -require github.com/lcd-ffi/libcontainerd-ffi/go@v0.0.0 &&
       cat "$project/go/go.sum" >>go.sum)
   fi
   # Always this checkout's adapter: a build directory copied from another checkout (a git
-  # worktree) would otherwise keep building that one's.
+  # worktree) would otherwise keep building that one's, and link that one's library.
   (cd "$out/src/moby-lcd" && go mod edit -replace "github.com/lcd-ffi/libcontainerd-ffi/go=$project/go")
   build_dockerd "$out/src/moby-lcd" "$out/bin/dockerd-lcd" 24.0.9-lcd
 }
