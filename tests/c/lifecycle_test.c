@@ -787,6 +787,7 @@ static void test_start_is_idempotent(lcd_client *client) {
   lcd_process_free(exec);
   lcd_task_free(task);
   lcd_container_free(container);
+}
 
 /* Freeing an event stream while another thread waits in lcd_event_stream_next (the header's
    promise): the reader returns LCD_CANCELLED promptly, not at its deadline, reads no freed
