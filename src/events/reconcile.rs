@@ -20,7 +20,7 @@ use crate::containerd::Containerd;
 use crate::error::ErrorKind;
 
 /// The exit code reported for a process that vanished while the stream was down, with no exit
-/// to be had (containerd's and moby's "unknown exit").
+/// to be had (moby's restore records 255 and no exit time for a task that died so).
 const UNKNOWN_EXIT_CODE: u32 = 255;
 /// How long a delivered exit is remembered to drop a repeat of it; a repeat comes from a shim
 /// retrying within ~15 s of the exit, so this is ample.
@@ -132,7 +132,8 @@ pub(super) async fn reconcile(containerd: &Containerd, hub: &HubShared, tasks: V
             Some(_) => continue,
             None => {
                 tracing::warn!(container = %container_id, process = %process_id, "a process vanished while the task event stream was down");
-                (candidate.pid, candidate.settled.unwrap_or(ExitStatus { code: UNKNOWN_EXIT_CODE, exited_at: Some(now) }))
+                // No exit time, as moby's restore records a task that died without one.
+                (candidate.pid, candidate.settled.unwrap_or(ExitStatus { code: UNKNOWN_EXIT_CODE, exited_at: None }))
             }
         };
         tracing::info!(container = %container_id, process = %process_id, exit_code = exit.code, "delivering an exit missed while the task event stream was down");
@@ -145,6 +146,7 @@ pub(super) async fn reconcile(containerd: &Containerd, hub: &HubShared, tasks: V
             exited_at: exit.exited_at,
         });
     }
+    // Vanished processes, with no exit time, go last.
     exits.sort_by_key(|e| e.exited_at.unwrap_or(now));
     for exit in exits {
         dispatch(hub, exit).await;
