@@ -35,6 +35,7 @@ pub enum Rpc {
     TasksCreate,
     TasksStart,
     TasksGet,
+    TasksList,
     TasksKill,
     TasksDelete,
     TasksExec,
@@ -59,7 +60,7 @@ pub enum Rpc {
 }
 
 impl Rpc {
-    pub const ALL: [Rpc; 28] = [
+    pub const ALL: [Rpc; 29] = [
         Rpc::Version,
         Rpc::ContainersCreate,
         Rpc::ContainersGet,
@@ -67,6 +68,7 @@ impl Rpc {
         Rpc::TasksCreate,
         Rpc::TasksStart,
         Rpc::TasksGet,
+        Rpc::TasksList,
         Rpc::TasksKill,
         Rpc::TasksDelete,
         Rpc::TasksExec,
@@ -100,6 +102,7 @@ impl Rpc {
             Rpc::TasksCreate => "containerd.services.tasks.v1.Tasks/Create",
             Rpc::TasksStart => "containerd.services.tasks.v1.Tasks/Start",
             Rpc::TasksGet => "containerd.services.tasks.v1.Tasks/Get",
+            Rpc::TasksList => "containerd.services.tasks.v1.Tasks/List",
             Rpc::TasksKill => "containerd.services.tasks.v1.Tasks/Kill",
             Rpc::TasksDelete => "containerd.services.tasks.v1.Tasks/Delete",
             Rpc::TasksExec => "containerd.services.tasks.v1.Tasks/Exec",
@@ -286,6 +289,17 @@ impl Containerd {
             .into_inner()
             .process
             .ok_or_else(|| Error::internal(format!("get {name}: containerd returned no process")))
+    }
+
+    /// The init process of every task in the namespace, with its status and, once stopped,
+    /// its exit (containerd lists no execs here).
+    pub async fn list_tasks(&self) -> Result<Vec<containerd_client::types::v1::Process>> {
+        let request = api::ListTasksRequest { filter: String::new() };
+        self.tasks()
+            .list(self.request(Rpc::TasksList, request))
+            .await
+            .map(|r| r.into_inner().tasks)
+            .map_err(|s| Error::from_grpc("list tasks", &s))
     }
 
     pub async fn kill(&self, container_id: &str, exec_id: &str, signal: u32, all: bool) -> Result<()> {

@@ -19,12 +19,19 @@
 //!
 //! Reconnecting: when the stream breaks the pump resubscribes after 100 ms, then backs off
 //! (doubling, at most every second) while containerd stays away, logging only while the delay
-//! grows; the pump ends when the client's hub is dropped. Events published in
-//! the gap are lost (containerd does not replay), so after a resubscription the exits of the
-//! processes someone waits on are reconciled with one Tasks.Get each.
+//! grows; the pump ends when the client's hub is dropped. Events published in the gap are lost
+//! (containerd does not replay, and a shim stops retrying its exit event about 15 s after the
+//! exit), so once the new subscription is in place the pump catches up on the exits it missed
+//! ([`reconcile`]) before it reads the new stream: each exit reaches the caller's stream and the
+//! waiters once, in the order the processes exited.
+
+mod reconcile;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
@@ -37,6 +44,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::containerd::Containerd;
 use crate::error::{Error, ErrorKind, Result};
+use reconcile::ProcessTable;
 
 /// How many decoded events wait for a slow caller before the pump holds back.
 pub const EVENT_QUEUE_CAPACITY: usize = 1024;
@@ -160,9 +168,23 @@ pub struct ExitSlot {
     key: ProcessKey,
     status: watch::Sender<Option<ExitStatus>>,
     hub: Weak<HubShared>,
+    /// containerd has (or may have) the process: a slot made ahead of a create is not looked
+    /// up after an outage until then, so a process not created yet is not taken for one that
+    /// vanished.
+    created: AtomicBool,
 }
 
 impl ExitSlot {
+    /// Marks the process as made in containerd (its create succeeded, or was abandoned on the
+    /// way and may have).
+    pub(crate) fn mark_created(&self) {
+        self.created.store(true, Ordering::Release);
+    }
+
+    fn is_created(&self) -> bool {
+        self.created.load(Ordering::Acquire)
+    }
+
     /// Records the exit (the first one wins).
     pub fn settle(&self, exit: ExitStatus) {
         self.status.send_if_modified(|current| {
@@ -205,6 +227,9 @@ impl Drop for ExitSlot {
 struct HubShared {
     slots: Mutex<HashMap<ProcessKey, Weak<ExitSlot>>>,
     subscriber: Mutex<Option<Subscriber>>,
+    /// The namespace's processes as the events told of them: what is running, and which exits
+    /// were delivered (so none goes out twice).
+    processes: Mutex<ProcessTable>,
 }
 
 impl Drop for HubShared {
@@ -281,7 +306,9 @@ impl EventHub {
             }
         }
         let (status, _) = watch::channel(None);
-        let slot = Arc::new(ExitSlot { key: key.clone(), status, hub: Arc::downgrade(&self.shared) });
+        // A slot for a loaded process (not fresh) is for one containerd has.
+        let created = AtomicBool::new(!fresh);
+        let slot = Arc::new(ExitSlot { key: key.clone(), status, hub: Arc::downgrade(&self.shared), created });
         slots.insert(key, Arc::downgrade(&slot));
         slot
     }
@@ -386,27 +413,33 @@ impl EventStream {
     }
 }
 
+/// The subscription's answer: containerd sends nothing, not even the response headers, until
+/// the first event, so the stream is in hand only then.
+type Subscription<'a> = Pin<Box<dyn Future<Output = Result<tonic::Streaming<Envelope>>> + Send + 'a>>;
+
 async fn pump(containerd: Arc<Containerd>, hub: Arc<HubShared>) {
     // Set while the stream is broken: the first failure is a warning, retries are debug.
     let mut outage = false;
     let mut interval = RESUBSCRIBE_INTERVAL;
     loop {
+        let mut subscription: Subscription = Box::pin(containerd.subscribe_task_events());
         if outage {
-            // Exits published while the stream was down are gone (containerd does not replay);
-            // catch up on the ones someone waits for once the new subscription is in place.
-            crate::runtime::handle().spawn(reconcile_waiters(containerd.clone(), hub.clone()));
+            match catch_up(&containerd, &hub, subscription).await {
+                Ok(resumed) => {
+                    subscription = resumed;
+                    outage = false;
+                    interval = RESUBSCRIBE_INTERVAL;
+                }
+                Err(e) => {
+                    resubscribe_failed(&e.to_string(), &mut interval).await;
+                    continue;
+                }
+            }
         }
-        let failure = match containerd.subscribe_task_events().await {
+        let failure = match subscription.await {
             Ok(mut stream) => loop {
                 match stream.message().await {
-                    Ok(Some(envelope)) => {
-                        if outage {
-                            tracing::info!("task event stream is back");
-                            outage = false;
-                            interval = RESUBSCRIBE_INTERVAL;
-                        }
-                        deliver(&hub, &envelope).await
-                    }
+                    Ok(Some(envelope)) => deliver(&hub, &envelope).await,
                     Ok(None) => break "containerd closed the event stream".to_owned(),
                     Err(status) => break format!("task event stream failed: {status}"),
                 }
@@ -414,61 +447,78 @@ async fn pump(containerd: Arc<Containerd>, hub: Arc<HubShared>) {
             Err(e) => e.to_string(),
         };
         if !outage {
-            tracing::warn!(error = %failure, "lost the task event stream; resubscribing");
+            tracing::warn!(namespace = %containerd.namespace(), error = %failure, "lost the task event stream; resubscribing");
             outage = true;
             interval = RESUBSCRIBE_INTERVAL;
+            tokio::time::sleep(interval).await;
         } else {
-            let next = next_resubscribe_interval(interval);
-            if next != interval {
-                tracing::debug!(error = %failure, retry_in = ?next, "still resubscribing to task events");
-            }
-            interval = next;
-        }
-        tokio::time::sleep(interval).await;
-    }
-}
-
-/// How long after a resubscription the waiters are reconciled: the subscription must be in
-/// place first, or an exit between the check and the subscription would be missed.
-const RECONCILE_DELAY: Duration = Duration::from_millis(200);
-/// The exit code recorded for a waited-for process that vanished while the stream was down
-/// (moby's "unknown exit").
-const UNKNOWN_EXIT_CODE: u32 = 255;
-
-/// Settles the waiters whose process exited while the event stream was down: one Tasks.Get
-/// per process someone is waiting on, none otherwise.
-async fn reconcile_waiters(containerd: Arc<Containerd>, hub: Arc<HubShared>) {
-    tokio::time::sleep(RECONCILE_DELAY).await;
-    let waiting: Vec<Arc<ExitSlot>> = hub
-        .slots
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .values()
-        .filter_map(Weak::upgrade)
-        .filter(|slot| slot.get().is_none())
-        .collect();
-    for slot in waiting {
-        let (container_id, process_id) = &slot.key;
-        let exec_id = if process_id == container_id { "" } else { process_id.as_str() };
-        match containerd.get_process(container_id, exec_id).await {
-            Ok(process) if process.status == containerd_client::types::v1::Status::Stopped as i32 => {
-                tracing::debug!(container = %container_id, process = %process_id, "exit found after the event stream came back");
-                slot.settle(ExitStatus { code: process.exit_status, exited_at: system_time(process.exited_at.as_ref()) });
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                tracing::warn!(container = %container_id, process = %process_id, "a waited-for process vanished while the event stream was down");
-                slot.settle(ExitStatus { code: UNKNOWN_EXIT_CODE, exited_at: None });
-            }
-            Err(e) => tracing::debug!(error = %e, "cannot reconcile a waiter yet"),
+            resubscribe_failed(&failure, &mut interval).await;
         }
     }
 }
+
+/// Waits before the next resubscription, backing off.
+async fn resubscribe_failed(failure: &str, interval: &mut Duration) {
+    let next = next_resubscribe_interval(*interval);
+    if next != *interval {
+        tracing::debug!(error = %failure, retry_in = ?next, "still resubscribing to task events");
+    }
+    *interval = next;
+    tokio::time::sleep(next).await;
+}
+
+/// How long after sending the subscription the tasks are listed: containerd registers a
+/// subscription as soon as its request arrives, and the listing must come after that, or an
+/// exit between the two would be missed by both.
+const SUBSCRIPTION_SETTLE: Duration = Duration::from_millis(100);
+
+/// After an outage: once containerd answers a listing sent after the new subscription, logs
+/// that the stream is back and delivers the exits missed meanwhile ([`reconcile`]); returns the
+/// subscription, whose events come after those. Fails when containerd is still away.
+async fn catch_up<'a>(containerd: &'a Containerd, hub: &HubShared, mut subscription: Subscription<'a>) -> Result<Subscription<'a>> {
+    let listing = async {
+        tokio::time::sleep(SUBSCRIPTION_SETTLE).await;
+        containerd.list_tasks().await
+    };
+    tokio::pin!(listing);
+    // The subscription answers early when an event comes first; it is read after the catch-up.
+    let mut answered = None;
+    let listed = loop {
+        tokio::select! {
+            // The subscription first, so its request is sent before the listing's.
+            biased;
+            stream = &mut subscription, if answered.is_none() => answered = Some(stream?),
+            listed = &mut listing => break listed,
+        }
+    };
+    match listed {
+        Ok(tasks) => {
+            tracing::info!(namespace = %containerd.namespace(), "task event stream is back");
+            reconcile::reconcile(containerd, hub, tasks).await;
+        }
+        Err(e) if matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::DeadlineExceeded | ErrorKind::Cancelled) => return Err(e),
+        Err(e) => {
+            tracing::info!(namespace = %containerd.namespace(), "task event stream is back");
+            tracing::warn!(error = %e, "cannot catch up on the exits missed while the task event stream was down");
+        }
+    }
+    Ok(match answered {
+        Some(stream) => Box::pin(std::future::ready(Ok(stream))),
+        None => subscription,
+    })
+}
+
+/// The topic type of containerd's task delete events, which the library does not report but
+/// uses to forget a deleted task's processes.
+const TASK_DELETE_TYPE: &str = "containerd.events.TaskDelete";
 
 async fn deliver(hub: &HubShared, envelope: &Envelope) {
     let event = match decode(envelope) {
         Ok(Some(event)) => event,
         Ok(None) => {
+            if let Some(deleted) = decode_task_delete(envelope) {
+                lock(&hub.processes).forget_task(&deleted.container_id);
+            }
             tracing::debug!(topic = %envelope.topic, "ignoring event");
             return;
         }
@@ -477,14 +527,42 @@ async fn deliver(hub: &HubShared, envelope: &Envelope) {
             return;
         }
     };
-    if event.kind == EventKind::Exit {
-        let key = (event.container_id.clone(), event.process_id.clone());
-        let slot = hub.slots.lock().unwrap_or_else(|p| p.into_inner()).get(&key).and_then(Weak::upgrade);
-        if let Some(slot) = slot {
-            slot.settle(ExitStatus { code: event.exit_code, exited_at: event.exited_at });
-        }
+    dispatch(hub, event).await;
+}
+
+/// A task delete event of a task's init process (containerd names no exec in them).
+fn decode_task_delete(envelope: &Envelope) -> Option<ev::TaskDelete> {
+    let any = envelope.event.as_ref()?;
+    if any.type_url.rsplit('/').next() != Some(TASK_DELETE_TYPE) {
+        return None;
     }
-    let subscriber = hub.subscriber.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    ev::TaskDelete::decode(any.value.as_slice()).ok().filter(|d| d.id.is_empty() || d.id == d.container_id)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Settles the exit of a process someone waits for and hands the event to the caller's
+/// stream; an exit already delivered (a shim's late retry of one the catch-up found) goes
+/// nowhere.
+async fn dispatch(hub: &HubShared, event: Event) {
+    let key = (event.container_id.clone(), event.process_id.clone());
+    match event.kind {
+        EventKind::Create | EventKind::Start | EventKind::ExecStarted => lock(&hub.processes).started(key, event.pid),
+        EventKind::Exit => {
+            if !lock(&hub.processes).exited(key.clone(), event.pid) {
+                tracing::debug!(container = %event.container_id, process = %event.process_id, "dropping an exit delivered already");
+                return;
+            }
+            let slot = lock(&hub.slots).get(&key).and_then(Weak::upgrade);
+            if let Some(slot) = slot {
+                slot.settle(ExitStatus { code: event.exit_code, exited_at: event.exited_at });
+            }
+        }
+        _ => {}
+    }
+    let subscriber = lock(&hub.subscriber).clone();
     if let Some(subscriber) = subscriber {
         // Waits while the caller's queue is full: this is the backpressure described above.
         if subscriber.tx.send(event).await.is_err() {
@@ -552,16 +630,46 @@ mod tests {
             for i in 0..EVENT_QUEUE_CAPACITY {
                 deliver(&hub.shared, &exit(&format!("p{i}"), 0)).await;
             }
-            let last = exit("last", 42);
-            let blocked = tokio::time::timeout(Duration::from_millis(100), deliver(&hub.shared, &last)).await;
-            assert!(blocked.is_err(), "the pump waits while the caller's queue is full");
+            let shared = hub.shared.clone();
+            let blocked = tokio::spawn(async move { deliver(&shared, &exit("last", 42)).await });
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert!(!blocked.is_finished(), "the pump waits while the caller's queue is full");
             assert_eq!(slot.get().map(|e| e.code), Some(42), "the exit was settled before waiting");
             assert_eq!(stream.next().await?.process_id, "p0", "oldest first");
-            deliver(&hub.shared, &last).await;
+            blocked.await.expect("the held-back delivery completes once the caller reads");
             for i in 1..EVENT_QUEUE_CAPACITY {
                 assert_eq!(stream.next().await?.process_id, format!("p{i}"), "nothing dropped, order kept");
             }
             assert_eq!(stream.next().await?.exit_code, 42);
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    /// A shim retries an exit event whose delivery it could not confirm, and the catch-up after
+    /// an outage may have delivered it already: the stream reports each exit once, until the
+    /// process id starts again (a new task of the same container after a TaskDelete).
+    #[test]
+    fn a_repeated_exit_reaches_the_stream_once() {
+        crate::runtime::block_on(None, async {
+            let hub = EventHub { shared: Arc::new(HubShared::default()), pump: tokio::spawn(async {}) };
+            let stream = hub.subscribe()?;
+            let exit = |code| {
+                envelope(
+                    "containerd.events.TaskExit",
+                    &ev::TaskExit { container_id: "c".into(), id: "c".into(), pid: 7, exit_status: code, exited_at: None },
+                )
+            };
+            deliver(&hub.shared, &envelope("containerd.events.TaskStart", &ev::TaskStart { container_id: "c".into(), pid: 7 })).await;
+            deliver(&hub.shared, &exit(3)).await;
+            deliver(&hub.shared, &exit(3)).await;
+            deliver(&hub.shared, &envelope(TASK_DELETE_TYPE, &ev::TaskDelete { container_id: "c".into(), ..Default::default() })).await;
+            deliver(&hub.shared, &exit(4)).await;
+            let mut seen = Vec::new();
+            while let Some(event) = stream.try_next()? {
+                seen.push((event.kind, event.exit_code));
+            }
+            assert_eq!(seen, [(EventKind::Start, 0), (EventKind::Exit, 3), (EventKind::Exit, 4)]);
             Ok(())
         })
         .unwrap();

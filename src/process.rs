@@ -209,6 +209,10 @@ impl ProcessShared {
     }
 
     fn set_creation(&self, creation: Creation) {
+        if matches!(creation, Creation::Created) {
+            // From now on a catch-up after an outage looks for this process's exit.
+            self.exit.mark_created();
+        }
         *self.creation.lock().unwrap_or_else(|p| p.into_inner()) = creation;
     }
 

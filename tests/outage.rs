@@ -1,0 +1,176 @@
+//! containerd goes away for longer than a shim keeps retrying its exit events, and comes back:
+//! the library says when its event stream is back at the moment it is, and every exit that
+//! happened meanwhile still reaches the event stream and the waiters, exactly once and in the
+//! order the processes exited. (Its own test binary: it stops the shared test bed's containerd
+//! and registers the process-wide log sink.)
+
+mod common;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use common::*;
+use libcontainerd::logging::{set_sink, LogRecord};
+use libcontainerd::{CancelToken, Event, EventKind, EventStream, Task};
+
+/// The tests here stop containerd; one at a time.
+fn outage_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn skipped() -> bool {
+    if std::env::var_os("LCD_CONTAINERD_ADDRESS").is_some() {
+        eprintln!("SKIPPED: LCD_CONTAINERD_ADDRESS names a containerd this test must not stop");
+        return true;
+    }
+    false
+}
+
+/// Every log record at info or above, with when it was logged.
+fn capture_logs() -> Arc<Mutex<Vec<(Instant, LogRecord)>>> {
+    let records = Arc::new(Mutex::new(Vec::new()));
+    let sink = records.clone();
+    set_sink(Some(Arc::new(move |r: &LogRecord| sink.lock().unwrap().push((Instant::now(), r.clone())))), tracing::Level::INFO);
+    records
+}
+
+/// When the first record with `message` and field `namespace` = `namespace` was logged.
+fn logged_at(records: &Mutex<Vec<(Instant, LogRecord)>>, message: &str, namespace: &str) -> Option<Instant> {
+    records
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(_, r)| r.message == message && r.fields.iter().any(|(k, v)| k == "namespace" && v == namespace))
+        .map(|(at, _)| *at)
+}
+
+/// The next event within `timeout`, or `None`.
+fn next_event(events: &EventStream, timeout: Duration) -> Option<Event> {
+    let deadline = CancelToken::with_timeout(timeout);
+    libcontainerd::runtime::block_on(Some(&deadline), events.next()).ok()
+}
+
+#[test]
+fn stream_is_back_is_logged_when_the_resubscription_succeeds_not_at_the_next_event() {
+    if skipped() {
+        return;
+    }
+    let _outage = outage_lock();
+    let records = capture_logs();
+    let client = client("back-log");
+    let ns = client.namespace().to_owned();
+    let _events = client.subscribe().unwrap();
+
+    testbed_command("down");
+    // Long enough for the pump to back off to its slowest retry.
+    std::thread::sleep(Duration::from_secs(3));
+    testbed_command("up");
+    let up = Instant::now();
+    // Nothing happens in this namespace: no event can announce the stream's return.
+    let deadline = up + Duration::from_secs(10);
+    let back = loop {
+        if let Some(at) = logged_at(&records, "task event stream is back", &ns) {
+            break at;
+        }
+        assert!(Instant::now() < deadline, "no \"task event stream is back\" record for namespace {ns} within 10 s of containerd's return");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let lost = logged_at(&records, "lost the task event stream; resubscribing", &ns).expect("the loss was logged");
+    assert!(lost < up && back >= up, "logged in order: lost, containerd back, stream back");
+    // The pump retries at most once a second; one retry and a subscription fit in 2 s.
+    assert!(back - up < Duration::from_secs(2), "logged {:?} after containerd returned", back - up);
+}
+
+fn process_spec(args: &[&str]) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "terminal": false,
+        "user": {"uid": 0, "gid": 0},
+        "args": args,
+        "env": ["PATH=/bin"],
+        "cwd": "/"
+    }))
+    .unwrap()
+}
+
+/// How long containerd stays down. containerd 1.6's shim forwards an exit event at once, then
+/// retries 1, 3, 6, 10 and 15 s later and drops it (evicted at 21 s without a sixth try): an
+/// exit more than ~15 s before containerd returns never reaches it from the shim. Override with
+/// LCD_OUTAGE_SECS to measure that window.
+fn outage_length() -> Duration {
+    let secs = std::env::var("LCD_OUTAGE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(19);
+    Duration::from_secs(secs)
+}
+
+#[test]
+fn exits_during_an_outage_longer_than_the_shims_retries_arrive_once_in_order() {
+    if skipped() {
+        return;
+    }
+    let _outage = outage_lock();
+    let client = client("long-outage");
+    let events = client.subscribe().unwrap();
+    let outage = outage_length();
+    let started = SystemTime::now();
+
+    // Exits 1 s in: its shim has given up on the exit event long before containerd returns.
+    let early_container = create_container(&client, "early", &["sh", "-c", "sleep 1; exit 7"], false).unwrap();
+    let early = run(Task::create(&early_container, false)).unwrap();
+    run(early.start()).unwrap();
+    // Keeps running; its exec exits 2 s in.
+    let host_container = create_container(&client, "host", &["sleep", "1000"], false).unwrap();
+    let host = run(Task::create(&host_container, false)).unwrap();
+    run(host.start()).unwrap();
+    let exec = run(host.exec("ex", &process_spec(&["sh", "-c", "sleep 2; exit 5"]), false)).unwrap();
+    run(exec.start()).unwrap();
+    // Exits about 2 s before containerd returns: its shim's retry reaches containerd too, so it
+    // must be delivered once, not twice.
+    let late_secs = outage.as_secs().saturating_sub(2).max(3).to_string();
+    let late_container = create_container(&client, "late", &["sh", "-c", &format!("sleep {late_secs}; exit 8")], false).unwrap();
+    let late = run(Task::create(&late_container, false)).unwrap();
+    run(late.start()).unwrap();
+
+    testbed_command("down");
+    std::thread::sleep(outage);
+    testbed_command("up");
+    let up = SystemTime::now();
+
+    // Everything the stream gives within 10 s of containerd's return (the late shim's retries
+    // land up to 6 s after it).
+    let mut exits = Vec::new();
+    let collect_until = Instant::now() + Duration::from_secs(10);
+    while let Some(left) = collect_until.checked_duration_since(Instant::now()) {
+        match next_event(&events, left) {
+            Some(event) if event.kind == EventKind::Exit => exits.push(event),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    let seen: Vec<(&str, &str, u32)> = exits.iter().map(|e| (e.container_id.as_str(), e.process_id.as_str(), e.exit_code)).collect();
+    assert_eq!(
+        seen,
+        [("early", "early", 7), ("host", "ex", 5), ("late", "late", 8)],
+        "each exit of the outage exactly once, in the order the processes exited"
+    );
+    for (event, pid) in exits.iter().zip([early.pid(), exec.pid(), late.pid()]) {
+        assert_eq!(event.pid, pid, "{event:?}");
+        let at = event.exited_at.unwrap_or_else(|| panic!("no exit time: {event:?}"));
+        assert!(started <= at && at <= up, "exited during the outage: {event:?}");
+    }
+
+    let wait = |what: &str, exit: libcontainerd::Result<libcontainerd::ExitStatus>| {
+        exit.unwrap_or_else(|e| panic!("wait for {what}: {e}")).code
+    };
+    assert_eq!(wait("early", run(early.wait())), 7);
+    assert_eq!(wait("the exec", run(exec.wait())), 5);
+    assert_eq!(wait("late", run(late.wait())), 8);
+    assert_eq!(host.exited(), None, "the host task still runs");
+
+    run(exec.delete()).unwrap();
+    run(host.kill(libc::SIGKILL as u32)).unwrap();
+    assert_eq!(wait("host", run(host.wait())), 137);
+    for (task, container) in [(&early, &early_container), (&late, &late_container), (&host, &host_container)] {
+        run(task.delete()).unwrap();
+        run(container.delete()).unwrap();
+    }
+}
