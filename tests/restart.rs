@@ -45,9 +45,8 @@ fn handles_events_and_waits_survive_containerd_restarts() {
     for round in 0..3 {
         testbed_command("restart");
         run(client.version()).unwrap_or_else(|e| panic!("round {round}: version after restart: {e}"));
-        // Events published before the pump has resubscribed (it retries after 100 ms, backing
-        // off to once a second) are lost, as with moby's client; give it time so the events
-        // below are "later" ones.
+        // Give the pump time to resubscribe, so the events below come through the stream and
+        // not through the catch-up listing after it (tests/outage.rs covers that).
         std::thread::sleep(Duration::from_secs(2));
         for task in [&a, &b] {
             assert_eq!(run(task.status()).unwrap().state, ProcessState::Running, "round {round}");
