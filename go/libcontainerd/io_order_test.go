@@ -43,8 +43,15 @@ func TestExecDeleteWithBackgroundChildEndsWithinSeconds(t *testing.T) {
 	if _, err := p.Delete(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if took := time.Since(began); took > 3500*time.Millisecond {
-		t.Fatalf("exec delete took %v while a background child lived: it waited for the IO before the delete", took)
+	// The shim itself waits for the exec's output to drain before it answers the delete: about
+	// 2 s in containerd 1.6's runc shim, up to 10 s from 1.7 on. Waiting for the caller's IO
+	// first would take the background child's 15 s.
+	limit := 3500 * time.Millisecond
+	if v := os.Getenv("LCD_CONTAINERD_VERSION"); v != "" && v != "1.6" {
+		limit = 12 * time.Second
+	}
+	if took := time.Since(began); took > limit {
+		t.Fatalf("exec delete took %v (limit %v) while a background child lived: it waited for the IO before the delete", took, limit)
 	}
 	// Delete returned after the caller's copies ended (Wait): the output is complete.
 	if got := out.stdout.String(); got != "started\n" {
