@@ -494,10 +494,12 @@ func TestAsyncCallsReuseTheirNotifiersAndMakeNoDescriptorEach(t *testing.T) {
 	if err := <-waited; StatusOf(err) != DeadlineExceeded {
 		t.Fatalf("wait with a deadline: %v", err)
 	}
-	if during != before {
+	// Only more descriptors count against the call: the process may close one of its own
+	// meanwhile (a connection of an earlier test's client going away).
+	if during > before {
 		t.Fatalf("a waiting asynchronous call changed the open descriptors from %d to %d: it should wait on the pooled notifier", before, during)
 	}
-	if after := openDescriptors(t); after != before {
+	if after := openDescriptors(t); after > before {
 		t.Fatalf("21 sequential asynchronous calls changed the open descriptors from %d to %d: each should reuse the pooled notifier", before, after)
 	}
 	if err := task.Kill(ctx, 9); err != nil {
