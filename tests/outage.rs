@@ -82,17 +82,6 @@ fn stream_is_back_is_logged_when_the_resubscription_succeeds_not_at_the_next_eve
     assert!(back - up < Duration::from_secs(2), "logged {:?} after containerd returned", back - up);
 }
 
-fn process_spec(args: &[&str]) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "terminal": false,
-        "user": {"uid": 0, "gid": 0},
-        "args": args,
-        "env": ["PATH=/bin"],
-        "cwd": "/"
-    }))
-    .unwrap()
-}
-
 /// How long containerd stays down. containerd 1.6's shim forwards an exit event at once, then
 /// retries 1, 3, 6, 10 and 15 s later and drops it (evicted at 21 s without a sixth try): an
 /// exit more than ~15 s before containerd returns never reaches it from the shim. Override with

@@ -13,17 +13,6 @@ use libcontainerd::bundle::Stdio;
 use libcontainerd::runtime::block_on;
 use libcontainerd::{CancelToken, Container, ErrorKind, Process, ProcessState, Task};
 
-fn process_spec(args: &[&str]) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "terminal": false,
-        "user": {"uid": 0, "gid": 0},
-        "args": args,
-        "env": ["PATH=/bin"],
-        "cwd": "/"
-    }))
-    .unwrap()
-}
-
 fn fifo_paths(process: &Process) -> Vec<PathBuf> {
     [Stdio::Stdout, Stdio::Stderr].iter().filter_map(|s| process.stdio().get(*s)).map(|c| PathBuf::from(c.to_str().unwrap())).collect()
 }

@@ -180,3 +180,15 @@ pub fn containerd_release(client: &Client) -> (u32, u32) {
         _ => panic!("cannot read a containerd release from {version:?}"),
     }
 }
+
+/// The process JSON of an exec in the busybox container: `args`, as root, without a terminal.
+pub fn process_spec(args: &[&str]) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "terminal": false,
+        "user": {"uid": 0, "gid": 0},
+        "args": args,
+        "env": ["PATH=/bin"],
+        "cwd": "/"
+    }))
+    .unwrap()
+}
