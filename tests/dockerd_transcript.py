@@ -71,7 +71,12 @@ class Names:
 
 # The CLI logs this when it stops waiting for a container whose start failed, or not: a race
 # inside the CLI (its wait request against its own cancellation), not dockerd's answer.
-CLI_WAIT_RACE = re.compile(r'^time="[^"]*" level=error msg="error waiting for container: context canceled"\n?', re.M)
+# The same line as the CLI logs it on a terminal: colored, with seconds since its start.
+CLI_WAIT_RACE = re.compile(
+    r'^(?:time="[^"]*" level=error msg="error waiting for container: context canceled"'
+    r"|(?:\x1b\[31m)?ERRO(?:\x1b\[0m)?\[\d+\] error waiting for container: context canceled *)\n?",
+    re.M,
+)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 PROMPT = re.compile(r"^(/ # )+")
 
