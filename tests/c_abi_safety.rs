@@ -166,6 +166,12 @@ fn a_log_sink_may_reenter_the_pending_call_whose_notification_failed() {
             let mut err: *mut lcd_error = ptr::null_mut();
             assert_eq!(unsafe { lcd_pending_finish_container(pending, &mut container, &mut err) }, lcd_status::LCD_NOT_FOUND);
             unsafe { lcd_error_free(err) };
+            // The worker reports the failed notification after it signalled the call's pipe: keep
+            // the pending call alive until the sink has re-entered it.
+            let seen_by = Instant::now() + Duration::from_secs(10);
+            while REENTRY_CALLS.load(Ordering::SeqCst) == before && Instant::now() < seen_by {
+                std::thread::sleep(Duration::from_millis(5));
+            }
             REENTRY_PENDING.store(ptr::null_mut(), Ordering::SeqCst);
             unsafe { lcd_pending_free(pending) };
         });
