@@ -385,7 +385,9 @@ transcript_steps() {
     --type-after '# ' 'echo mark$((40+6))\r' --type-after 'mark46' '\x10\x11' docker start -ai t-attach
   step "running again" docker inspect -f '{{.State.Status}}' t-attach
   step "attach to a missing container" docker attach t-no-such-container
-  step "run -di without a terminal" docker run -di --name t-attach-i "$i" sh -c 'read line; echo "got $line"; exit 3'
+  # The pause before the exit: stock's attach can end before it copied output written just
+  # before the process exited (seen once in CI: "got hello" missing from stock's transcript).
+  step "run -di without a terminal" docker run -di --name t-attach-i "$i" sh -c 'read line; echo "got $line"; sleep 1; exit 3'
   state t-attach-i "running 0"
   input $'hello\n' step "attach with piped input" docker attach t-attach-i
   state t-attach-i "exited 3"
