@@ -10,17 +10,6 @@ use libcontainerd::bundle::Stdio;
 use libcontainerd::containerd::Rpc;
 use libcontainerd::{Container, ErrorKind, EventKind, Process, ProcessState, Task};
 
-fn process_spec(args: &[&str], terminal: bool) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "terminal": terminal,
-        "user": {"uid": 0, "gid": 0},
-        "args": args,
-        "env": ["PATH=/bin"],
-        "cwd": "/"
-    }))
-    .unwrap()
-}
-
 fn running(client: &libcontainerd::Client, id: &str, args: &[&str]) -> (Container, Task) {
     let container = create_container(client, id, args, false).unwrap();
     let task = run(Task::create(&container, false)).unwrap();

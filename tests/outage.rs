@@ -110,7 +110,7 @@ fn exits_during_an_outage_longer_than_the_shims_retries_arrive_once_in_order() {
     let host_container = create_container(&client, "host", &["sleep", "1000"], false).unwrap();
     let host = run(Task::create(&host_container, false)).unwrap();
     run(host.start()).unwrap();
-    let exec = run(host.exec("ex", &process_spec(&["sh", "-c", "sleep 2; exit 5"]), false)).unwrap();
+    let exec = run(host.exec("ex", &process_spec(&["sh", "-c", "sleep 2; exit 5"], false), false)).unwrap();
     run(exec.start()).unwrap();
     // Exits about 2 s before containerd returns: its shim's retry reaches containerd too, so it
     // must be delivered once, not twice.

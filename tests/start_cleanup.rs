@@ -115,7 +115,7 @@ fn a_second_or_concurrent_exec_start_leaves_the_running_exec_and_its_fifos_alone
     let container = create_container(&client, "host", &["sleep", "1000"], false).unwrap();
     let task = run(Task::create(&container, false)).unwrap();
     run(task.start()).unwrap();
-    let exec = run(task.exec("e1", &process_spec(&["sleep", "1000"]), false)).unwrap();
+    let exec = run(task.exec("e1", &process_spec(&["sleep", "1000"], false), false)).unwrap();
     let results: Vec<_> = std::thread::scope(|s| {
         let starts: Vec<_> = (0..2).map(|_| s.spawn(|| run(exec.start()))).collect();
         starts.into_iter().map(|t| t.join().unwrap()).collect()
@@ -142,14 +142,14 @@ fn an_exec_start_cut_short_cleans_up_and_does_not_stall_the_next_exec() {
     run(task.start()).unwrap();
     // Nobody reads this exec's output: its caller gave up on it, as dockerd does when a
     // health-check probe times out.
-    let abandoned = task.prepare_exec("abandoned", &process_spec(&["sleep", "1000"]), false).unwrap();
+    let abandoned = task.prepare_exec("abandoned", &process_spec(&["sleep", "1000"], false), false).unwrap();
     let abandoned_fifos = fifo_paths(&abandoned);
     {
         let _frozen = FrozenShim::of(&task);
         start_cut_short(abandoned.start());
     }
     let began = Instant::now();
-    let next = task.prepare_exec("next", &process_spec(&["sh", "-c", "echo next ran"]), false).unwrap();
+    let next = task.prepare_exec("next", &process_spec(&["sh", "-c", "echo next ran"], false), false).unwrap();
     let out = read_fifo(Path::new(next.stdio().get(Stdio::Stdout).unwrap().to_str().unwrap()));
     run(next.start()).unwrap();
     let took = began.elapsed();

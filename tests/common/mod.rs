@@ -181,10 +181,10 @@ pub fn containerd_release(client: &Client) -> (u32, u32) {
     }
 }
 
-/// The process JSON of an exec in the busybox container: `args`, as root, without a terminal.
-pub fn process_spec(args: &[&str]) -> Vec<u8> {
+/// The process JSON of an exec in the busybox container: `args`, as root, on a terminal or not.
+pub fn process_spec(args: &[&str], terminal: bool) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
-        "terminal": false,
+        "terminal": terminal,
         "user": {"uid": 0, "gid": 0},
         "args": args,
         "env": ["PATH=/bin"],
