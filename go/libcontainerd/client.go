@@ -1,184 +1,230 @@
 // Package libcontainerd implements moby v24.0.9's libcontainerd/types.Client on top of the
-// libcontainerd-ffi library (package lcd), as a drop-in for moby's libcontainerd/remote.
+// libcontainerd-ffi library, as a drop-in for moby's libcontainerd/remote. The logic is in
+// package adapter, shared with the other moby versions; this package converts to v24's types
+// (containerd 1.6's client and cio) and classifies errors as v24 does.
 package libcontainerd
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"path/filepath"
-	"strings"
 
 	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/containers"
+	cerrdefs "github.com/containerd/containerd/errdefs"
 	"github.com/containerd/typeurl"
 	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/libcontainerd/queue"
 	libcontainerdtypes "github.com/docker/docker/libcontainerd/types"
+	prototypes "github.com/gogo/protobuf/types"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/pkg/errors"
-	"github.com/sirupsen/logrus"
 
+	"github.com/lcd-ffi/libcontainerd-ffi/go/adapter"
 	"github.com/lcd-ffi/libcontainerd-ffi/go/lcd"
 )
 
 var (
 	_ libcontainerdtypes.Client    = (*client)(nil)
-	_ libcontainerdtypes.Container = (*container)(nil)
-	_ libcontainerdtypes.Task      = (*task)(nil)
-	_ libcontainerdtypes.Process   = (*process)(nil)
+	_ libcontainerdtypes.Container = container{}
+	_ libcontainerdtypes.Task      = task{}
+	_ libcontainerdtypes.Process   = process{}
 )
 
+// mobyErrors are v24's classes: containerd 1.6's errdefs values, moby's errdefs wrappers, and
+// the remote client's wrapError.
+var mobyErrors = adapter.Errors{
+	Containerd: adapter.ContainerdClasses{
+		NotFound: cerrdefs.ErrNotFound, AlreadyExists: cerrdefs.ErrAlreadyExists,
+		InvalidArgument: cerrdefs.ErrInvalidArgument, FailedPrecondition: cerrdefs.ErrFailedPrecondition,
+		Unavailable: cerrdefs.ErrUnavailable, NotImplemented: cerrdefs.ErrNotImplemented, Unknown: cerrdefs.ErrUnknown,
+	},
+	Moby: adapter.MobyClasses{
+		NotFound: errdefs.NotFound, Conflict: errdefs.Conflict,
+		InvalidParameter: errdefs.InvalidParameter, NotImplemented: errdefs.NotImplemented,
+	},
+	WrapNotFound: true,
+}
+
 type client struct {
-	lc      *lcd.Client
-	backend libcontainerdtypes.Backend
-	logger  *logrus.Entry
-	q       queue.Queue
+	*adapter.Client
+	q queue.Queue
 }
 
 // NewClient has the shape of moby's remote.NewClient: it talks to the containerd that cli is
 // connected to, in namespace ns, with bundles under stateDir, and delivers task events to b
 // until ctx ends.
 func NewClient(ctx context.Context, cli *containerd.Client, stateDir, ns string, b libcontainerdtypes.Backend) (libcontainerdtypes.Client, error) {
-	// containerd's dialer writes the target as unix://<path>.
-	address := strings.TrimPrefix(cli.Conn().Target(), "unix://")
-	return NewClientWithAddress(ctx, address, stateDir, ns, b)
+	return NewClientWithAddress(ctx, adapter.SocketOf(cli.Conn().Target()), stateDir, ns, b)
 }
 
 // NewClientWithAddress is NewClient for a containerd socket path.
 func NewClientWithAddress(ctx context.Context, address, stateDir, ns string, b libcontainerdtypes.Backend) (libcontainerdtypes.Client, error) {
-	forwardLogs()
-	abs, err := filepath.Abs(stateDir)
+	c := &client{}
+	ac, err := adapter.Connect(ctx, address, stateDir, ns, mobyErrors, adapter.EventSink{
+		Append: c.q.Append,
+		Process: func(e adapter.Event) error {
+			return b.ProcessEvent(e.ContainerID, libcontainerdtypes.EventType(e.Type), libcontainerdtypes.EventInfo{
+				ContainerID: e.ContainerID, ProcessID: e.ProcessID, Pid: e.Pid, ExitCode: e.ExitCode, ExitedAt: e.ExitedAt,
+			})
+		},
+	})
 	if err != nil {
-		return nil, errdefs.InvalidParameter(err)
+		return nil, err
 	}
-	lc, err := lcd.Connect(ctx, address, ns, abs)
-	if err != nil {
-		return nil, toError(err)
-	}
-	events, err := lc.Subscribe()
-	if err != nil {
-		lc.Close()
-		return nil, toError(err)
-	}
-	c := &client{lc: lc, backend: b, logger: logrus.WithField("module", "libcontainerd").WithField("namespace", ns)}
-	go c.processEvents(ctx, events)
+	c.Client = ac
 	return c, nil
 }
 
 func (c *client) Version(ctx context.Context) (containerd.Version, error) {
-	v, r, err := c.lc.Version(ctx)
-	if err != nil {
-		return containerd.Version{}, toError(err)
-	}
-	return containerd.Version{Version: v, Revision: r}, nil
+	v, r, err := c.Client.Version(ctx)
+	return containerd.Version{Version: v, Revision: r}, err
 }
 
 func (c *client) LoadContainer(ctx context.Context, id string) (libcontainerdtypes.Container, error) {
-	ctr, err := c.lc.LoadContainer(ctx, id)
-	if err != nil {
-		if lcd.StatusOf(err) == lcd.NotFound {
-			return nil, errors.WithStack(errdefs.NotFound(errors.New("no such container")))
-		}
-		return nil, wrapError(err)
-	}
-	return &container{client: c, ctr: ctr}, nil
+	return containerOf(c.Client.LoadContainer(ctx, id))
 }
 
+// NewContainer applies the caller's containerd options to a local record and passes what they
+// set (labels, image, snapshotter, snapshot key, extensions) on; containerd 1.6 has no sandbox.
 func (c *client) NewContainer(ctx context.Context, id string, spec *specs.Spec, shim string, runtimeOptions interface{}, opts ...containerd.NewContainerOpts) (libcontainerdtypes.Container, error) {
 	record := containers.Container{ID: id, Labels: map[string]string{}}
 	for _, opt := range opts {
-		if err := applyOpt(ctx, opt, &record); err != nil {
+		if err := c.ApplyOption(func() error { return opt(ctx, nil, &record) }); err != nil {
 			return nil, err
 		}
 	}
-	specJSON, err := json.Marshal(spec)
+	runtimeAny, err := c.EncodeRuntimeOptions(runtimeOptions, func(v interface{}) (string, []byte, error) {
+		a, err := typeurl.MarshalAny(v)
+		if err != nil {
+			return "", nil, err
+		}
+		return a.TypeUrl, a.Value, nil
+	})
 	if err != nil {
-		return nil, errdefs.InvalidParameter(errors.Wrap(err, "encode runtime spec"))
+		return nil, err
 	}
-	cfg := lcd.ContainerConfig{
-		SpecJSON: specJSON, Runtime: shim, Labels: record.Labels,
-		Image: record.Image, Snapshotter: record.Snapshotter, SnapshotKey: record.SnapshotKey,
-	}
+	fields := lcd.ContainerConfig{Labels: record.Labels, Image: record.Image, Snapshotter: record.Snapshotter, SnapshotKey: record.SnapshotKey}
 	if len(record.Extensions) > 0 {
-		cfg.Extensions = make(map[string]lcd.Any, len(record.Extensions))
+		fields.Extensions = make(map[string]lcd.Any, len(record.Extensions))
 		for name, ext := range record.Extensions {
-			cfg.Extensions[name] = lcd.Any{TypeURL: ext.GetTypeUrl(), Value: ext.GetValue()}
+			fields.Extensions[name] = lcd.Any{TypeURL: ext.GetTypeUrl(), Value: ext.GetValue()}
 		}
 	}
-	if runtimeOptions != nil {
-		anyOpts, err := typeurl.MarshalAny(runtimeOptions)
-		if err != nil {
-			return nil, errdefs.InvalidParameter(errors.Wrap(err, "encode runtime options"))
-		}
-		cfg.RuntimeOptionsTypeURL, cfg.RuntimeOptions = anyOpts.TypeUrl, anyOpts.Value
-	}
-	ctr, err := c.lc.CreateContainer(ctx, id, cfg)
+	return containerOf(c.Client.NewContainer(ctx, id, spec, adapter.Options{Shim: shim, RuntimeOptions: runtimeAny, Record: fields}))
+}
+
+type container struct{ *adapter.Container }
+
+func containerOf(c *adapter.Container, err error) (libcontainerdtypes.Container, error) {
 	if err != nil {
-		if lcd.StatusOf(err) == lcd.AlreadyExists {
-			return nil, errors.WithStack(errdefs.Conflict(errors.New("id already in use")))
-		}
-		return nil, wrapError(err)
+		return nil, err
 	}
-	return &container{client: c, ctr: ctr}, nil
+	return container{c}, nil
 }
 
-// applyOpt runs one caller option on the local record. Options that need a live containerd
-// Go client get nil and fail; that becomes an error, not a crash.
-func applyOpt(ctx context.Context, opt containerd.NewContainerOpts, record *containers.Container) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = errdefs.NotImplemented(fmt.Errorf("libcontainerd-ffi: a container option needs a containerd Go client, which this library does not use: %v", r))
-		}
-	}()
-	return opt(ctx, nil, record)
+func (c container) Start(ctx context.Context, checkpointDir string, withStdin bool, attachStdio libcontainerdtypes.StdioCallback) (libcontainerdtypes.Task, error) {
+	return taskOf(c.Container.StartTask(ctx, checkpointDir, withStdin, attachWith(attachStdio)))
 }
 
-func (c *client) processEvents(ctx context.Context, events *lcd.EventStream) {
-	defer events.Close()
-	for {
-		ev, err := events.Next(ctx)
+func (c container) Task(ctx context.Context) (libcontainerdtypes.Task, error) {
+	return taskOf(c.Container.Task(ctx))
+}
+
+func (c container) AttachTask(ctx context.Context, attachStdio libcontainerdtypes.StdioCallback) (libcontainerdtypes.Task, error) {
+	return taskOf(c.Container.AttachTask(ctx, attachWith(attachStdio)))
+}
+
+// attachWith gives the caller's callback a cio.DirectIO over the pipes: the output read ends
+// as they are, the stdin writer opened by cio's fifo package.
+func attachWith(attachStdio libcontainerdtypes.StdioCallback) adapter.AttachFunc {
+	return func(ctx context.Context, p adapter.Pipes) (adapter.IO, error) {
+		dio, err := cio.NewDirectIO(ctx, cio.NewFIFOSet(cio.Config{Terminal: p.Terminal, Stdin: p.StdinPath}, nil))
 		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			// The library only fails a read when its client is gone.
-			c.logger.WithError(err).Error("task event stream ended")
-			return
+			return nil, err
 		}
-		et, ei := eventInfo(ev)
-		c.q.Append(ev.ContainerID, func() {
-			if err := c.backend.ProcessEvent(ev.ContainerID, et, ei); err != nil {
-				c.logger.WithError(err).WithFields(logrus.Fields{"container": ev.ContainerID, "event": et}).Error("failed to process event")
-			}
-		})
+		dio.Stdout, dio.Stderr = p.Stdout, p.Stderr
+		if dio.Stdin != nil {
+			dio.Stdin = p.WrapStdin(dio.Stdin)
+		}
+		rio, err := attachStdio(dio)
+		if err != nil {
+			dio.Cancel()
+			dio.Close()
+			return nil, err
+		}
+		return rio, nil
 	}
 }
 
-func eventInfo(ev lcd.Event) (libcontainerdtypes.EventType, libcontainerdtypes.EventInfo) {
-	ei := libcontainerdtypes.EventInfo{ContainerID: ev.ContainerID}
-	switch ev.Kind {
-	case lcd.EventCreate:
-		ei.ProcessID, ei.Pid = ev.ContainerID, ev.Pid
-		return libcontainerdtypes.EventCreate, ei
-	case lcd.EventStart:
-		ei.ProcessID, ei.Pid = ev.ContainerID, ev.Pid
-		return libcontainerdtypes.EventStart, ei
-	case lcd.EventExit:
-		ei.ProcessID, ei.Pid, ei.ExitCode, ei.ExitedAt = ev.ProcessID, ev.Pid, ev.ExitCode, ev.ExitedAt
-		return libcontainerdtypes.EventExit, ei
-	case lcd.EventOOM:
-		return libcontainerdtypes.EventOOM, ei
-	case lcd.EventExecAdded:
-		ei.ProcessID = ev.ProcessID
-		return libcontainerdtypes.EventExecAdded, ei
-	case lcd.EventExecStarted:
-		ei.ProcessID, ei.Pid = ev.ProcessID, ev.Pid
-		return libcontainerdtypes.EventExecStarted, ei
-	case lcd.EventPaused:
-		return libcontainerdtypes.EventPaused, ei
-	case lcd.EventResumed:
-		return libcontainerdtypes.EventResumed, ei
+type task struct{ *adapter.Task }
+
+func taskOf(t *adapter.Task, err error) (libcontainerdtypes.Task, error) {
+	if err != nil {
+		return nil, err
 	}
-	return libcontainerdtypes.EventUnknown, ei
+	return task{t}, nil
+}
+
+func (t task) Delete(ctx context.Context) (*containerd.ExitStatus, error) {
+	return exitStatus(t.Task.Delete(ctx))
+}
+
+func (t task) Status(ctx context.Context) (containerd.Status, error) {
+	st, err := t.Task.Status(ctx)
+	if err != nil {
+		return containerd.Status{}, err
+	}
+	return containerd.Status{Status: containerd.ProcessStatus(st.State.String()), ExitStatus: st.ExitCode, ExitTime: st.ExitedAt}, nil
+}
+
+func (t task) Stats(ctx context.Context) (*libcontainerdtypes.Stats, error) {
+	read, metrics, err := t.Metrics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return libcontainerdtypes.InterfaceToStats(read, metrics), nil
+}
+
+func (t task) Pids(ctx context.Context) ([]containerd.ProcessInfo, error) {
+	pids, err := t.Task.Pids(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]containerd.ProcessInfo, len(pids))
+	for i, p := range pids {
+		out[i].Pid = p.Pid
+		if p.InfoTypeURL != "" {
+			out[i].Info = &prototypes.Any{TypeUrl: p.InfoTypeURL, Value: p.Info}
+		}
+	}
+	return out, nil
+}
+
+// Summary is empty per process on Linux, as in moby.
+func (t task) Summary(ctx context.Context) ([]libcontainerdtypes.Summary, error) {
+	pids, err := t.Task.Pids(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return make([]libcontainerdtypes.Summary, len(pids)), nil
+}
+
+func (t task) Exec(ctx context.Context, processID string, spec *specs.Process, withStdin bool, attachStdio libcontainerdtypes.StdioCallback) (libcontainerdtypes.Process, error) {
+	p, err := t.Task.Exec(ctx, processID, spec, withStdin, attachWith(attachStdio))
+	if err != nil {
+		return nil, err
+	}
+	return process{p}, nil
+}
+
+type process struct{ *adapter.Process }
+
+func (p process) Delete(ctx context.Context) (*containerd.ExitStatus, error) {
+	return exitStatus(p.Process.Delete(ctx))
+}
+
+func exitStatus(exit lcd.Exit, err error) (*containerd.ExitStatus, error) {
+	if err != nil {
+		return nil, err
+	}
+	return containerd.NewExitStatus(exit.Code, exit.ExitedAt, nil), nil
 }
