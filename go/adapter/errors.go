@@ -30,6 +30,11 @@ type Errors struct {
 	// not-found class, or whose text says so, become moby's NotFound. v29's client dropped it
 	// and passes containerd's errors on as they are.
 	WrapNotFound bool
+	// ServerText is containerd 2's client (moby v28 on): a failure reads as the server's own
+	// text, without the class suffix that containerd 1.x's client appends when the server's
+	// text lacks it. Cancelled and timed-out calls read as in 1.x (Go's context errors have no
+	// message of their own to replace).
+	ServerText bool
 }
 
 // classError keeps the library's message word for word (dockerd matches on it to choose exit
@@ -74,7 +79,18 @@ func (e *Errors) toError(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &classError{message: err.Error(), class: e.classOf(lcd.StatusOf(err))}
+	status := lcd.StatusOf(err)
+	return &classError{message: e.text(err, status), class: e.classOf(status)}
+}
+
+// text is the failure's text as the version's containerd client presents it.
+func (e *Errors) text(err error, status lcd.Status) string {
+	var le *lcd.Error
+	if !e.ServerText || status == lcd.Cancelled || status == lcd.DeadlineExceeded ||
+		!errors.As(err, &le) || !le.FromServer || le.ServerMessage == "" {
+		return err.Error()
+	}
+	return le.ServerMessage
 }
 
 // wrapError is moby's rule where the version has it: not-found errors (by class or by text)

@@ -20,7 +20,7 @@ import (
 	prototypes "github.com/gogo/protobuf/types"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/lcd-ffi/libcontainerd-ffi/go/internal/mobytest"
+	"github.com/lcd-ffi/libcontainerd-ffi/go/mobytest"
 )
 
 // backend records events as dockerd's daemon would receive them.

@@ -16,7 +16,7 @@ import (
 	libcontainerdtypes "github.com/docker/docker/libcontainerd/types"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/lcd-ffi/libcontainerd-ffi/go/internal/mobytest"
+	"github.com/lcd-ffi/libcontainerd-ffi/go/mobytest"
 )
 
 type newClientFunc func(t *testing.T, ns, stateDir string, b libcontainerdtypes.Backend) libcontainerdtypes.Client

@@ -15,7 +15,7 @@ import (
 	"github.com/docker/docker/errdefs"
 	"google.golang.org/grpc/status"
 
-	"github.com/lcd-ffi/libcontainerd-ffi/go/internal/mobytest"
+	"github.com/lcd-ffi/libcontainerd-ffi/go/mobytest"
 )
 
 // fullClass names every class dockerd branches on, moby's and containerd's.

@@ -10,7 +10,7 @@ import (
 	libcontainerdtypes "github.com/docker/docker/libcontainerd/types"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/lcd-ffi/libcontainerd-ffi/go/internal/mobytest"
+	"github.com/lcd-ffi/libcontainerd-ffi/go/mobytest"
 )
 
 // Short execs keep all their output while the Go scheduler is saturated: the output FIFOs'

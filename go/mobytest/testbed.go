@@ -1,4 +1,4 @@
-// Package mobytest holds what the tests of every moby version's adapter share: the test bed's
+// Package mobytest (test helpers, not for production use) holds what the tests of every moby version's adapter share: the test bed's
 // addresses, a runtime spec, containerd's RPC counters, an event recorder, an output capture,
 // and the differential scenarios, written once against a small moby-independent view of a
 // libcontainerd client (Client) that each version's tests implement over its own types.
