@@ -7,7 +7,6 @@ package libcontainerd
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"testing"
 
@@ -20,11 +19,7 @@ import (
 
 // fullClass names every class dockerd branches on, moby's and containerd's.
 func fullClass(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	var classes []string
-	for name, is := range map[string]func(error) bool{
+	return mobytest.ClassNames(err, map[string]func(error) bool{
 		"NotFound": errdefs.IsNotFound, "Conflict": errdefs.IsConflict, "InvalidParameter": errdefs.IsInvalidParameter,
 		"Cancelled": errdefs.IsCancelled, "Deadline": errdefs.IsDeadline, "System": errdefs.IsSystem,
 		"Unavailable": errdefs.IsUnavailable, "NotImplemented": errdefs.IsNotImplemented,
@@ -32,13 +27,7 @@ func fullClass(err error) string {
 		"c.InvalidArgument": cerrdefs.IsInvalidArgument, "c.FailedPrecondition": cerrdefs.IsFailedPrecondition,
 		"c.Unavailable": cerrdefs.IsUnavailable, "c.Canceled": cerrdefs.IsCanceled,
 		"c.DeadlineExceeded": cerrdefs.IsDeadlineExceeded, "c.NotImplemented": cerrdefs.IsNotImplemented,
-	} {
-		if is(err) {
-			classes = append(classes, name)
-		}
-	}
-	sort.Strings(classes)
-	return "[" + strings.Join(classes, " ") + "]"
+	})
 }
 
 // dockerdBranches is every place in dockerd v24.0.9 (daemon/, container/, plugin/,

@@ -8,14 +8,10 @@ package moby27
 import (
 	"context"
 	"fmt"
-	"sort"
-	"strings"
 	"testing"
 
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/cio"
-	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/libcontainerd/remote"
 	libcontainerdtypes "github.com/docker/docker/libcontainerd/types"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -63,45 +59,6 @@ func ourClient(t *testing.T, ns, stateDir string, b libcontainerdtypes.Backend) 
 		t.Fatal(err)
 	}
 	return c
-}
-
-func errorClass(err error) string {
-	switch {
-	case err == nil:
-		return "ok"
-	case errdefs.IsNotFound(err):
-		return "NotFound"
-	case errdefs.IsConflict(err):
-		return "Conflict"
-	case errdefs.IsInvalidParameter(err) || cerrdefs.IsInvalidArgument(err):
-		return "InvalidParameter"
-	case cerrdefs.IsFailedPrecondition(err):
-		return "FailedPrecondition"
-	}
-	return "other"
-}
-
-// fullClass names every class dockerd branches on, moby's and containerd's.
-func fullClass(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	var classes []string
-	for name, is := range map[string]func(error) bool{
-		"NotFound": errdefs.IsNotFound, "Conflict": errdefs.IsConflict, "InvalidParameter": errdefs.IsInvalidParameter,
-		"Cancelled": errdefs.IsCancelled, "Deadline": errdefs.IsDeadline, "System": errdefs.IsSystem,
-		"Unavailable": errdefs.IsUnavailable, "NotImplemented": errdefs.IsNotImplemented,
-		"c.NotFound": cerrdefs.IsNotFound, "c.AlreadyExists": cerrdefs.IsAlreadyExists,
-		"c.InvalidArgument": cerrdefs.IsInvalidArgument, "c.FailedPrecondition": cerrdefs.IsFailedPrecondition,
-		"c.Unavailable": cerrdefs.IsUnavailable, "c.Canceled": cerrdefs.IsCanceled,
-		"c.DeadlineExceeded": cerrdefs.IsDeadlineExceeded, "c.NotImplemented": cerrdefs.IsNotImplemented,
-	} {
-		if is(err) {
-			classes = append(classes, name)
-		}
-	}
-	sort.Strings(classes)
-	return "[" + strings.Join(classes, " ") + "]"
 }
 
 // stdioCallback hands the pipes of moby's DirectIO to a caller's stdio; the IO it returns

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Writes the other moby versions' copies of this package's type conversions, which differ
 # from v28's only in import paths (the types they name are the same in each version):
-#   ../moby27/client.go, ../moby27/moby27_test.go  containerd 1.7 instead of 2 (moby v25-v27.5)
-#   ../moby29/client.go                           moby/moby/v2's internal packages (moby v29)
+#   ../moby27/client.go, moby27_test.go  containerd 1.7 instead of 2 (moby v25-v27.5); its
+#                                        classes_test.go is its own (v27's moby errdefs)
+#   ../moby29/client.go, lcdffi_test.go, classes_test.go  moby/moby/v2's internal packages (v29)
 # `generate.sh --check` fails when a copy differs from what it would write (the tests run it).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,3 +44,5 @@ generate() { # source destination sed-arguments...
 generate client.go "$here/../moby27/client.go" "${to_moby27[@]}"
 generate moby28_test.go "$here/../moby27/moby27_test.go" "${to_moby27[@]}"
 generate client.go "$here/../moby29/client.go" "${to_moby29[@]}"
+generate moby28_test.go "$here/../moby29/lcdffi_test.go" "${to_moby29[@]}"
+generate classes_test.go "$here/../moby29/classes_test.go" "${to_moby29[@]}"

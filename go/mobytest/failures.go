@@ -234,3 +234,18 @@ func CompareFailures(t *testing.T, moby, ours NewClientFunc) (mobyFailures, ourF
 	}
 	return m, o
 }
+
+// ClassNames names the classes among checks that err has, sorted: "[A B]"; "ok" for nil.
+func ClassNames(err error, checks map[string]func(error) bool) string {
+	if err == nil {
+		return "ok"
+	}
+	var classes []string
+	for name, is := range checks {
+		if is(err) {
+			classes = append(classes, name)
+		}
+	}
+	sort.Strings(classes)
+	return "[" + strings.Join(classes, " ") + "]"
+}
