@@ -7,7 +7,6 @@ import (
 
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/cio"
-	"github.com/containerd/containerd/containers"
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/libcontainerd/queue"
@@ -84,25 +83,6 @@ func (c *client) LoadContainer(ctx context.Context, id string) (libcontainerdtyp
 	return containerOf(c.Client.LoadContainer(ctx, id))
 }
 
-// NewContainer applies the caller's containerd options to a local record and passes what they
-// set (labels, image, snapshotter, snapshot key, extensions) on.
-func (c *client) NewContainer(ctx context.Context, id string, spec *specs.Spec, shim string, runtimeOptions interface{}, opts ...containerd.NewContainerOpts) (libcontainerdtypes.Container, error) {
-	record := containers.Container{ID: id, Labels: map[string]string{}}
-	for _, opt := range opts {
-		if err := c.ApplyOption(func() error { return opt(ctx, nil, &record) }); err != nil {
-			return nil, err
-		}
-	}
-	runtimeAny, err := c.EncodeRuntimeOptions(runtimeOptions, adapter.EncodeAny)
-	if err != nil {
-		return nil, err
-	}
-	return containerOf(c.Client.NewContainer(ctx, id, spec, adapter.Options{Shim: shim, RuntimeOptions: runtimeAny, Record: lcd.ContainerConfig{
-		Labels: record.Labels, Image: record.Image, Snapshotter: record.Snapshotter, SnapshotKey: record.SnapshotKey,
-		Extensions: adapter.RecordExtensions(record.Extensions),
-	}}))
-}
-
 type container struct{ *adapter.Container }
 
 func containerOf(c *adapter.Container, err error) (libcontainerdtypes.Container, error) {
@@ -110,10 +90,6 @@ func containerOf(c *adapter.Container, err error) (libcontainerdtypes.Container,
 		return nil, err
 	}
 	return container{c}, nil
-}
-
-func (c container) NewTask(ctx context.Context, checkpointDir string, withStdin bool, attachStdio libcontainerdtypes.StdioCallback) (libcontainerdtypes.Task, error) {
-	return taskOf(c.Container.NewTask(ctx, checkpointDir, withStdin, attachWith(attachStdio)))
 }
 
 func (c container) Task(ctx context.Context) (libcontainerdtypes.Task, error) {
@@ -173,18 +149,6 @@ func (t task) Stats(ctx context.Context) (*libcontainerdtypes.Stats, error) {
 		return nil, err
 	}
 	return libcontainerdtypes.InterfaceToStats(read, metrics), nil
-}
-
-func (t task) Pids(ctx context.Context) ([]containerd.ProcessInfo, error) {
-	pids, err := t.Task.Pids(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]containerd.ProcessInfo, len(pids))
-	for i, p := range pids {
-		out[i] = containerd.ProcessInfo{Pid: p.Pid, Info: adapter.InfoAny(p)}
-	}
-	return out, nil
 }
 
 // Summary is empty per process on Linux, as in moby.

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Writes the other moby versions' copies of this package's type conversions, which differ
 # from v28's only in import paths (the types they name are the same in each version):
-#   ../moby27/client.go, moby27_test.go  containerd 1.7 instead of 2 (moby v25-v27.5); its
-#                                        classes_test.go is its own (v27's moby errdefs)
-#   ../moby29/client.go, lcdffi_test.go, classes_test.go  moby/moby/v2's internal packages (v29)
+#   ../libcontainerd/client.go  containerd 1.6, moby v24 (its shape.go is its own:
+#                               Container.Start, gogo protobuf types)
+#   ../moby27/client.go, shape.go, moby27_test.go
+#                               containerd 1.7, moby v25 to v27.5 (its classes_test.go is its
+#                               own: v27's moby errdefs)
+#   ../moby29/client.go, shape.go, lcdffi_test.go, classes_test.go
+#                               moby/moby/v2's internal packages, moby v29
 # `generate.sh --check` fails when a copy differs from what it would write (the tests run it).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,6 +18,11 @@ to_moby27=(
   -e 's|containerd "github.com/containerd/containerd/v2/client"|"github.com/containerd/containerd"|'
   -e 's|"github.com/containerd/containerd/v2/core/containers"|"github.com/containerd/containerd/containers"|'
   -e 's|"github.com/containerd/containerd/v2/pkg/cio"|"github.com/containerd/containerd/cio"|'
+)
+to_moby24=(
+  "${to_moby27[@]}"
+  -e 's|^package moby27$|package libcontainerd|'
+  -e 's|cerrdefs "github.com/containerd/errdefs"|cerrdefs "github.com/containerd/containerd/errdefs"|'
 )
 to_moby29=(
   -e 's|^package moby28$|package lcdffi|'
@@ -41,8 +50,11 @@ generate() { # source destination sed-arguments...
   fi
 }
 
+generate client.go "$here/../libcontainerd/client.go" "${to_moby24[@]}"
 generate client.go "$here/../moby27/client.go" "${to_moby27[@]}"
+generate shape.go "$here/../moby27/shape.go" "${to_moby27[@]}"
 generate moby28_test.go "$here/../moby27/moby27_test.go" "${to_moby27[@]}"
 generate client.go "$here/../moby29/client.go" "${to_moby29[@]}"
+generate shape.go "$here/../moby29/shape.go" "${to_moby29[@]}"
 generate moby28_test.go "$here/../moby29/lcdffi_test.go" "${to_moby29[@]}"
 generate classes_test.go "$here/../moby29/classes_test.go" "${to_moby29[@]}"
