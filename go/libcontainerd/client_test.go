@@ -23,15 +23,8 @@ import (
 	"github.com/lcd-ffi/libcontainerd-ffi/go/mobytest"
 )
 
-// backend records events as dockerd's daemon would receive them.
-type backend struct{ *mobytest.Recorder }
-
+// newBackend records events as dockerd's daemon would receive them.
 func newBackend() *backend { return &backend{mobytest.NewRecorder()} }
-
-func (b *backend) ProcessEvent(id string, et libcontainerdtypes.EventType, ei libcontainerdtypes.EventInfo) error {
-	b.Record(mobytest.Event{Container: id, Type: string(et), ProcessID: ei.ProcessID, Pid: ei.Pid, ExitCode: ei.ExitCode, ExitedAt: ei.ExitedAt})
-	return nil
-}
 
 // waitFor returns the events of container id once one of type et for process pid arrived.
 func (b *backend) waitFor(t *testing.T, id string, et libcontainerdtypes.EventType, processID string) []mobytest.Event {
@@ -58,22 +51,6 @@ var ociSpec = mobytest.OCISpec
 type capture struct{ mobytest.Capture }
 
 func (c *capture) attach(dio *cio.DirectIO) (cio.IO, error) { return stdioCallback(&c.Capture)(dio) }
-
-// stdioCallback hands the pipes of moby's DirectIO to a caller's stdio; the IO it returns
-// waits for that caller's copies.
-func stdioCallback(s mobytest.Stdio) libcontainerdtypes.StdioCallback {
-	return func(dio *cio.DirectIO) (cio.IO, error) {
-		s.Attach(dio.Stdout, dio.Stderr, dio.Stdin)
-		return stdioIO{dio, s}, nil
-	}
-}
-
-type stdioIO struct {
-	*cio.DirectIO
-	stdio mobytest.Stdio
-}
-
-func (i stdioIO) Wait() { i.stdio.Wait() }
 
 func TestLifecycleThroughMobysInterface(t *testing.T) {
 	ctx := context.Background()

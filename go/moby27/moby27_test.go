@@ -2,7 +2,7 @@
 
 package moby27
 
-// The shared differential scenarios (internal/mobytest) through the moby version's own
+// The shared differential scenarios (go/mobytest) through the moby version's own
 // libcontainerd/remote client and through this adapter, on the test bed's containerd.
 
 import (
@@ -10,99 +10,8 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/containerd/containerd"
-	"github.com/containerd/containerd/cio"
-	"github.com/docker/docker/libcontainerd/remote"
-	libcontainerdtypes "github.com/docker/docker/libcontainerd/types"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-
 	"github.com/lcd-ffi/libcontainerd-ffi/go/mobytest"
 )
-
-type backend struct{ *mobytest.Recorder }
-
-func (b backend) ProcessEvent(id string, et libcontainerdtypes.EventType, ei libcontainerdtypes.EventInfo) error {
-	b.Record(mobytest.Event{Container: id, Type: string(et), ProcessID: ei.ProcessID, Pid: ei.Pid, ExitCode: ei.ExitCode, ExitedAt: ei.ExitedAt})
-	return nil
-}
-
-type newClientFunc func(t *testing.T, ns, stateDir string, b libcontainerdtypes.Backend) libcontainerdtypes.Client
-
-func mobyClient(t *testing.T, ns, stateDir string, b libcontainerdtypes.Backend) libcontainerdtypes.Client {
-	socket, _ := mobytest.TestBed(t)
-	cli, err := containerd.New(socket, containerd.WithDefaultNamespace(ns))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	c, err := remote.NewClient(ctx, cli, stateDir, ns, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// ourClient goes through NewClient with a containerd Go client, as dockerd does.
-func ourClient(t *testing.T, ns, stateDir string, b libcontainerdtypes.Backend) libcontainerdtypes.Client {
-	socket, _ := mobytest.TestBed(t)
-	cli, err := containerd.New(socket, containerd.WithDefaultNamespace(ns))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	c, err := NewClient(ctx, cli, stateDir, ns, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// stdioCallback hands the pipes of moby's DirectIO to a caller's stdio; the IO it returns
-// waits for that caller's copies.
-func stdioCallback(s mobytest.Stdio) libcontainerdtypes.StdioCallback {
-	return func(dio *cio.DirectIO) (cio.IO, error) {
-		s.Attach(dio.Stdout, dio.Stderr, dio.Stdin)
-		return stdioIO{dio, s}, nil
-	}
-}
-
-type stdioIO struct {
-	*cio.DirectIO
-	stdio mobytest.Stdio
-}
-
-func (i stdioIO) Wait() { i.stdio.Wait() }
-
-// driver is the version's Client as the shared scenarios use it.
-type driver struct{ c libcontainerdtypes.Client }
-
-func scenarioClient(newClient newClientFunc) mobytest.NewClientFunc {
-	return func(t *testing.T, ns, stateDir string, events *mobytest.Recorder) mobytest.Client {
-		return driver{newClient(t, ns, stateDir, backend{events})}
-	}
-}
-
-func (d driver) NewContainer(ctx context.Context, id string, spec *specs.Spec) (mobytest.Container, error) {
-	ctr, err := d.c.NewContainer(ctx, id, spec, "io.containerd.runc.v2", nil)
-	if err != nil {
-		return nil, err
-	}
-	return driverContainer{ctr}, nil
-}
-
-func (d driver) LoadContainer(ctx context.Context, id string) error {
-	_, err := d.c.LoadContainer(ctx, id)
-	return err
-}
-
-func (driver) ErrorClass(err error) string { return errorClass(err) }
-func (driver) FullClass(err error) string  { return fullClass(err) }
-
-type driverContainer struct{ libcontainerdtypes.Container }
 
 // StartTask is dockerd's order: NewTask, then Start.
 func (c driverContainer) StartTask(ctx context.Context, withStdin bool, stdio mobytest.Stdio) (mobytest.Task, error) {
@@ -118,54 +27,6 @@ func (c driverContainer) StartTask(ctx context.Context, withStdin bool, stdio mo
 		return nil, err
 	}
 	return driverTask{t}, nil
-}
-
-func (c driverContainer) Task(ctx context.Context) (mobytest.Task, error) {
-	t, err := c.Container.Task(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return driverTask{t}, nil
-}
-
-func (c driverContainer) AttachTask(ctx context.Context, stdio mobytest.Stdio) error {
-	_, err := c.Container.AttachTask(ctx, stdioCallback(stdio))
-	return err
-}
-
-type driverTask struct{ libcontainerdtypes.Task }
-
-func (t driverTask) Status(ctx context.Context) (string, error) {
-	st, err := t.Task.Status(ctx)
-	return string(st.Status), err
-}
-
-func (t driverTask) Exec(ctx context.Context, id string, spec *specs.Process, withStdin bool, stdio mobytest.Stdio) (mobytest.Process, error) {
-	p, err := t.Task.Exec(ctx, id, spec, withStdin, stdioCallback(stdio))
-	if err != nil {
-		return nil, err
-	}
-	return driverProcess{p}, nil
-}
-
-func (t driverTask) Delete(ctx context.Context) (uint32, error) { return exitCode(t.Task.Delete(ctx)) }
-
-func (t driverTask) Stats(ctx context.Context) error {
-	_, err := t.Task.Stats(ctx)
-	return err
-}
-
-type driverProcess struct{ libcontainerdtypes.Process }
-
-func (p driverProcess) Delete(ctx context.Context) (uint32, error) {
-	return exitCode(p.Process.Delete(ctx))
-}
-
-func exitCode(es *containerd.ExitStatus, err error) (uint32, error) {
-	if err != nil {
-		return 0, err
-	}
-	return es.ExitCode(), nil
 }
 
 func TestDifferentialAgainstMobysRemoteClient(t *testing.T) {

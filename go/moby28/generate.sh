@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Writes the other moby versions' copies of this package's type conversions, which differ
 # from v28's only in import paths (the types they name are the same in each version):
-#   ../libcontainerd/client.go  containerd 1.6, moby v24 (its shape.go is its own:
+#   ../libcontainerd/client.go, driver_test.go
+#                               containerd 1.6, moby v24 (its shape.go is its own:
 #                               Container.Start, gogo protobuf types)
-#   ../moby27/client.go, shape.go, moby27_test.go
+#   ../moby27/client.go, shape.go, driver_test.go, moby27_test.go
 #                               containerd 1.7, moby v25 to v27.5 (its classes_test.go is its
 #                               own: v27's moby errdefs)
-#   ../moby29/client.go, shape.go, lcdffi_test.go, classes_test.go
+#   ../moby29/client.go, shape.go, driver_test.go, lcdffi_test.go, classes_test.go
 #                               moby/moby/v2's internal packages, moby v29
 # `generate.sh --check` fails when a copy differs from what it would write (the tests run it).
 set -euo pipefail
@@ -51,10 +52,13 @@ generate() { # source destination sed-arguments...
 }
 
 generate client.go "$here/../libcontainerd/client.go" "${to_moby24[@]}"
+generate driver_test.go "$here/../libcontainerd/driver_test.go" "${to_moby24[@]}"
 generate client.go "$here/../moby27/client.go" "${to_moby27[@]}"
 generate shape.go "$here/../moby27/shape.go" "${to_moby27[@]}"
+generate driver_test.go "$here/../moby27/driver_test.go" "${to_moby27[@]}"
 generate moby28_test.go "$here/../moby27/moby27_test.go" "${to_moby27[@]}"
 generate client.go "$here/../moby29/client.go" "${to_moby29[@]}"
 generate shape.go "$here/../moby29/shape.go" "${to_moby29[@]}"
+generate driver_test.go "$here/../moby29/driver_test.go" "${to_moby29[@]}"
 generate moby28_test.go "$here/../moby29/lcdffi_test.go" "${to_moby29[@]}"
 generate classes_test.go "$here/../moby29/classes_test.go" "${to_moby29[@]}"
