@@ -114,12 +114,8 @@ test-go: lib
 	cd go && export CGO_CFLAGS="$(GO_CGO_CFLAGS)" && go vet ./... && go test -p 1 -race -count=1 ./... && GOGC=1 go test -p 1 -count=1 ./... && go test -p 1 -count=1 -tags lcddebug ./...
 	cd go && CGO_CFLAGS="$(GO_CGO_CFLAGS)" go test -c -o ../$(BUILD)/lcd-go.test ./lcd && ! ldd ../$(BUILD)/lcd-go.test | grep -q libcontainerd_ffi
 	@echo "the Go test binary links the Rust library statically"
-	cd go/moby27 && export CGO_CFLAGS="$(GO_CGO_CFLAGS)" && go vet ./... && go test -count=1 ./...
-	@# moby v28 and v29 use containerd 2's client, made for containerd 1.7 and later servers: on
-	@# 1.6 only their type checks run.
-	case "$$LCD_CONTAINERD_VERSION" in 1.6*) tests= ;; *) tests=--test ;; esac; \
-	  cd go/moby28 && export CGO_CFLAGS="$(GO_CGO_CFLAGS)" && go vet ./... && \
-	  if [ -n "$$tests" ]; then go test -count=1 ./...; fi && bash ../moby29/typecheck.sh $$tests
+	for v in moby27 moby28; do (cd go/$$v && export CGO_CFLAGS="$(GO_CGO_CFLAGS)" && go vet ./... && go test -count=1 ./...) || exit 1; done
+	CGO_CFLAGS="$(GO_CGO_CFLAGS)" bash go/moby29/typecheck.sh --test
 
 # The docker CLI end to end against both dockerd builds (expectation checks on each, then their
 # transcripts of the same CLI script compared): any difference is a bug.
