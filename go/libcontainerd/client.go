@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/containers"
@@ -30,10 +32,18 @@ var (
 )
 
 type client struct {
-	lc      *lcd.Client
 	backend libcontainerdtypes.Backend
 	logger  *logrus.Entry
 	q       queue.Queue
+
+	// The connection and its event stream are made on first use (conn): dockerd's plugin
+	// executor has a client of its own that a daemon without managed plugins never uses, and
+	// moby's costs nothing there (it shares the daemon's connection). Until then the client
+	// holds no descriptor, thread or containerd stream.
+	address, stateDir, ns string
+	eventsCtx             context.Context
+	connected             atomic.Pointer[lcd.Client]
+	connectMu             sync.Mutex
 }
 
 // NewClient has the shape of moby's remote.NewClient: it talks to the containerd that cli is
@@ -52,7 +62,23 @@ func NewClientWithAddress(ctx context.Context, address, stateDir, ns string, b l
 	if err != nil {
 		return nil, errdefs.InvalidParameter(err)
 	}
-	lc, err := lcd.Connect(ctx, address, ns, abs)
+	return &client{backend: b, logger: logrus.WithField("module", "libcontainerd").WithField("namespace", ns),
+		address: address, stateDir: abs, ns: ns, eventsCtx: ctx}, nil
+}
+
+// conn is the client's connection, made with its event subscription on first use: the
+// subscription starts before that first call is made, as it did when NewClient connected. A
+// failed connect is tried again by the next call.
+func (c *client) conn(ctx context.Context) (*lcd.Client, error) {
+	if lc := c.connected.Load(); lc != nil {
+		return lc, nil
+	}
+	c.connectMu.Lock()
+	defer c.connectMu.Unlock()
+	if lc := c.connected.Load(); lc != nil {
+		return lc, nil
+	}
+	lc, err := lcd.Connect(ctx, c.address, c.ns, c.stateDir)
 	if err != nil {
 		return nil, toError(err)
 	}
@@ -61,13 +87,17 @@ func NewClientWithAddress(ctx context.Context, address, stateDir, ns string, b l
 		lc.Close()
 		return nil, toError(err)
 	}
-	c := &client{lc: lc, backend: b, logger: logrus.WithField("module", "libcontainerd").WithField("namespace", ns)}
-	go c.processEvents(ctx, events)
-	return c, nil
+	go c.processEvents(c.eventsCtx, events)
+	c.connected.Store(lc)
+	return lc, nil
 }
 
 func (c *client) Version(ctx context.Context) (containerd.Version, error) {
-	v, r, err := c.lc.Version(ctx)
+	lc, err := c.conn(ctx)
+	if err != nil {
+		return containerd.Version{}, err
+	}
+	v, r, err := lc.Version(ctx)
 	if err != nil {
 		return containerd.Version{}, toError(err)
 	}
@@ -75,7 +105,11 @@ func (c *client) Version(ctx context.Context) (containerd.Version, error) {
 }
 
 func (c *client) LoadContainer(ctx context.Context, id string) (libcontainerdtypes.Container, error) {
-	ctr, err := c.lc.LoadContainer(ctx, id)
+	lc, err := c.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ctr, err := lc.LoadContainer(ctx, id)
 	if err != nil {
 		if lcd.StatusOf(err) == lcd.NotFound {
 			return nil, errors.WithStack(errdefs.NotFound(errors.New("no such container")))
@@ -113,7 +147,11 @@ func (c *client) NewContainer(ctx context.Context, id string, spec *specs.Spec, 
 		}
 		cfg.RuntimeOptionsTypeURL, cfg.RuntimeOptions = anyOpts.TypeUrl, anyOpts.Value
 	}
-	ctr, err := c.lc.CreateContainer(ctx, id, cfg)
+	lc, err := c.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ctr, err := lc.CreateContainer(ctx, id, cfg)
 	if err != nil {
 		if lcd.StatusOf(err) == lcd.AlreadyExists {
 			return nil, errors.WithStack(errdefs.Conflict(errors.New("id already in use")))
