@@ -136,13 +136,13 @@ func main() {
 		resp.Body.Close()
 		f.Close()
 	}
-	// At rest: both started and idle, the image loaded, nothing run yet.
-	time.Sleep(3 * time.Second)
+	// At rest: both started and idle, the image loaded, no container run yet.
+	time.Sleep(restSettle)
 	for _, d := range daemons {
 		p := readProc(d.pid())
-		res.add(d.name, "at rest: RSS MiB", p.rssKiB/1024)
-		res.add(d.name, "at rest: descriptors", p.fds)
-		res.add(d.name, "at rest: threads", p.threads)
+		res.add(d.name, "at rest after start: RSS MiB", p.rssKiB/1024)
+		res.add(d.name, "at rest after start: descriptors", p.fds)
+		res.add(d.name, "at rest after start: threads", p.threads)
 	}
 
 	ctx := context.Background()
@@ -166,13 +166,21 @@ func main() {
 			fmt.Fprintf(os.Stderr, "round %d/%d: dockerd-%s done in %.0f s\n", round+1, o.rounds, d.name, time.Since(start).Seconds())
 		}
 	}
+	// At rest again, after the rounds: every client the daemon uses is connected by now.
+	time.Sleep(restSettle)
+	for _, d := range daemons {
+		p := readProc(d.pid())
+		res.add(d.name, "at rest after the rounds: RSS MiB", p.rssKiB/1024)
+		res.add(d.name, "at rest after the rounds: descriptors", p.fds)
+		res.add(d.name, "at rest after the rounds: threads", p.threads)
+	}
 	if o.growth > 0 {
 		for _, d := range daemons {
 			start := time.Now()
 			if _, err := runLifecycles(ctx, d, image, o.growth, 8); err != nil {
 				fail("growth, dockerd-%s: %v", d.name, err)
 			}
-			time.Sleep(3 * time.Second)
+			time.Sleep(restSettle)
 			p := readProc(d.pid())
 			label := fmt.Sprintf("after %d more lifecycles", o.growth)
 			res.add(d.name, label+": RSS MiB", p.rssKiB/1024)
@@ -618,3 +626,6 @@ func fail(format string, a ...any) {
 	cleanupHook()
 	os.Exit(1)
 }
+
+// restSettle is how long a daemon is left idle before a reading "at rest".
+const restSettle = 5 * time.Second
