@@ -161,9 +161,10 @@ bench-dockerd: setup $(BUILD)/dockerdbench
 	bash tests/testbed.sh run -- $(BUILD)/dockerdbench -lcd $(DOCKERD_LCD) -stock $(DOCKERD_STOCK) \
 		$(BENCH_DOCKERD_FLAGS) -json $(BUILD)/bench-dockerd.json
 
-# The benchmark's smoke run (about a minute; not in `make test`): it must run end to end.
+# The benchmark's smoke run (about a minute, so not in `make test`): it must run end to end.
 test-bench-dockerd: $(BUILD)/dockerdbench
-	$(BUILD)/dockerdbench -lcd $(DOCKERD_LCD) -stock $(DOCKERD_STOCK) -quick -json $(BUILD)/bench-dockerd-quick.json
+	bash tests/testbed.sh run -- $(BUILD)/dockerdbench -lcd $(DOCKERD_LCD) -stock $(DOCKERD_STOCK) -quick \
+		-json $(BUILD)/bench-dockerd-quick.json
 
 clean:
 	cargo clean
