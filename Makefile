@@ -150,14 +150,14 @@ bench: setup lib | $(BUILD)
 # dockerd-level benchmark (not a test; prints numbers): dockerd-lcd against dockerd-stock through
 # the Engine API with moby's Go client (bench/dockerd), both on one private containerd,
 # alternating in rounds. DOCKERD_LCD / DOCKERD_STOCK name the builds compared (another dockerd
-# version plugs in here); BENCH_DOCKERD_FLAGS tunes it (-quick for a smoke run). See BENCHMARKS.md.
+# version plugs in here; `make dockerd` first relinks the default ones with the current library);
+# BENCH_DOCKERD_FLAGS tunes it (-quick for a smoke run). See BENCHMARKS.md.
 DOCKERD_LCD ?= $(BUILD)/dockerd/bin/dockerd-lcd
 DOCKERD_STOCK ?= $(BUILD)/dockerd/bin/dockerd-stock
 BENCH_DOCKERD_FLAGS ?= -rounds 3 -growth 5000
 $(BUILD)/dockerdbench: $(wildcard bench/dockerd/*.go) bench/dockerd/go.mod bench/dockerd/go.sum | $(BUILD)
 	cd bench/dockerd && GOFLAGS=-mod=mod go build -o ../../$(BUILD)/dockerdbench .
-bench-dockerd: setup $(BUILD)/dockerdbench
-	[ -x $(DOCKERD_LCD) ] && [ -x $(DOCKERD_STOCK) ] || $(MAKE) --no-print-directory dockerd
+bench-dockerd: setup dockerd $(BUILD)/dockerdbench
 	bash tests/testbed.sh run -- $(BUILD)/dockerdbench -lcd $(DOCKERD_LCD) -stock $(DOCKERD_STOCK) \
 		$(BENCH_DOCKERD_FLAGS) -json $(BUILD)/bench-dockerd.json
 

@@ -196,6 +196,7 @@ func removeDaemonDir(dir string) {
 type procFigures struct {
 	cpu     time.Duration // user + system, all threads, the dead ones included
 	rssKiB  float64
+	anonKiB float64 // RssAnon: what the process allocated, without the binary's pages
 	threads float64
 	fds     float64
 }
@@ -221,6 +222,8 @@ func readProc(pid int) procFigures {
 			line := sc.Text()
 			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
 				p.rssKiB, _ = strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			} else if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+				p.anonKiB, _ = strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
 			} else if v, ok := strings.CutPrefix(line, "Threads:"); ok {
 				p.threads, _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
 			}

@@ -33,8 +33,8 @@ import (
 
 type options struct {
 	rounds, lifecycles, ops, growth, statsSeconds int
-	concurrency, execConcurrency, statsCounts   []int
-	rpcSamples                                  int
+	concurrency, execConcurrency, statsCounts     []int
+	rpcSamples                                    int
 }
 
 // results holds, per daemon name, each figure's value per round.
@@ -141,6 +141,7 @@ func main() {
 	for _, d := range daemons {
 		p := readProc(d.pid())
 		res.add(d.name, "at rest after start: RSS MiB", p.rssKiB/1024)
+		res.add(d.name, "at rest after start: RSS anon MiB", p.anonKiB/1024)
 		res.add(d.name, "at rest after start: descriptors", p.fds)
 		res.add(d.name, "at rest after start: threads", p.threads)
 	}
@@ -171,6 +172,7 @@ func main() {
 	for _, d := range daemons {
 		p := readProc(d.pid())
 		res.add(d.name, "at rest after the rounds: RSS MiB", p.rssKiB/1024)
+		res.add(d.name, "at rest after the rounds: RSS anon MiB", p.anonKiB/1024)
 		res.add(d.name, "at rest after the rounds: descriptors", p.fds)
 		res.add(d.name, "at rest after the rounds: threads", p.threads)
 	}
@@ -184,6 +186,7 @@ func main() {
 			p := readProc(d.pid())
 			label := fmt.Sprintf("after %d more lifecycles", o.growth)
 			res.add(d.name, label+": RSS MiB", p.rssKiB/1024)
+			res.add(d.name, label+": RSS anon MiB", p.anonKiB/1024)
 			res.add(d.name, label+": descriptors", p.fds)
 			res.add(d.name, label+": threads", p.threads)
 			fmt.Fprintf(os.Stderr, "growth: dockerd-%s, %d lifecycles in %.0f s\n", d.name, o.growth, time.Since(start).Seconds())
