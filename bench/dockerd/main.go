@@ -106,6 +106,8 @@ func main() {
 			d.stop()
 		}
 		daemons = nil
+		os.Remove(imageTar)
+		os.Remove(*dir) // only when empty: it may be a directory the caller named
 	}
 	cleanupHook = cleanup
 	sigs := make(chan os.Signal, 1)
