@@ -13,7 +13,7 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: bench all setup lib header example harness demo dockerd containerd test test-lib test-rust test-go test-c test-c-asan test-pkgconfig test-dockerd install clean
+.PHONY: bench bench-dockerd test-bench-dockerd all setup lib header example harness demo dockerd containerd test test-lib test-rust test-go test-c test-c-asan test-pkgconfig test-dockerd install clean
 
 all: lib example harness
 
@@ -150,6 +150,25 @@ bench: setup lib | $(BUILD)
 	cargo build --release --locked --example native_calls
 	cd go && CGO_CFLAGS="$(GO_CGO_CFLAGS)" go build -o ../$(BUILD)/lcdbench ./cmd/lcdbench
 	bash tests/testbed.sh run -- $(BUILD)/lcdbench -drive $(BENCH_FLAGS) -native $(PROFILE_DIR)/examples/native_calls -json $(BUILD)/bench.json
+
+# dockerd-level benchmark (not a test; prints numbers): dockerd-lcd against dockerd-stock through
+# the Engine API with moby's Go client (bench/dockerd), both on one private containerd,
+# alternating in rounds. DOCKERD_LCD / DOCKERD_STOCK name the builds compared (another dockerd
+# version plugs in here; `make dockerd` first relinks the default ones with the current library);
+# BENCH_DOCKERD_FLAGS tunes it (-quick for a smoke run). See BENCHMARKS.md.
+DOCKERD_LCD ?= $(BUILD)/dockerd/bin/dockerd-lcd
+DOCKERD_STOCK ?= $(BUILD)/dockerd/bin/dockerd-stock
+BENCH_DOCKERD_FLAGS ?= -rounds 3 -growth 5000
+$(BUILD)/dockerdbench: $(wildcard bench/dockerd/*.go) bench/dockerd/go.mod bench/dockerd/go.sum | $(BUILD)
+	cd bench/dockerd && GOFLAGS=-mod=mod go build -o ../../$(BUILD)/dockerdbench .
+bench-dockerd: setup dockerd $(BUILD)/dockerdbench
+	bash tests/testbed.sh run -- $(BUILD)/dockerdbench -lcd $(DOCKERD_LCD) -stock $(DOCKERD_STOCK) \
+		$(BENCH_DOCKERD_FLAGS) -json $(BUILD)/bench-dockerd.json
+
+# The benchmark's smoke run (about a minute, so not in `make test`): it must run end to end.
+test-bench-dockerd: $(BUILD)/dockerdbench
+	bash tests/testbed.sh run -- $(BUILD)/dockerdbench -lcd $(DOCKERD_LCD) -stock $(DOCKERD_STOCK) -quick \
+		-json $(BUILD)/bench-dockerd-quick.json
 
 clean:
 	cargo clean
