@@ -836,7 +836,12 @@ enum lcd_status lcd_process_delete_async(const struct lcd_process *process,
 void lcd_process_free(struct lcd_process *process);
 
 // Reads the task's stats (one RPC; a second only when containerd has no sample, to tell a
-// missing task apart).
+// missing task apart). A poller that asks for each of its tasks in turn, once a round (as
+// dockerd's stats collector does), gets from the second round on one request per round: the
+// first ask of a round also fetches the tasks of the client asked in an earlier round, and
+// their asks are answered from those samples, each once, while younger than 100 ms and when
+// no change (start, kill, pause, resume, update, delete) was made to the task through this
+// client since. `lcd_stats_read_unix_nanos` says when each sample was read.
 //
 // Ownership: on success `*out` receives a sample the caller frees with `lcd_stats_free`.
 // Thread-safe. Errors: `LCD_NOT_FOUND` when the task is gone; `LCD_UNKNOWN` "no metrics

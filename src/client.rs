@@ -7,6 +7,7 @@ use crate::containerd::{Containerd, RpcCounts};
 use crate::error::{Error, Result};
 use crate::events::{EventHub, EventStream};
 use crate::identifiers;
+use crate::metrics::StatsRounds;
 
 /// What every handle made from a client shares.
 #[derive(Debug)]
@@ -14,6 +15,7 @@ pub(crate) struct ClientShared {
     pub containerd: Arc<Containerd>,
     pub state_dir: PathBuf,
     pub events: EventHub,
+    pub stats_rounds: StatsRounds,
 }
 
 /// A client of one containerd namespace. Cheap to clone; all clones share one connection and
@@ -55,7 +57,7 @@ impl Client {
         }
         let containerd = Arc::new(Containerd::connect(socket, namespace).await?);
         let events = EventHub::start(containerd.clone());
-        Ok(Client { shared: Arc::new(ClientShared { containerd, state_dir: state_dir.to_path_buf(), events }) })
+        Ok(Client { shared: Arc::new(ClientShared { containerd, state_dir: state_dir.to_path_buf(), events, stats_rounds: StatsRounds::default() }) })
     }
 
     pub fn namespace(&self) -> &str {

@@ -401,9 +401,11 @@ impl Containerd {
             .map_err(|s| Error::from_grpc(&format!("close stdin of {}", process_name(container_id, exec_id)), &s))
     }
 
-    /// The metrics of one task (filter `id==<container id>`).
-    pub async fn metrics(&self, container_id: &str) -> Result<Vec<containerd_client::types::Metric>> {
-        let request = api::MetricsRequest { filters: vec![format!("id=={container_id}")] };
+    /// The metrics of the tasks of `container_ids` (one `id==` filter each, which containerd
+    /// ORs); errors name the first, the one asked for.
+    pub async fn metrics(&self, container_ids: &[&str]) -> Result<Vec<containerd_client::types::Metric>> {
+        let container_id = container_ids.first().copied().unwrap_or_default();
+        let request = api::MetricsRequest { filters: container_ids.iter().map(|id| format!("id=={id}")).collect() };
         self.tasks()
             .metrics(self.request(Rpc::TasksMetrics, request))
             .await

@@ -127,7 +127,7 @@ impl Task {
     /// task is never touched. A failed create returns its error as [`Task::create`] does. A
     /// start cut short by the caller still ends; a task it created is then killed and deleted.
     pub async fn start(&self) -> Result<()> {
-        self.shared.start().await
+        self.changing(self.shared.start()).await
     }
 
     /// Kills every process of the task, waits for its exit, then deletes it (moby's
@@ -135,7 +135,15 @@ impl Task {
     /// stream. Bound it with a cancel token.
     pub async fn force_delete(&self) -> Result<ExitStatus> {
         self.shared.require_created()?;
-        self.shared.kill_and_delete().await
+        self.changing(self.shared.kill_and_delete()).await
+    }
+
+    /// Runs `change` to the task; a stats sample fetched ahead before it ends is not served
+    /// afterwards (see `StatsRounds`), whether the change succeeded or not.
+    async fn changing<T>(&self, change: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        let outcome = change.await;
+        self.shared.container.client.stats_rounds.changed(&self.shared.container.id);
+        outcome
     }
 
     pub fn container_id(&self) -> &str {
@@ -154,7 +162,7 @@ impl Task {
 
     /// Sends `signal` to the task's init process. One RPC (Tasks.Kill).
     pub async fn kill(&self, signal: u32) -> Result<()> {
-        self.shared.kill(signal).await
+        self.changing(self.shared.kill(signal)).await
     }
 
     /// The task's state. One RPC (Tasks.Get).
@@ -185,13 +193,13 @@ impl Task {
     /// Freezes every process of the task. One RPC (Tasks.Pause).
     pub async fn pause(&self) -> Result<()> {
         self.shared.require_created()?;
-        self.shared.container.client.containerd.pause(&self.shared.container.id).await
+        self.changing(self.shared.container.client.containerd.pause(&self.shared.container.id)).await
     }
 
     /// Thaws the task. One RPC (Tasks.Resume).
     pub async fn resume(&self) -> Result<()> {
         self.shared.require_created()?;
-        self.shared.container.client.containerd.resume(&self.shared.container.id).await
+        self.changing(self.shared.container.client.containerd.resume(&self.shared.container.id)).await
     }
 
     /// The task's processes with their info payloads, exactly as containerd sent them. One RPC
@@ -209,7 +217,7 @@ impl Task {
         serde_json::from_slice::<serde::de::IgnoredAny>(resources_json)
             .map_err(|e| Error::invalid_argument(format!("resources are not a valid LinuxResources JSON document: {e}")))?;
         let resources = Any { type_url: RESOURCES_TYPE_URL.to_owned(), value: resources_json.to_vec() };
-        self.shared.container.client.containerd.update_task(&self.shared.container.id, resources).await
+        self.changing(self.shared.container.client.containerd.update_task(&self.shared.container.id, resources)).await
     }
 
     /// Adds a process to the task from a runtime-spec `Process` JSON document (sent as it is),
@@ -232,6 +240,6 @@ impl Task {
     /// (Tasks.Delete). A task that is still running is refused (failed precondition).
     pub async fn delete(&self) -> Result<ExitStatus> {
         self.shared.require_created()?;
-        self.shared.delete_in_containerd().await
+        self.changing(self.shared.delete_in_containerd()).await
     }
 }
