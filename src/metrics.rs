@@ -12,7 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use containerd_client::types::Metric;
 use prost::Message;
+use tokio::sync::watch;
 
+use crate::containerd::Containerd;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::system_time;
 use crate::task::Task;
@@ -166,10 +168,12 @@ const POLLED_FOR: Duration = Duration::from_secs(3);
 /// tasks in turn, once a round. The first ask of a round fetches, in the same Tasks.Metrics
 /// request (containerd ORs its `id==` filters), the tasks asked in an earlier round but not yet
 /// in this one; their asks in this round are answered from those samples, each once and only
-/// while younger than [`SAMPLE_MAX_AGE`]. A change made through this client (start, kill,
-/// pause, resume, update, delete) discards a sample taken before it, so it shows in the next.
-/// One request per round instead of one per task: containerd reads the same cgroups, with half
-/// its CPU and almost none of the client's (BENCHMARKS.md).
+/// while younger than [`SAMPLE_MAX_AGE`]. An ask for a task whose sample is being fetched by
+/// another ask waits for that request instead of sending its own, so concurrent asks (`docker
+/// stats --no-stream` over many containers) share one request too. A change made through this
+/// client (start, kill, pause, resume, update, delete) discards a sample taken before it, so it
+/// shows in the next. One request per round instead of one per task: containerd reads the same
+/// cgroups with about half its CPU and almost none of the client's (BENCHMARKS.md).
 #[derive(Debug, Default)]
 pub(crate) struct StatsRounds {
     state: Mutex<RoundsState>,
@@ -181,60 +185,90 @@ struct RoundsState {
     asked: HashMap<String, Instant>,
     /// Samples fetched ahead, with when their request was sent.
     ahead: HashMap<String, (Instant, Metric)>,
+    /// Tasks whose sample a request in flight is fetching: its end (the sender's drop) wakes
+    /// the asks waiting for it.
+    fetching: HashMap<String, (u64, watch::Receiver<()>)>,
     /// When a change was last made to each task, kept for [`SAMPLE_MAX_AGE`].
     changed: HashMap<String, Instant>,
+    next_request: u64,
+}
+
+/// What an ask for a task's stats does.
+enum Ask<'a> {
+    /// Its sample, fetched ahead.
+    Served(Metric),
+    /// Wait for the request in flight that fetches its sample.
+    Wait(watch::Receiver<()>),
+    /// Send this request, for it and the other tasks of the round.
+    Fetch(RoundRequest<'a>),
+}
+
+/// A request in flight for several tasks' samples. Dropped (done, failed or cancelled), it
+/// stops being in flight, which wakes the asks waiting for it.
+struct RoundRequest<'a> {
+    rounds: &'a StatsRounds,
+    number: u64,
+    ids: Vec<String>,
+    sent: Instant,
+    _done: watch::Sender<()>,
+}
+
+impl Drop for RoundRequest<'_> {
+    fn drop(&mut self) {
+        let mut state = self.rounds.lock();
+        for id in &self.ids {
+            if state.fetching.get(id).is_some_and(|(number, _)| *number == self.number) {
+                state.fetching.remove(id);
+            }
+        }
+    }
 }
 
 impl StatsRounds {
     fn lock(&self) -> std::sync::MutexGuard<'_, RoundsState> {
         // The state is only maps of samples: after a panic elsewhere it is still consistent.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Records the ask for `id` and takes its sample fetched ahead, if one is young enough and
-    /// no change was made to the task since.
-    fn take(&self, id: &str, now: Instant) -> Option<Metric> {
+    /// Records an ask for `id` and says how to answer it.
+    fn ask(&self, id: &str, now: Instant) -> Ask<'_> {
         let mut state = self.lock();
         state.asked.insert(id.to_owned(), now);
-        let (sent, metric) = state.ahead.remove(id)?;
-        let changed_since = state
-            .changed
-            .get(id)
-            .is_some_and(|&changed| changed >= sent);
-        (now.saturating_duration_since(sent) <= SAMPLE_MAX_AGE && !changed_since).then_some(metric)
-    }
-
-    /// The other tasks to fetch with `id`'s sample: asked in an earlier round, not in this one.
-    /// Forgets tasks no longer polled and what is too old to matter.
-    fn companions(&self, id: &str, now: Instant) -> Vec<String> {
-        let mut state = self.lock();
+        if let Some(metric) = state.take_ahead(id, now) {
+            return Ask::Served(metric);
+        }
+        if let Some((_, done)) = state.fetching.get(id) {
+            return Ask::Wait(done.clone());
+        }
         let young = |at: &Instant| now.saturating_duration_since(*at) <= SAMPLE_MAX_AGE;
-        state
-            .asked
-            .retain(|_, at| now.saturating_duration_since(*at) <= POLLED_FOR);
+        state.asked.retain(|_, at| now.saturating_duration_since(*at) <= POLLED_FOR);
         state.ahead.retain(|_, (sent, _)| young(sent));
         state.changed.retain(|_, at| young(at));
-        let state = &*state;
-        state
-            .asked
-            .iter()
-            .filter(|(other, at)| {
-                other.as_str() != id
-                    && now.saturating_duration_since(**at) >= ROUND_GAP
-                    && !state.ahead.contains_key(*other)
-            })
-            .map(|(other, _)| other.clone())
-            .collect()
+        let mut ids = vec![id.to_owned()];
+        ids.extend(
+            state
+                .asked
+                .iter()
+                .filter(|(other, at)| {
+                    other.as_str() != id
+                        && now.saturating_duration_since(**at) >= ROUND_GAP
+                        && !state.ahead.contains_key(*other)
+                        && !state.fetching.contains_key(*other)
+                })
+                .map(|(other, _)| other.clone()),
+        );
+        let (done, waiting) = watch::channel(());
+        let number = state.next_request;
+        state.next_request += 1;
+        for id in &ids {
+            state.fetching.insert(id.clone(), (number, waiting.clone()));
+        }
+        Ask::Fetch(RoundRequest { rounds: self, number, ids, sent: now, _done: done })
     }
 
-    /// Keeps the samples fetched ahead by a request sent at `sent`.
-    fn keep(&self, sent: Instant, metrics: Vec<Metric>) {
-        let mut state = self.lock();
-        for metric in metrics {
-            state.ahead.insert(metric.id.clone(), (sent, metric));
-        }
+    /// After a wait: the sample the awaited request fetched, if it did.
+    fn take(&self, id: &str) -> Option<Metric> {
+        self.lock().take_ahead(id, Instant::now())
     }
 
     /// A change is being made to task `id`: a sample taken before it must not be served.
@@ -245,6 +279,35 @@ impl StatsRounds {
     }
 }
 
+impl RoundsState {
+    /// Takes `id`'s sample fetched ahead if it is young enough and no change was made to the
+    /// task since its request was sent.
+    fn take_ahead(&mut self, id: &str, now: Instant) -> Option<Metric> {
+        let (sent, metric) = self.ahead.remove(id)?;
+        let changed_since = self.changed.get(id).is_some_and(|&changed| changed >= sent);
+        (now.saturating_duration_since(sent) <= SAMPLE_MAX_AGE && !changed_since).then_some(metric)
+    }
+}
+
+impl RoundRequest<'_> {
+    /// Sends the request; keeps the other tasks' samples for their asks and returns `id`'s.
+    async fn send(self, containerd: &Containerd, id: &str) -> Result<Option<Metric>> {
+        let ids: Vec<&str> = self.ids.iter().map(String::as_str).collect();
+        let metrics = containerd.metrics(&ids).await?;
+        let mut mine = None;
+        let mut state = self.rounds.lock();
+        for metric in metrics {
+            if metric.id == id && mine.is_none() {
+                mine = Some(metric);
+            } else {
+                state.ahead.insert(metric.id.clone(), (self.sent, metric));
+            }
+        }
+        Ok(mine)
+        // Dropping `self` (after the lock) ends the request and wakes its waiters.
+    }
+}
+
 impl Task {
     /// The task's current stats. One RPC (Tasks.Metrics filtered on the container id), or
     /// none when a sample of it came with another task's request of this round (see
@@ -252,43 +315,27 @@ impl Task {
     /// missing task (not found) from an empty answer, as moby's client does.
     pub async fn stats(&self) -> Result<Stats> {
         let client = &self.shared.container.client;
-        let (containerd, rounds) = (&client.containerd, &client.stats_rounds);
-        let id = &self.shared.container.id;
-        let now = Instant::now();
-        let metric = match rounds.take(id, now) {
-            Some(metric) => Some(metric),
-            None => {
-                let companions = rounds.companions(id, now);
-                let ids: Vec<&str> = std::iter::once(id.as_str())
-                    .chain(companions.iter().map(String::as_str))
-                    .collect();
-                let (mut mine, mut others) = (None, Vec::new());
-                for metric in containerd.metrics(&ids).await? {
-                    if metric.id == *id && mine.is_none() {
-                        mine = Some(metric);
-                    } else {
-                        others.push(metric);
-                    }
+        let (containerd, rounds) = (&*client.containerd, &client.stats_rounds);
+        let id = self.shared.container.id.as_str();
+        let metric = match rounds.ask(id, Instant::now()) {
+            Ask::Served(metric) => Some(metric),
+            Ask::Fetch(request) => request.send(containerd, id).await?,
+            Ask::Wait(mut done) => {
+                // Err once the request in flight has ended, whichever way.
+                let _ = done.changed().await;
+                match rounds.take(id) {
+                    Some(metric) => Some(metric),
+                    None => containerd.metrics(&[id]).await?.into_iter().next(),
                 }
-                rounds.keep(now, others);
-                mine
             }
         };
         let Some(metric) = metric else {
             containerd.get_process(id, "").await?;
-            return Err(Error::new(
-                ErrorKind::Unknown,
-                format!("get metrics of task of container {id}: no metrics received"),
-            ));
+            return Err(Error::new(ErrorKind::Unknown, format!("get metrics of task of container {id}: no metrics received")));
         };
         let data = metric.data.unwrap_or_default();
         let figures = decode_figures(&data.type_url, &data.value)?;
-        Ok(Stats {
-            read: system_time(metric.timestamp.as_ref()),
-            type_url: data.type_url,
-            payload: data.value,
-            figures,
-        })
+        Ok(Stats { read: system_time(metric.timestamp.as_ref()), type_url: data.type_url, payload: data.value, figures })
     }
 }
 

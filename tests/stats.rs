@@ -118,6 +118,22 @@ fn a_stats_round_after_the_first_takes_one_request_for_every_task() {
 }
 
 #[test]
+fn concurrent_asks_of_a_later_round_share_one_request() {
+    let client = client("stats-concurrent");
+    let tasks = three_tasks_with_their_own_limits(&client, "together");
+    stats_round(&client, &tasks);
+    std::thread::sleep(Duration::from_millis(700));
+    let before = client.rpc_counts().get(Rpc::TasksMetrics);
+    std::thread::scope(|scope| {
+        for (task, limit, _) in &tasks {
+            scope.spawn(move || assert_eq!(run(task.stats()).unwrap().figures.memory_limit_bytes, *limit));
+        }
+    });
+    assert_eq!(client.rpc_counts().get(Rpc::TasksMetrics) - before, 1, "asks at once wait for the request in flight");
+    remove_tasks(tasks);
+}
+
+#[test]
 fn a_change_in_a_stats_round_or_an_old_sample_gets_a_fresh_sample() {
     let client = client("stats-fresh");
     let tasks = three_tasks_with_their_own_limits(&client, "fresh");
