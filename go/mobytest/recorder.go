@@ -64,23 +64,51 @@ func (r *Recorder) WaitFor(t *testing.T, id, typ, processID string) []Event {
 // Capture is what dockerd's stdio callback does in miniature: copy the output, write Stdin
 // and close it, and make Wait return once everything was copied.
 type Capture struct {
-	Stdin          []byte
-	Stdout, Stderr bytes.Buffer
-	wg             sync.WaitGroup
+	Stdin []byte
+	// CloseStdinAfterEcho holds stdin open until Stdin came back on stdout (a process such as
+	// cat). moby's client closes the process's stdin (CloseIO) at once when the caller closes
+	// it, and the shim may not have copied what was written into the FIFO yet: that input is
+	// then lost, now and then (its race, not ours). Waiting for the echo keeps a comparison
+	// with moby's client independent of that race.
+	CloseStdinAfterEcho bool
+	Stdout, Stderr      bytes.Buffer
+	wg                  sync.WaitGroup
+	echoed              chan struct{}
+}
+
+// echoWatcher writes to a buffer and closes echoed once it holds want bytes.
+type echoWatcher struct {
+	dst    *bytes.Buffer
+	want   int
+	echoed chan struct{}
+}
+
+func (w *echoWatcher) Write(p []byte) (int, error) {
+	n, err := w.dst.Write(p)
+	if w.echoed != nil && w.dst.Len() >= w.want {
+		close(w.echoed)
+		w.echoed = nil
+	}
+	return n, err
 }
 
 // Attach starts copying from the process's output pipes and writing its input (nil ones are
 // skipped).
 func (c *Capture) Attach(stdout, stderr io.Reader, stdin io.WriteCloser) {
+	var stdoutDst io.Writer = &c.Stdout
+	if c.CloseStdinAfterEcho {
+		c.echoed = make(chan struct{})
+		stdoutDst = &echoWatcher{dst: &c.Stdout, want: len(c.Stdin), echoed: c.echoed}
+	}
 	for _, pair := range []struct {
 		r   io.Reader
-		dst *bytes.Buffer
-	}{{stdout, &c.Stdout}, {stderr, &c.Stderr}} {
+		dst io.Writer
+	}{{stdout, stdoutDst}, {stderr, &c.Stderr}} {
 		if pair.r == nil {
 			continue
 		}
 		c.wg.Add(1)
-		go func(r io.Reader, dst *bytes.Buffer) {
+		go func(r io.Reader, dst io.Writer) {
 			defer c.wg.Done()
 			_, _ = io.Copy(dst, r)
 		}(pair.r, pair.dst)
@@ -88,6 +116,12 @@ func (c *Capture) Attach(stdout, stderr io.Reader, stdin io.WriteCloser) {
 	if stdin != nil {
 		go func() {
 			_, _ = stdin.Write(c.Stdin)
+			if c.echoed != nil {
+				select {
+				case <-c.echoed:
+				case <-time.After(10 * time.Second): // no echo: close anyway, the comparison shows it
+				}
+			}
 			_ = stdin.Close() // moby: closing the writer closes the process's stdin
 		}()
 	}

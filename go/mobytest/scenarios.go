@@ -139,7 +139,7 @@ func RunScenarios(t *testing.T, name string, newClient NewClientFunc) (Observati
 	}
 	obs.StatusWhileRunning, _ = task.Status(ctx)
 	before = RPCCounts(t)
-	execOut := &Capture{Stdin: []byte("ping\n")}
+	execOut := &Capture{Stdin: []byte("ping\n"), CloseStdinAfterEcho: true}
 	proc, err := task.Exec(ctx, "e1", &specs.Process{Args: []string{"cat"}, Cwd: "/", Env: []string{"PATH=/bin"}}, true, execOut)
 	if err != nil {
 		t.Fatal(err)
