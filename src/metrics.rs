@@ -272,10 +272,16 @@ impl StatsRounds {
     }
 
     /// A change is being made to task `id`: a sample taken before it must not be served.
+    /// Only tasks asked for are remembered (only their samples are fetched ahead), and only
+    /// for [`SAMPLE_MAX_AGE`]: a client that never asks for stats keeps nothing.
     pub(crate) fn changed(&self, id: &str) {
         let mut state = self.lock();
-        state.ahead.remove(id);
-        state.changed.insert(id.to_owned(), Instant::now());
+        let now = Instant::now();
+        state.changed.retain(|_, at| now.saturating_duration_since(*at) <= SAMPLE_MAX_AGE);
+        if state.asked.contains_key(id) {
+            state.ahead.remove(id);
+            state.changed.insert(id.to_owned(), now);
+        }
     }
 }
 
