@@ -283,7 +283,7 @@ fn unpack_checked(reader: impl Read, target: &Path) -> Result<()> {
         if path.components().any(|c| matches!(c, Component::ParentDir | Component::RootDir | Component::Prefix(_))) {
             return Err(Error::invalid_argument(format!(
                 "checkpoint archive entry {} would land outside the directory",
-                path.display()
+                crate::identifiers::shorten_path(&path)
             )));
         }
         entry.unpack_in(target).map_err(|e| Error::io("unpack checkpoint entry into", target, e))?;

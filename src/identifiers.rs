@@ -12,13 +12,27 @@ const MAX_LENGTH: usize = 76;
 /// recognise it, while a 64 MiB id still gives a short message.
 pub const QUOTED_INPUT_MAX: usize = 64;
 
+/// At most this many bytes of a path are repeated in an error message: PATH_MAX, so that every
+/// path the kernel accepts is quoted whole (a bundle or FIFO path is usually longer than
+/// [`QUOTED_INPUT_MAX`]), while a caller's 64 MiB state directory still gives a bounded message.
+pub(crate) const QUOTED_PATH_MAX: usize = libc::PATH_MAX as usize;
+
 /// The first [`QUOTED_INPUT_MAX`] bytes of `input` (cut at a character boundary), followed by
 /// "… (N bytes)" when there is more: the one way an error message repeats a caller's input.
 pub fn shorten(input: &str) -> std::borrow::Cow<'_, str> {
-    if input.len() <= QUOTED_INPUT_MAX {
+    shorten_to(input, QUOTED_INPUT_MAX)
+}
+
+/// `path` as [`shorten`] gives it, at most [`QUOTED_PATH_MAX`] bytes of it.
+pub fn shorten_path(path: &std::path::Path) -> String {
+    shorten_to(&path.to_string_lossy(), QUOTED_PATH_MAX).into_owned()
+}
+
+fn shorten_to(input: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if input.len() <= max {
         return input.into();
     }
-    let mut end = QUOTED_INPUT_MAX;
+    let mut end = max;
     while !input.is_char_boundary(end) {
         end -= 1;
     }
@@ -88,6 +102,10 @@ mod tests {
         }
         assert_eq!(quote("abc"), "\"abc\"");
         assert_eq!(shorten(&"é".repeat(40)), format!("{}… (80 bytes)", "é".repeat(32)));
+        let real_path = format!("/{}", "p".repeat(QUOTED_PATH_MAX - 1));
+        assert_eq!(shorten_path(real_path.as_ref()), real_path, "a path the kernel accepts is quoted whole");
+        let huge_path = format!("/{}", "p".repeat(1 << 20));
+        assert_eq!(shorten_path(huge_path.as_ref()), format!("{}… ({} bytes)", &huge_path[..QUOTED_PATH_MAX], huge_path.len()));
     }
 
     #[test]

@@ -129,3 +129,35 @@ fn a_user_namespace_mapping_root_to_uid_4294967295_is_invalid_argument_and_makes
     assert!(dir_entries(&state_dir(client.namespace())).is_empty(), "no bundle made");
     assert_eq!(run(Container::load(&client, "maxuid")).unwrap_err().kind(), ErrorKind::NotFound, "no containerd record");
 }
+
+/// A path is caller input too (the state directory, a checkpoint directory): an error about
+/// one quotes at most a bounded part of it, however long the caller made it.
+#[test]
+fn errors_about_a_huge_path_quote_a_bounded_part_of_it() {
+    fn assert_bounded(err: &libcontainerd::Error, input_len: usize, what: &str) {
+        let message = err.to_string();
+        assert!(
+            message.len() <= 4096 + 256,
+            "{what}: a {input_len}-byte path gave a {}-byte message: {}…",
+            message.len(),
+            &message[..200.min(message.len())]
+        );
+        assert!(message.contains(&format!("({input_len} bytes)")), "{what}: the message says how long the path was: {}…", &message[..300.min(message.len())]);
+    }
+    let huge_name = "x".repeat(8 << 20);
+
+    let ns = namespace("hugestate");
+    let huge_state = format!("/tmp/{huge_name}");
+    let huge_client = run(Client::connect(&testbed().socket, &ns, huge_state.as_ref())).expect("connect only stores the state directory");
+    let err = create_container(&huge_client, "bundle", &["true"], false).unwrap_err();
+    assert_bounded(&err, huge_state.len() + "/bundle".len(), "bundle directory under a huge state directory");
+    assert_eq!(run(Container::load(&huge_client, "bundle")).unwrap_err().kind(), ErrorKind::NotFound, "no containerd record");
+
+    let client = client("hugecheckpoint");
+    let container = create_container(&client, "restored", &["true"], false).unwrap();
+    for dir in [format!("relative/{huge_name}"), format!("/tmp/{huge_name}")] {
+        let err = run(Task::create_from_checkpoint(&container, false, dir.as_ref())).unwrap_err();
+        assert_bounded(&err, dir.len(), "restore from a huge checkpoint directory");
+    }
+    run(container.delete()).unwrap();
+}
