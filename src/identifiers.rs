@@ -39,6 +39,27 @@ fn shorten_to(input: &str, max: usize) -> std::borrow::Cow<'_, str> {
     format!("{}… ({} bytes)", &input[..end], input.len()).into()
 }
 
+/// serde_json's text of a refused JSON document, which repeats a string of the input whole
+/// (`invalid type: string "…", expected …`, whatever its length): when it is longer than twice
+/// [`QUOTED_INPUT_MAX`], its first and last [`QUOTED_INPUT_MAX`] bytes (what is wrong, then what
+/// was expected and where), the middle left out. Used for every JSON document the library reads
+/// with serde_json.
+pub(crate) fn json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    if text.len() <= 2 * QUOTED_INPUT_MAX {
+        return text;
+    }
+    let mut head = QUOTED_INPUT_MAX;
+    while !text.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = text.len() - QUOTED_INPUT_MAX;
+    while !text.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!("{}… ({} bytes left out) …{}", &text[..head], tail - head, &text[tail..])
+}
+
 /// `input` quoted as a Rust/Go string literal, at most [`QUOTED_INPUT_MAX`] bytes of it.
 pub fn quote(input: &str) -> String {
     if input.len() <= QUOTED_INPUT_MAX {
@@ -106,6 +127,20 @@ mod tests {
         assert_eq!(shorten_path(real_path.as_ref()), real_path, "a path the kernel accepts is quoted whole");
         let huge_path = format!("/{}", "p".repeat(1 << 20));
         assert_eq!(shorten_path(huge_path.as_ref()), format!("{}… ({} bytes)", &huge_path[..QUOTED_PATH_MAX], huge_path.len()));
+    }
+
+    /// serde_json repeats a refused string whole: its text is cut in the middle, keeping what
+    /// is wrong, what was expected and where.
+    #[test]
+    fn json_errors_keep_both_ends_and_leave_out_the_middle() {
+        let huge = format!("[\"{}\"]", "é".repeat(1 << 20));
+        let e = serde_json::from_str::<Vec<u32>>(&huge).unwrap_err();
+        let text = json_error(&e);
+        assert!(text.len() <= 2 * QUOTED_INPUT_MAX + 40, "{} bytes: {text}", text.len());
+        assert!(text.starts_with("invalid type: string \"éé"), "{text}");
+        assert!(text.ends_with(&format!("expected u32 at line 1 column {}", 2 + 2 * (1 << 20) + 1)), "{text}");
+        let short = serde_json::from_str::<Vec<u32>>("[true]").unwrap_err();
+        assert_eq!(json_error(&short), short.to_string());
     }
 
     #[test]

@@ -523,6 +523,7 @@ impl ProcessShared {
 
 /// What the library reads of a runtime-spec `Process` document.
 #[derive(Deserialize)]
+#[serde(expecting = "a process JSON object")]
 struct ProcessSpecFields {
     #[serde(default, deserialize_with = "terminal_flag")]
     terminal: bool,
@@ -554,7 +555,7 @@ fn terminal_flag<'de, D: serde::Deserializer<'de>>(deserializer: D) -> std::resu
 /// document itself goes to containerd as it is). Public for the fuzz targets (fuzz/).
 pub fn process_spec_terminal(spec_json: &[u8]) -> Result<bool> {
     let fields: ProcessSpecFields = serde_json::from_slice(spec_json)
-        .map_err(|e| Error::invalid_argument(format!("process spec is not a valid OCI process JSON document: {e}")))?;
+        .map_err(|e| Error::invalid_argument(format!("process spec is not a valid OCI process JSON document: {}", identifiers::json_error(&e))))?;
     Ok(fields.terminal)
 }
 

@@ -239,6 +239,6 @@ impl Task {
 /// Public for the fuzz targets (fuzz/).
 pub fn check_resources_json(resources_json: &[u8]) -> Result<()> {
     serde_json::from_slice::<serde::de::IgnoredAny>(resources_json)
-        .map_err(|e| Error::invalid_argument(format!("resources are not a valid LinuxResources JSON document: {e}")))?;
+        .map_err(|e| Error::invalid_argument(format!("resources are not a valid LinuxResources JSON document: {}", crate::identifiers::json_error(&e))))?;
     Ok(())
 }

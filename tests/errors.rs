@@ -162,20 +162,24 @@ fn errors_about_a_huge_path_quote_a_bounded_part_of_it() {
     run(container.delete()).unwrap();
 }
 
-/// A process spec whose `terminal` is a huge string: the refusal names the problem without
-/// repeating the whole string.
+/// A process spec whose `terminal` is a huge string, or that is one huge string: the refusal
+/// names the problem without repeating the whole string.
 #[test]
 fn a_refused_process_spec_quotes_a_bounded_part_of_it() {
     let client = client("hugeprocess");
     let container = create_container(&client, "execs", &["sleep", "1000"], false).unwrap();
     let task = run(Task::create(&container, false)).unwrap();
     run(task.start()).unwrap();
-    let huge = format!(r#"{{"args":["true"],"cwd":"/","terminal":"{}"}}"#, "t".repeat(8 << 20));
-    let err = run(task.exec("huge", huge.as_bytes(), false)).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{}", &err.to_string()[..300.min(err.to_string().len())]);
-    let message = err.to_string();
-    assert!(message.len() <= 512, "a {}-byte process spec gave a {}-byte message: {}…", huge.len(), message.len(), &message[..300]);
-    assert!(message.contains("terminal") || message.contains("boolean"), "the message says what is wrong: {message}");
+    let huge_terminal = format!(r#"{{"args":["true"],"cwd":"/","terminal":"{}"}}"#, "t".repeat(8 << 20));
+    // Found by the process_json fuzz target: a document that is one string, not an object.
+    let huge_string = format!(r#""{}""#, "s".repeat(8 << 20));
+    for (huge, what) in [(huge_terminal, "boolean"), (huge_string, "object")] {
+        let err = run(task.exec("huge", huge.as_bytes(), false)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{}", &err.to_string()[..300.min(err.to_string().len())]);
+        let message = err.to_string();
+        assert!(message.len() <= 512, "a {}-byte process spec gave a {}-byte message: {}…", huge.len(), message.len(), &message[..300]);
+        assert!(message.contains(what), "the message says what is wrong: {message}");
+    }
     assert_eq!(dir_entries(container.bundle_dir()).iter().filter(|e| e.starts_with("huge")).count(), 0, "no fifo of the refused exec");
     run(task.kill(libc::SIGKILL as u32)).unwrap();
     run(task.wait()).unwrap();
