@@ -226,7 +226,7 @@ impl FifoSet {
             if let Some(held) = paths.iter().find(|p| claimed.contains(p)) {
                 return Err(Error::new(
                     ErrorKind::AlreadyExists,
-                    format!("create fifo {}: in use by another process of this container", held.display()),
+                    format!("create fifo {}: in use by another process of this container", crate::identifiers::shorten_path(held)),
                 ));
             }
             claimed.extend(paths.iter().cloned());
@@ -329,7 +329,7 @@ fn make_fifo(path: &Path) -> Result<bool> {
         Ok(()) => Ok(true),
         Err(nix::errno::Errno::EEXIST) => match fs::symlink_metadata(path) {
             Ok(m) if m.file_type().is_fifo() => Ok(false),
-            Ok(_) => Err(Error::new(ErrorKind::AlreadyExists, format!("create fifo {}: exists and is not a fifo", path.display()))),
+            Ok(_) => Err(Error::new(ErrorKind::AlreadyExists, format!("create fifo {}: exists and is not a fifo", crate::identifiers::shorten_path(path)))),
             Err(e) => Err(Error::io("create fifo", path, e)),
         },
         Err(e) => Err(Error::io("create fifo", path, e.into())),

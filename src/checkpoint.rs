@@ -79,7 +79,7 @@ impl Task {
     /// a bad checkpoint shows at [`Task::start`], which then deletes the task as usual.
     pub async fn create_from_checkpoint(container: &Container, with_stdin: bool, dir: &Path) -> Result<Task> {
         if !dir.is_absolute() {
-            return Err(Error::invalid_argument(format!("checkpoint directory {} is not absolute", dir.display())));
+            return Err(Error::invalid_argument(format!("checkpoint directory {} is not absolute", crate::identifiers::shorten(&dir.to_string_lossy()))));
         }
         let containerd = &container.shared.client.containerd;
         let lease = Lease::create(containerd, "restore").await?;

@@ -273,7 +273,9 @@ fn staging_dir_for(dir: &Path) -> Result<PathBuf> {
     Ok(staging)
 }
 
-fn unpack_checked(reader: impl Read, target: &Path) -> Result<()> {
+/// Unpacks a checkpoint tar stream into `target`, refusing entries that would land outside it.
+/// Public for the fuzz targets (fuzz/).
+pub fn unpack_checked(reader: impl Read, target: &Path) -> Result<()> {
     let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);
     let bad = |e: io::Error| Error::invalid_argument(format!("checkpoint archive is not a valid tar: {e}"));
@@ -283,7 +285,7 @@ fn unpack_checked(reader: impl Read, target: &Path) -> Result<()> {
         if path.components().any(|c| matches!(c, Component::ParentDir | Component::RootDir | Component::Prefix(_))) {
             return Err(Error::invalid_argument(format!(
                 "checkpoint archive entry {} would land outside the directory",
-                path.display()
+                crate::identifiers::shorten_path(&path)
             )));
         }
         entry.unpack_in(target).map_err(|e| Error::io("unpack checkpoint entry into", target, e))?;

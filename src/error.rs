@@ -88,7 +88,9 @@ impl Error {
         Error::new(ErrorKind::DeadlineExceeded, "context deadline exceeded").context("operation timed out")
     }
 
-    /// A filesystem error, with what was being done and on which path.
+    /// A filesystem error, with what was being done and on which path (at most
+    /// [`QUOTED_PATH_MAX`](crate::identifiers::QUOTED_PATH_MAX) bytes of it: paths come from
+    /// callers too).
     pub fn io(action: &str, path: &std::path::Path, err: std::io::Error) -> Self {
         let kind = match err.kind() {
             std::io::ErrorKind::NotFound => ErrorKind::NotFound,
@@ -96,7 +98,7 @@ impl Error {
             std::io::ErrorKind::InvalidInput => ErrorKind::InvalidArgument,
             _ => ErrorKind::Internal,
         };
-        Error::new(kind, format!("{action} {}: {err}", path.display()))
+        Error::new(kind, format!("{action} {}: {err}", crate::identifiers::shorten_path(path)))
     }
 
     /// A failed containerd call: gRPC status mapped to the class, the server's text kept word

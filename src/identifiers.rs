@@ -12,17 +12,52 @@ const MAX_LENGTH: usize = 76;
 /// recognise it, while a 64 MiB id still gives a short message.
 pub const QUOTED_INPUT_MAX: usize = 64;
 
+/// At most this many bytes of a path are repeated in an error message: PATH_MAX, so that every
+/// path the kernel accepts is quoted whole (a bundle or FIFO path is usually longer than
+/// [`QUOTED_INPUT_MAX`]), while a caller's 64 MiB state directory still gives a bounded message.
+pub(crate) const QUOTED_PATH_MAX: usize = libc::PATH_MAX as usize;
+
 /// The first [`QUOTED_INPUT_MAX`] bytes of `input` (cut at a character boundary), followed by
 /// "… (N bytes)" when there is more: the one way an error message repeats a caller's input.
 pub fn shorten(input: &str) -> std::borrow::Cow<'_, str> {
-    if input.len() <= QUOTED_INPUT_MAX {
+    shorten_to(input, QUOTED_INPUT_MAX)
+}
+
+/// `path` as [`shorten`] gives it, at most [`QUOTED_PATH_MAX`] bytes of it.
+pub fn shorten_path(path: &std::path::Path) -> String {
+    shorten_to(&path.to_string_lossy(), QUOTED_PATH_MAX).into_owned()
+}
+
+fn shorten_to(input: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if input.len() <= max {
         return input.into();
     }
-    let mut end = QUOTED_INPUT_MAX;
+    let mut end = max;
     while !input.is_char_boundary(end) {
         end -= 1;
     }
     format!("{}… ({} bytes)", &input[..end], input.len()).into()
+}
+
+/// serde_json's text of a refused JSON document, which repeats a string of the input whole
+/// (`invalid type: string "…", expected …`, whatever its length): when it is longer than twice
+/// [`QUOTED_INPUT_MAX`], its first and last [`QUOTED_INPUT_MAX`] bytes (what is wrong, then what
+/// was expected and where), the middle left out. Used for every JSON document the library reads
+/// with serde_json.
+pub(crate) fn json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    if text.len() <= 2 * QUOTED_INPUT_MAX {
+        return text;
+    }
+    let mut head = QUOTED_INPUT_MAX;
+    while !text.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = text.len() - QUOTED_INPUT_MAX;
+    while !text.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!("{}… ({} bytes left out) …{}", &text[..head], tail - head, &text[tail..])
 }
 
 /// `input` quoted as a Rust/Go string literal, at most [`QUOTED_INPUT_MAX`] bytes of it.
@@ -88,6 +123,24 @@ mod tests {
         }
         assert_eq!(quote("abc"), "\"abc\"");
         assert_eq!(shorten(&"é".repeat(40)), format!("{}… (80 bytes)", "é".repeat(32)));
+        let real_path = format!("/{}", "p".repeat(QUOTED_PATH_MAX - 1));
+        assert_eq!(shorten_path(real_path.as_ref()), real_path, "a path the kernel accepts is quoted whole");
+        let huge_path = format!("/{}", "p".repeat(1 << 20));
+        assert_eq!(shorten_path(huge_path.as_ref()), format!("{}… ({} bytes)", &huge_path[..QUOTED_PATH_MAX], huge_path.len()));
+    }
+
+    /// serde_json repeats a refused string whole: its text is cut in the middle, keeping what
+    /// is wrong, what was expected and where.
+    #[test]
+    fn json_errors_keep_both_ends_and_leave_out_the_middle() {
+        let huge = format!("[\"{}\"]", "é".repeat(1 << 20));
+        let e = serde_json::from_str::<Vec<u32>>(&huge).unwrap_err();
+        let text = json_error(&e);
+        assert!(text.len() <= 2 * QUOTED_INPUT_MAX + 40, "{} bytes: {text}", text.len());
+        assert!(text.starts_with("invalid type: string \"éé"), "{text}");
+        assert!(text.ends_with(&format!("expected u32 at line 1 column {}", 2 + 2 * (1 << 20) + 1)), "{text}");
+        let short = serde_json::from_str::<Vec<u32>>("[true]").unwrap_err();
+        assert_eq!(json_error(&short), short.to_string());
     }
 
     #[test]

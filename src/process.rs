@@ -523,9 +523,40 @@ impl ProcessShared {
 
 /// What the library reads of a runtime-spec `Process` document.
 #[derive(Deserialize)]
+#[serde(expecting = "a process JSON object")]
 struct ProcessSpecFields {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "terminal_flag")]
     terminal: bool,
+}
+
+/// `terminal` as a boolean. serde's own refusal of another type repeats a string value whole
+/// (a 64 MiB one included); this one names only the type it got.
+fn terminal_flag<'de, D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<bool, D::Error> {
+    struct Flag;
+    impl serde::de::Visitor<'_> for Flag {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a boolean")
+        }
+        fn visit_bool<E: serde::de::Error>(self, value: bool) -> std::result::Result<bool, E> {
+            Ok(value)
+        }
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> std::result::Result<bool, E> {
+            Err(E::invalid_type(serde::de::Unexpected::Other("a string"), &self))
+        }
+        fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> std::result::Result<bool, E> {
+            Err(E::invalid_type(serde::de::Unexpected::Other("a byte string"), &self))
+        }
+    }
+    deserializer.deserialize_any(Flag)
+}
+
+/// Reads an exec's runtime-spec `Process` JSON document: whether it asks for a terminal (the
+/// document itself goes to containerd as it is). Public for the fuzz targets (fuzz/).
+pub fn process_spec_terminal(spec_json: &[u8]) -> Result<bool> {
+    let fields: ProcessSpecFields = serde_json::from_slice(spec_json)
+        .map_err(|e| Error::invalid_argument(format!("process spec is not a valid OCI process JSON document: {}", identifiers::json_error(&e))))?;
+    Ok(fields.terminal)
 }
 
 /// An exec'd process of a task.
@@ -549,9 +580,8 @@ impl Process {
     /// Tasks.Start). The FIFOs are removed if the exec fails or the handle is dropped before it.
     pub(crate) fn prepare(container: &Arc<ContainerShared>, exec_id: &str, spec_json: &[u8], with_stdin: bool) -> Result<Process> {
         identifiers::validate("exec id", exec_id)?;
-        let fields: ProcessSpecFields = serde_json::from_slice(spec_json)
-            .map_err(|e| Error::invalid_argument(format!("process spec is not a valid OCI process JSON document: {e}")))?;
-        let fifos = FifoSet::create(&container.bundle, exec_id, with_stdin, fields.terminal).map_err(|e| match e.kind() {
+        let terminal = process_spec_terminal(spec_json)?;
+        let fifos = FifoSet::create(&container.bundle, exec_id, with_stdin, terminal).map_err(|e| match e.kind() {
             ErrorKind::AlreadyExists => Error::new(ErrorKind::AlreadyExists, format!("id already in use: exec {exec_id}: {e}")),
             _ => e,
         })?;
@@ -562,10 +592,10 @@ impl Process {
             stdin: fifos.request_path(Stdio::Stdin),
             stdout: fifos.request_path(Stdio::Stdout),
             stderr: fifos.request_path(Stdio::Stderr),
-            terminal: fields.terminal,
+            terminal,
             spec: Some(Any { type_url: PROCESS_SPEC_TYPE_URL.to_owned(), value: spec_json.to_vec() }),
         };
-        let stdio = StdioPaths::of(&fifos, fields.terminal);
+        let stdio = StdioPaths::of(&fifos, terminal);
         let creation = Creation::Prepared(Box::new(PreparedRequest::Exec(request)));
         Ok(Process { shared: Arc::new(ProcessShared::new(container.clone(), exec_id, 0, Some(fifos), stdio, exit, creation)) })
     }

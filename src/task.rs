@@ -214,8 +214,7 @@ impl Task {
     /// as it is after a syntax check. One RPC (Tasks.Update).
     pub async fn update_resources(&self, resources_json: &[u8]) -> Result<()> {
         self.shared.require_created()?;
-        serde_json::from_slice::<serde::de::IgnoredAny>(resources_json)
-            .map_err(|e| Error::invalid_argument(format!("resources are not a valid LinuxResources JSON document: {e}")))?;
+        check_resources_json(resources_json)?;
         let resources = Any { type_url: RESOURCES_TYPE_URL.to_owned(), value: resources_json.to_vec() };
         self.changing(self.shared.container.client.containerd.update_task(&self.shared.container.id, resources)).await
     }
@@ -242,4 +241,12 @@ impl Task {
         self.shared.require_created()?;
         self.changing(self.shared.delete_in_containerd()).await
     }
+}
+
+/// The syntax check of a `LinuxResources` JSON document before it goes to containerd as it is.
+/// Public for the fuzz targets (fuzz/).
+pub fn check_resources_json(resources_json: &[u8]) -> Result<()> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(resources_json)
+        .map_err(|e| Error::invalid_argument(format!("resources are not a valid LinuxResources JSON document: {}", crate::identifiers::json_error(&e))))?;
+    Ok(())
 }

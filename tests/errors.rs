@@ -129,3 +129,60 @@ fn a_user_namespace_mapping_root_to_uid_4294967295_is_invalid_argument_and_makes
     assert!(dir_entries(&state_dir(client.namespace())).is_empty(), "no bundle made");
     assert_eq!(run(Container::load(&client, "maxuid")).unwrap_err().kind(), ErrorKind::NotFound, "no containerd record");
 }
+
+/// A path is caller input too (the state directory, a checkpoint directory): an error about
+/// one quotes at most a bounded part of it, however long the caller made it.
+#[test]
+fn errors_about_a_huge_path_quote_a_bounded_part_of_it() {
+    fn assert_bounded(err: &libcontainerd::Error, input_len: usize, what: &str) {
+        let message = err.to_string();
+        assert!(
+            message.len() <= 4096 + 256,
+            "{what}: a {input_len}-byte path gave a {}-byte message: {}…",
+            message.len(),
+            &message[..200.min(message.len())]
+        );
+        assert!(message.contains(&format!("({input_len} bytes)")), "{what}: the message says how long the path was: {}…", &message[..300.min(message.len())]);
+    }
+    let huge_name = "x".repeat(8 << 20);
+
+    let ns = namespace("hugestate");
+    let huge_state = format!("/tmp/{huge_name}");
+    let huge_client = run(Client::connect(&testbed().socket, &ns, huge_state.as_ref())).expect("connect only stores the state directory");
+    let err = create_container(&huge_client, "bundle", &["true"], false).unwrap_err();
+    assert_bounded(&err, huge_state.len() + "/bundle".len(), "bundle directory under a huge state directory");
+    assert_eq!(run(Container::load(&huge_client, "bundle")).unwrap_err().kind(), ErrorKind::NotFound, "no containerd record");
+
+    let client = client("hugecheckpoint");
+    let container = create_container(&client, "restored", &["true"], false).unwrap();
+    for dir in [format!("relative/{huge_name}"), format!("/tmp/{huge_name}")] {
+        let err = run(Task::create_from_checkpoint(&container, false, dir.as_ref())).unwrap_err();
+        assert_bounded(&err, dir.len(), "restore from a huge checkpoint directory");
+    }
+    run(container.delete()).unwrap();
+}
+
+/// A process spec whose `terminal` is a huge string, or that is one huge string: the refusal
+/// names the problem without repeating the whole string.
+#[test]
+fn a_refused_process_spec_quotes_a_bounded_part_of_it() {
+    let client = client("hugeprocess");
+    let container = create_container(&client, "execs", &["sleep", "1000"], false).unwrap();
+    let task = run(Task::create(&container, false)).unwrap();
+    run(task.start()).unwrap();
+    let huge_terminal = format!(r#"{{"args":["true"],"cwd":"/","terminal":"{}"}}"#, "t".repeat(8 << 20));
+    // Found by the process_json fuzz target: a document that is one string, not an object.
+    let huge_string = format!(r#""{}""#, "s".repeat(8 << 20));
+    for (huge, what) in [(huge_terminal, "boolean"), (huge_string, "object")] {
+        let err = run(task.exec("huge", huge.as_bytes(), false)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{}", &err.to_string()[..300.min(err.to_string().len())]);
+        let message = err.to_string();
+        assert!(message.len() <= 512, "a {}-byte process spec gave a {}-byte message: {}…", huge.len(), message.len(), &message[..300]);
+        assert!(message.contains(what), "the message says what is wrong: {message}");
+    }
+    assert_eq!(dir_entries(container.bundle_dir()).iter().filter(|e| e.starts_with("huge")).count(), 0, "no fifo of the refused exec");
+    run(task.kill(libc::SIGKILL as u32)).unwrap();
+    run(task.wait()).unwrap();
+    run(task.delete()).unwrap();
+    run(container.delete()).unwrap();
+}

@@ -29,8 +29,8 @@ impl lcd_container {
 }
 
 /// Parses labels given as NUL-terminated key and value strings one after another:
-/// `"key1\0value1\0key2\0value2\0"`.
-fn parse_labels(bytes: &[u8]) -> Result<HashMap<String, String>> {
+/// `"key1\0value1\0key2\0value2\0"`. Public for the fuzz targets (fuzz/).
+pub fn parse_labels(bytes: &[u8]) -> Result<HashMap<String, String>> {
     if bytes.is_empty() {
         return Ok(HashMap::new());
     }
@@ -56,9 +56,10 @@ fn parse_labels(bytes: &[u8]) -> Result<HashMap<String, String>> {
 }
 
 /// Reads the container configuration arguments of `lcd_container_create` and
-/// `lcd_container_create_async`.
+/// `lcd_container_create_async`. Public for the fuzz targets (fuzz/); each pointer must be
+/// valid for its length or NULL with length 0.
 #[allow(clippy::too_many_arguments)]
-unsafe fn container_config_arg(
+pub unsafe fn container_config_arg(
     spec_json: *const u8,
     spec_json_len: usize,
     runtime: *const u8,
