@@ -192,6 +192,16 @@ const char *lcd_error_message(const struct lcd_error *err);
 // Thread-safe; the error is only read.
 const char *lcd_error_context(const struct lcd_error *err);
 
+// The containerd server's own text of a failed containerd call, as its reply carried it (with
+// the prefixes the library adds where containerd's client wraps, e.g. `no running task found:
+// task x not found`): containerd 2's Go client presents this text without the class suffix
+// that `lcd_error_message` has when the server's text lacked it. NULL when the error did not
+// come from a containerd reply, and for a NULL error. The string is owned by the error and
+// valid until `lcd_error_free`.
+//
+// Thread-safe; the error is only read.
+const char *lcd_error_server_message(const struct lcd_error *err);
+
 // Frees an error. NULL does nothing. Do not use the error afterwards.
 void lcd_error_free(struct lcd_error *err);
 

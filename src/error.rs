@@ -49,13 +49,17 @@ pub struct Error {
     message: String,
     /// What the library was doing, outermost first ("" when nothing was added).
     context: String,
+    /// For a failed containerd call, the server's own text as its reply carried it (with the
+    /// prefixes the library adds, as containerd's client wraps): containerd 2's Go client
+    /// presents this text without appending the class.
+    server_message: Option<String>,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), context: String::new() }
+        Error { kind, message: message.into(), context: String::new(), server_message: None }
     }
 
     pub fn invalid_argument(message: impl Into<String>) -> Self {
@@ -111,7 +115,9 @@ impl Error {
         } else {
             format!("{server_text}: {suffix}")
         };
-        Error::new(kind, message).context(action)
+        let mut err = Error::new(kind, message).context(action);
+        err.server_message = Some(server_text.to_owned());
+        err
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -121,6 +127,11 @@ impl Error {
     /// What went wrong, without the context: for a containerd failure, containerd's text.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The server's own text of a failed containerd call (None for other errors).
+    pub fn server_message(&self) -> Option<&str> {
+        self.server_message.as_deref()
     }
 
     /// What the library was doing, outermost first; "" when nothing was added.
@@ -139,6 +150,7 @@ impl Error {
     /// the context stays.
     pub fn with_message_prefix(mut self, prefix: &str) -> Self {
         self.message = format!("{prefix}: {}", self.message);
+        self.server_message = self.server_message.map(|text| format!("{prefix}: {text}"));
         self
     }
 }
@@ -189,6 +201,18 @@ mod tests {
         assert_eq!(err.message(), "container \"x\" in namespace \"n\": not found");
         assert_eq!(err.context_text(), "load container");
         assert_eq!(err.to_string(), "load container: container \"x\" in namespace \"n\": not found");
+    }
+
+    #[test]
+    fn grpc_errors_keep_the_server_text_as_it_came() {
+        let err = Error::from_grpc("get task", &tonic::Status::not_found("task t1 not found"));
+        assert_eq!(err.message(), "task t1 not found: not found");
+        assert_eq!(err.server_message(), Some("task t1 not found"));
+        let err = err.with_message_prefix("no running task found");
+        assert_eq!(err.server_message(), Some("no running task found: task t1 not found"));
+        let err = Error::from_grpc("delete", &tonic::Status::not_found("container \"x\" in namespace \"n\": not found"));
+        assert_eq!(err.server_message(), Some("container \"x\" in namespace \"n\": not found"));
+        assert_eq!(Error::not_found("x").server_message(), None);
     }
 
     #[test]

@@ -72,7 +72,12 @@ type Error struct {
 	// Context is what the library was doing (lcd_error_context), kept apart from Message so
 	// that Message reads exactly as containerd's Go client would present the failure.
 	Context string
-	closed  bool
+	// ServerMessage is, when FromServer, containerd's server's own text of the failure as its
+	// reply carried it (lcd_error_server_message): containerd 2's Go client presents this
+	// text, without appending the class as Message (containerd 1.x's presentation) does.
+	ServerMessage string
+	FromServer    bool
+	closed        bool
 }
 
 // IsClosed reports an error from a call on a handle already freed by Close.
@@ -120,6 +125,9 @@ func check(status uint32, cerr *C.lcd_error) error {
 	if cerr != nil {
 		e.Message = C.GoString(C.lcd_error_message(cerr))
 		e.Context = C.GoString(C.lcd_error_context(cerr))
+		if server := C.lcd_error_server_message(cerr); server != nil {
+			e.ServerMessage, e.FromServer = C.GoString(server), true
+		}
 		C.lcd_error_free(cerr)
 	}
 	return e

@@ -158,7 +158,8 @@ func (c *Container) Delete(ctx context.Context) error {
 	})
 	if err == nil {
 		// containerd's words for a container it does not have.
-		c.h.retire(retired{notFound: fmt.Sprintf("container %q in namespace %q: not found", c.id, c.namespace)}, nil)
+		text := fmt.Sprintf("container %q in namespace %q: not found", c.id, c.namespace)
+		c.h.retire(retired{notFound: text, serverText: text}, nil)
 	}
 	return err
 }

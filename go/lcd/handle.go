@@ -21,8 +21,11 @@ type handle[P any] struct {
 // retired is what a handle still answers after its object was deleted and the handle freed.
 type retired struct {
 	notFound string // containerd's not-found text for the deleted object: later calls fail with it
-	pid      uint32
-	exit     Exit
+	// serverText is that failure's text as containerd's server sends it (without the class
+	// suffix where the server's own text has none).
+	serverText string
+	pid        uint32
+	exit       Exit
 }
 
 func (h *handle[P]) init(p P, name string, free func(P)) {
@@ -38,7 +41,7 @@ func (h *handle[P]) use(f func(p P) error) error {
 	defer h.mu.RUnlock()
 	if !h.open {
 		if h.retired != nil {
-			return &Error{Status: NotFound, Message: h.retired.notFound}
+			return &Error{Status: NotFound, Message: h.retired.notFound, ServerMessage: h.retired.serverText, FromServer: true}
 		}
 		return &Error{Status: FailedPrecondition, Message: "lcd: " + h.name + " used after Close", closed: true}
 	}

@@ -181,13 +181,22 @@ func TestErrorsCarryStatusAndContainerdText(t *testing.T) {
 	if StatusOf(err) != NotFound || !errors.Is(err, &Error{Status: NotFound}) || !strings.Contains(err.Error(), "no such container") {
 		t.Fatalf("load missing: %v", err)
 	}
-	if _, err := c.CreateContainer(ctx, "../x", ContainerConfig{SpecJSON: []byte("{}"), Runtime: "r"}); StatusOf(err) != InvalidArgument {
-		t.Fatalf("bad id: %v", err)
+	var le *Error
+	if _, err := c.CreateContainer(ctx, "../x", ContainerConfig{SpecJSON: []byte("{}"), Runtime: "r"}); StatusOf(err) != InvalidArgument || !errors.As(err, &le) || le.FromServer {
+		t.Fatalf("bad id: %v (a local error has no server text: %+v)", err, le)
 	}
 	ctr := create(t, c, "dup", "true")
 	defer ctr.Delete(ctx)
+	// A containerd reply's error keeps the server's own text apart (containerd 2's client
+	// shows it as it is); the message is that text with the class, as containerd 1.x's.
 	if _, err := c.CreateContainer(ctx, "dup", ContainerConfig{SpecJSON: spec(t, "dup", []string{"true"}, false), Runtime: "io.containerd.runc.v2"}); StatusOf(err) != AlreadyExists {
 		t.Fatalf("duplicate: %v", err)
+	}
+	_, err = ctr.Task(ctx, false)
+	if StatusOf(err) != NotFound || !errors.As(err, &le) || !le.FromServer ||
+		!strings.HasPrefix(le.ServerMessage, "no running task found: ") || !strings.HasPrefix(le.Message, le.ServerMessage) ||
+		!strings.HasSuffix(le.Message, "not found") {
+		t.Fatalf("task of a container without one: %v, server text %q", err, le.ServerMessage)
 	}
 }
 

@@ -104,7 +104,7 @@ func (pr *Process) Start(ctx context.Context) error {
 // retireDeleted frees the handle of the process just deleted; later calls answer with the
 // shim's words for a process it does not have.
 func (pr *Process) retireDeleted(exit Exit) {
-	pr.h.retire(retired{notFound: "process does not exist " + pr.id + ": not found", exit: exit}, processPid)
+	pr.h.retire(retired{notFound: "process does not exist " + pr.id + ": not found", serverText: "process does not exist " + pr.id + ": not found", exit: exit}, processPid)
 }
 
 // Exited reports the process's exit if the event stream has delivered it, or Delete returned

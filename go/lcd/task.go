@@ -190,7 +190,7 @@ func (t *Task) Pid() (pid uint32) {
 // retire frees the handle of the task just deleted, keeping its pid and exit.
 // Later calls answer with containerd's words for a task it does not have (tasks service).
 func (t *Task) retire(exit Exit) {
-	t.h.retire(retired{notFound: "task " + t.containerID + " not found: not found", exit: exit}, func(p *C.lcd_task) uint32 {
+	t.h.retire(retired{notFound: "task " + t.containerID + " not found: not found", serverText: "task " + t.containerID + " not found", exit: exit}, func(p *C.lcd_task) uint32 {
 		return uint32(C.lcd_task_pid(p))
 	})
 }

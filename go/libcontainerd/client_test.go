@@ -1,17 +1,13 @@
 package libcontainerd
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/containerd/cgroups/v3/cgroup1/stats"
 	statsv2 "github.com/containerd/cgroups/v3/cgroup2/stats"
@@ -23,64 +19,21 @@ import (
 	libcontainerdtypes "github.com/docker/docker/libcontainerd/types"
 	prototypes "github.com/gogo/protobuf/types"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/lcd-ffi/libcontainerd-ffi/go/mobytest"
 )
 
-type recordedEvent struct {
-	Container string
-	Type      libcontainerdtypes.EventType
-	Info      libcontainerdtypes.EventInfo
-}
-
-// backend records events as dockerd's daemon would receive them.
-type backend struct {
-	mu     sync.Mutex
-	events []recordedEvent
-	notify chan struct{}
-}
-
-func newBackend() *backend { return &backend{notify: make(chan struct{}, 1024)} }
-
-func (b *backend) ProcessEvent(id string, et libcontainerdtypes.EventType, ei libcontainerdtypes.EventInfo) error {
-	b.mu.Lock()
-	b.events = append(b.events, recordedEvent{id, et, ei})
-	b.mu.Unlock()
-	b.notify <- struct{}{}
-	return nil
-}
+// newBackend records events as dockerd's daemon would receive them.
+func newBackend() *backend { return &backend{mobytest.NewRecorder()} }
 
 // waitFor returns the events of container id once one of type et for process pid arrived.
-func (b *backend) waitFor(t *testing.T, id string, et libcontainerdtypes.EventType, processID string) []recordedEvent {
+func (b *backend) waitFor(t *testing.T, id string, et libcontainerdtypes.EventType, processID string) []mobytest.Event {
 	t.Helper()
-	deadline := time.After(30 * time.Second)
-	for {
-		b.mu.Lock()
-		var mine []recordedEvent
-		found := false
-		for _, e := range b.events {
-			if e.Container == id {
-				mine = append(mine, e)
-				if e.Type == et && e.Info.ProcessID == processID {
-					found = true
-				}
-			}
-		}
-		b.mu.Unlock()
-		if found {
-			return mine
-		}
-		select {
-		case <-b.notify:
-		case <-deadline:
-			t.Fatalf("no %s event for %s/%s; got %+v", et, id, processID, mine)
-		}
-	}
+	return b.WaitFor(t, id, string(et), processID)
 }
 
 func testClient(t *testing.T, name string) (libcontainerdtypes.Client, *backend, string) {
-	socket, rootfs := os.Getenv("LCD_CONTAINERD_SOCKET"), os.Getenv("LCD_TEST_ROOTFS")
-	if socket == "" || rootfs == "" {
-		t.Fatal("LCD_CONTAINERD_SOCKET and LCD_TEST_ROOTFS must name the test bed: run `make test-go`")
-	}
+	socket, rootfs := mobytest.TestBed(t)
 	ns := fmt.Sprintf("lcdmoby-%s-%d", name, os.Getpid())
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -92,59 +45,12 @@ func testClient(t *testing.T, name string) (libcontainerdtypes.Client, *backend,
 	return c, b, rootfs
 }
 
-func ociSpec(rootfs, id string, args ...string) *specs.Spec {
-	return &specs.Spec{
-		Version:  "1.0.2",
-		Process:  &specs.Process{Args: args, Cwd: "/", Env: []string{"PATH=/bin"}},
-		Root:     &specs.Root{Path: rootfs, Readonly: true},
-		Hostname: id,
-		Mounts: []specs.Mount{
-			{Destination: "/proc", Type: "proc", Source: "proc"},
-			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755"}},
-			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
-		},
-		Linux: &specs.Linux{
-			CgroupsPath: "/lcd-test/moby-" + id,
-			Namespaces: []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace},
-				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace}},
-		},
-	}
-}
+var ociSpec = mobytest.OCISpec
 
-// capture is what dockerd's stdio callback does in miniature: copy the output, and make Wait
-// return once everything was copied.
-type capture struct {
-	*cio.DirectIO
-	stdout, stderr bytes.Buffer
-	wg             sync.WaitGroup
-	stdin          []byte
-}
+// capture copies a process's output and writes its stdin, as dockerd's stdio callback does.
+type capture struct{ mobytest.Capture }
 
-func (c *capture) attach(dio *cio.DirectIO) (cio.IO, error) {
-	c.DirectIO = dio
-	for _, pair := range []struct {
-		r   io.ReadCloser
-		dst *bytes.Buffer
-	}{{dio.Stdout, &c.stdout}, {dio.Stderr, &c.stderr}} {
-		if pair.r == nil {
-			continue
-		}
-		c.wg.Add(1)
-		go func(r io.Reader, dst *bytes.Buffer) {
-			defer c.wg.Done()
-			_, _ = io.Copy(dst, r)
-		}(pair.r, pair.dst)
-	}
-	if dio.Stdin != nil {
-		go func() {
-			_, _ = dio.Stdin.Write(c.stdin)
-			_ = dio.Stdin.Close() // moby: closing the writer closes the process's stdin
-		}()
-	}
-	return c, nil
-}
-
-func (c *capture) Wait() { c.wg.Wait() }
+func (c *capture) attach(dio *cio.DirectIO) (cio.IO, error) { return stdioCallback(&c.Capture)(dio) }
 
 func TestLifecycleThroughMobysInterface(t *testing.T) {
 	ctx := context.Background()
@@ -163,10 +69,10 @@ func TestLifecycleThroughMobysInterface(t *testing.T) {
 		t.Fatal(err)
 	}
 	events := b.waitFor(t, "big", libcontainerdtypes.EventExit, "big")
-	if len(events) != 3 || events[0].Type != libcontainerdtypes.EventCreate || events[1].Type != libcontainerdtypes.EventStart {
+	if len(events) != 3 || events[0].Type != string(libcontainerdtypes.EventCreate) || events[1].Type != string(libcontainerdtypes.EventStart) {
 		t.Fatalf("events %+v", events)
 	}
-	exit := events[2].Info
+	exit := events[2]
 	if exit.ExitCode != 7 || exit.Pid != task.Pid() || exit.ExitedAt.IsZero() {
 		t.Fatalf("exit event %+v", exit)
 	}
@@ -178,7 +84,7 @@ func TestLifecycleThroughMobysInterface(t *testing.T) {
 	if err != nil || es.ExitCode() != 7 {
 		t.Fatalf("delete %+v %v", es, err)
 	}
-	if got := out.stdout.Len(); got != 4000*50 {
+	if got := out.Stdout.Len(); got != 4000*50 {
 		t.Fatalf("output cut short: %d bytes", got)
 	}
 	if err := ctr.Delete(ctx); err != nil {
@@ -270,7 +176,7 @@ func TestTerminalResizeKillAndCheckpointPaths(t *testing.T) {
 	if err := proc.Kill(ctx, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	if events := b.waitFor(t, "tty", libcontainerdtypes.EventExit, "sh"); events[len(events)-1].Info.ExitCode != 137 {
+	if events := b.waitFor(t, "tty", libcontainerdtypes.EventExit, "sh"); events[len(events)-1].ExitCode != 137 {
 		t.Fatalf("exec exit %+v", events[len(events)-1])
 	}
 	if es, err := proc.Delete(ctx); err != nil || es.ExitCode() != 137 {
@@ -364,19 +270,19 @@ func TestExecStatsPidsPauseAndRestore(t *testing.T) {
 	ctx := context.Background()
 	c, b, rootfs := testClient(t, "exec")
 	_, task := startSleeper(t, c, rootfs, "host")
-	out := &capture{stdin: []byte("through moby's stdin\n")}
+	out := &capture{mobytest.Capture{Stdin: []byte("through moby's stdin\n")}}
 	proc, err := task.Exec(ctx, "cat", &specs.Process{Args: []string{"cat"}, Cwd: "/", Env: []string{"PATH=/bin"}}, true, out.attach)
 	if err != nil {
 		t.Fatal(err)
 	}
 	events := b.waitFor(t, "host", libcontainerdtypes.EventExit, "cat")
-	if last := events[len(events)-1].Info; last.ExitCode != 0 || last.Pid != proc.Pid() {
+	if last := events[len(events)-1]; last.ExitCode != 0 || last.Pid != proc.Pid() {
 		t.Fatalf("exec exit %+v", last)
 	}
 	if es, err := proc.Delete(ctx); err != nil || es.ExitCode() != 0 {
 		t.Fatalf("exec delete %+v %v", es, err)
 	}
-	if got := out.stdout.String(); got != "through moby's stdin\n" {
+	if got := out.Stdout.String(); got != "through moby's stdin\n" {
 		t.Fatalf("exec output %q", got)
 	}
 	if _, err := task.Exec(ctx, "host", &specs.Process{Args: []string{"true"}, Cwd: "/"}, false, (&capture{}).attach); err == nil {

@@ -54,7 +54,7 @@ func TestExecDeleteWithBackgroundChildEndsWithinSeconds(t *testing.T) {
 		t.Fatalf("exec delete took %v (limit %v) while a background child lived: it waited for the IO before the delete", took, limit)
 	}
 	// Delete returned after the caller's copies ended (Wait): the output is complete.
-	if got := out.stdout.String(); got != "started\n" {
+	if got := out.Stdout.String(); got != "started\n" {
 		t.Fatalf("exec output %q", got)
 	}
 	if fifos, _ := filepath.Glob(fifoGlob); len(fifos) != 0 {

@@ -9,6 +9,8 @@ import (
 
 	libcontainerdtypes "github.com/docker/docker/libcontainerd/types"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/lcd-ffi/libcontainerd-ffi/go/mobytest"
 )
 
 // Short execs keep all their output while the Go scheduler is saturated: the output FIFOs'
@@ -41,7 +43,7 @@ func TestShortExecsKeepTheirOutputWhileTheSchedulerIsBusy(t *testing.T) {
 	lost := 0
 	for i := 0; i < execs; i++ {
 		id := fmt.Sprintf("e%d", i)
-		out := &capture{stdin: []byte("in\n")}
+		out := &capture{mobytest.Capture{Stdin: []byte("in\n")}}
 		proc, err := task.Exec(ctx, id, &specs.Process{Args: []string{"sh", "-c", "echo out; cat; echo err >&2"}, Cwd: "/", Env: []string{"PATH=/bin"}}, true, out.attach)
 		if err != nil {
 			t.Fatal(err)
@@ -50,7 +52,7 @@ func TestShortExecsKeepTheirOutputWhileTheSchedulerIsBusy(t *testing.T) {
 		if _, err := proc.Delete(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := out.stdout.String()+"|"+out.stderr.String(), "out\nin\n|err\n"; got != want {
+		if got, want := out.Stdout.String()+"|"+out.Stderr.String(), "out\nin\n|err\n"; got != want {
 			lost++
 			t.Errorf("exec %d: output %q, want %q", i, got, want)
 		}

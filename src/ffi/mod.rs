@@ -78,6 +78,7 @@ pub struct lcd_error {
     status: lcd_status,
     message: CString,
     context: CString,
+    server_message: Option<CString>,
 }
 
 /// A cancellation token for blocking calls, optionally with a deadline.
@@ -97,8 +98,9 @@ pub(crate) fn boundary(err: *mut *mut lcd_error, body: impl FnOnce() -> Result<(
     if !err.is_null() {
         let message = CString::new(error.message().replace('\0', "\\0")).unwrap_or_default();
         let context = CString::new(error.context_text().replace('\0', "\\0")).unwrap_or_default();
+        let server_message = error.server_message().map(|text| CString::new(text.replace('\0', "\\0")).unwrap_or_default());
         // SAFETY: the caller passed a writable `lcd_error **` (checked non-NULL).
-        unsafe { *err = Box::into_raw(Box::new(lcd_error { status, message, context })) };
+        unsafe { *err = Box::into_raw(Box::new(lcd_error { status, message, context, server_message })) };
     }
     status
 }
@@ -231,6 +233,22 @@ pub unsafe extern "C" fn lcd_error_context(err: *const lcd_error) -> *const c_ch
     boundary_infallible(c"".as_ptr(), || {
         // SAFETY: NULL or an error from this library.
         unsafe { err.as_ref() }.map(|e| e.context.as_ptr()).unwrap_or(c"".as_ptr())
+    })
+}
+
+/// The containerd server's own text of a failed containerd call, as its reply carried it (with
+/// the prefixes the library adds where containerd's client wraps, e.g. `no running task found:
+/// task x not found`): containerd 2's Go client presents this text without the class suffix
+/// that `lcd_error_message` has when the server's text lacked it. NULL when the error did not
+/// come from a containerd reply, and for a NULL error. The string is owned by the error and
+/// valid until `lcd_error_free`.
+///
+/// Thread-safe; the error is only read.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_error_server_message(err: *const lcd_error) -> *const c_char {
+    boundary_infallible(ptr::null(), || {
+        // SAFETY: NULL or an error from this library.
+        unsafe { err.as_ref() }.and_then(|e| e.server_message.as_ref()).map_or(ptr::null(), |text| text.as_ptr())
     })
 }
 

@@ -1,4 +1,4 @@
-package libcontainerd
+package adapter
 
 import (
 	"context"
@@ -9,8 +9,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/containerd/containerd/cio"
-	libcontainerdtypes "github.com/docker/docker/libcontainerd/types"
 	"github.com/hashicorp/go-multierror"
 	"github.com/pkg/errors"
 
@@ -93,10 +91,32 @@ func (o *outputFIFOs) close() {
 	}
 }
 
+// IO is what a caller's stdio callback returns (containerd's cio.IO of the moby version).
+type IO interface {
+	Cancel()
+	Wait()
+	Close() error
+}
+
+// Pipes are a process's FIFOs as the caller's stdio callback gets them: the output read ends
+// this package opened (nil when the stream is unused) and the stdin FIFO's path, which the
+// version's cio package opens.
+type Pipes struct {
+	Stdout, Stderr io.ReadCloser
+	StdinPath      string
+	Terminal       bool
+	// WrapStdin makes closing the stdin writer close the process's stdin in containerd.
+	WrapStdin func(io.WriteCloser) io.WriteCloser
+}
+
+// AttachFunc is the moby version's side of attaching: make its DirectIO from the pipes and run
+// the caller's callback on it; on failure it cancels and closes what it opened.
+type AttachFunc func(ctx context.Context, p Pipes) (IO, error)
+
 // callerIO is the IO the caller's callback returned; closing it also closes the output readers
 // this package opened (dockerd closes them after copying, other callers may not).
 type callerIO struct {
-	cio.IO
+	IO
 	outputs *outputFIFOs
 }
 
@@ -113,6 +133,7 @@ type stdinCloser struct {
 	io.WriteCloser
 	once     sync.Once
 	closeIO  func(context.Context) error
+	errs     *Errors
 	closeErr error
 }
 
@@ -129,37 +150,31 @@ func (s *stdinCloser) Close() error {
 			return
 		}
 		if s.closeErr != nil {
-			s.closeErr = multierror.Append(s.closeErr, toError(err))
+			s.closeErr = multierror.Append(s.closeErr, s.errs.toError(err))
 		} else {
-			s.closeErr = toError(err) // moby's: a single error is not wrapped in a multierror
+			s.closeErr = s.errs.toError(err) // moby's: a single error is not wrapped in a multierror
 		}
 	})
 	return s.closeErr
 }
 
-// attach opens the FIFOs the library made (or containerd names) as moby's DirectIO, wraps stdin
-// and hands them to the caller's callback. Call release once the process is started (or its
-// start failed); the library owns the FIFO files and removes them when the process is deleted.
-func attach(ctx context.Context, stdio lcd.Stdio, closeStdin func(context.Context) error, attachStdio libcontainerdtypes.StdioCallback) (rio cio.IO, release func(), err error) {
+// attach opens the output FIFOs the library made (or containerd names) and hands them, with
+// the stdin path, to the version's attach, which runs the caller's callback. Call release once
+// the process is created or started (or that failed); the library owns the FIFO files and
+// removes them when the process is deleted.
+func (e *Errors) attach(ctx context.Context, stdio lcd.Stdio, closeStdin func(context.Context) error, attachFn AttachFunc) (rio IO, release func(), err error) {
 	outputs, err := openOutputFIFOs(stdio.Stdout, stdio.Stderr)
 	if err != nil {
 		return nil, nil, err
 	}
-	// The stdin writer keeps the fifo package: its open waits for the shim's read end, which
-	// stays open until the stdin is closed.
-	dio, err := cio.NewDirectIO(ctx, cio.NewFIFOSet(cio.Config{Terminal: stdio.Terminal, Stdin: stdio.Stdin}, nil))
+	rio, err = attachFn(ctx, Pipes{
+		Stdout: outputs.reader(0), Stderr: outputs.reader(1),
+		StdinPath: stdio.Stdin, Terminal: stdio.Terminal,
+		WrapStdin: func(w io.WriteCloser) io.WriteCloser {
+			return &stdinCloser{WriteCloser: w, closeIO: closeStdin, errs: e}
+		},
+	})
 	if err != nil {
-		outputs.close()
-		return nil, nil, err
-	}
-	dio.Stdout, dio.Stderr = outputs.reader(0), outputs.reader(1)
-	if dio.Stdin != nil {
-		dio.Stdin = &stdinCloser{WriteCloser: dio.Stdin, closeIO: closeStdin}
-	}
-	rio, err = attachStdio(dio)
-	if err != nil {
-		dio.Cancel()
-		dio.Close()
 		outputs.close()
 		return nil, nil, err
 	}
@@ -175,7 +190,7 @@ const ioDrainLimit = 3 * time.Second
 // closeIO releases the IO of a process that is gone: cancel what is still opening, wait at most
 // drain for the caller's copies to finish (none for a process that was never created, as moby
 // does), close. Closing ends the copies that still wait.
-func closeIO(rio cio.IO, drain time.Duration) {
+func closeIO(rio IO, drain time.Duration) {
 	if rio == nil {
 		return
 	}
@@ -188,7 +203,7 @@ func closeIO(rio cio.IO, drain time.Duration) {
 
 // waitIO waits for the caller's copies, at most limit; false when the limit passed. The
 // waiting goroutine ends once the IO is closed.
-func waitIO(rio cio.IO, limit time.Duration) bool {
+func waitIO(rio IO, limit time.Duration) bool {
 	done := make(chan struct{})
 	go func() {
 		rio.Wait()
