@@ -13,7 +13,7 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: bench bench-dockerd test-bench-dockerd all setup lib header example harness demo dockerd containerd test test-lib test-rust test-go test-c test-c-asan test-rust-asan test-asan asan-build tsan-build test-rust-tsan sanitizer-build test-sanitizers fuzz-build test-fuzz fuzz-smoke test-pkgconfig test-dockerd install clean
+.PHONY: bench bench-dockerd test-bench-dockerd all setup lib header example harness demo dockerd containerd test test-lib test-rust test-go test-c test-c-asan test-rust-asan test-asan asan-build tsan-build test-rust-tsan sanitizer-build test-sanitizers fuzz-build test-fuzz fuzz-smoke test-pkgconfig test-dockerd test-dockerd-faults install clean
 
 all: lib example harness
 
@@ -126,6 +126,20 @@ test-dockerd:
 	! nm $(BUILD)/dockerd/bin/dockerd-stock | grep -q ' T lcd_'
 	@echo "dockerd-lcd has the Rust library linked in statically; dockerd-stock does not"
 	bash tests/dockerd_e2e.sh compare
+
+# dockerd-lcd under faults (issue 21) and failing commands (issue 19), each in its own
+# directory: containerd killed -9 at random >= 10 times under a run/exec/stop/rm load plus a
+# 30 s outage while containers exit (0 hung commands, 0 lost exits, 0 orphans, descriptors and
+# goroutines back to baseline; 353 s on 2 shared CPUs), then 150 failing `run -i` / `exec -i`
+# commands (descriptors, goroutines and memory back to baseline). Kills the test bed's
+# containerd: run it alone on its test bed. Not yet part of `make test`: its first run had one
+# shim that containerd itself lost at a crash (now counted apart), and a containerd restarted
+# after a kill -9 sometimes waits minutes for its bolt database, which stalls the script. `bash tests/dockerd_faults.sh stock` and
+# `LCD_LEAK_FAILURES=1000 bash tests/dockerd_leaks.sh lcd|stock` give the numbers to compare.
+DOCKERD_FAULTS_DIR = $(or $(LCD_E2E_DIR),/tmp/lcd-e2e)
+test-dockerd-faults:
+	LCD_E2E_DIR=$(DOCKERD_FAULTS_DIR)-faults bash tests/dockerd_faults.sh lcd
+	LCD_E2E_DIR=$(DOCKERD_FAULTS_DIR)-leaks LCD_LEAK_FAILURES=150 LCD_LEAK_RSS_SLACK_MIB=25 bash tests/dockerd_leaks.sh lcd
 
 # The harness's bundles and FIFOs (a directory of its own lets parallel test beds share a host).
 C_TEST_STATE ?= /tmp/lcd-c-test-state

@@ -281,7 +281,10 @@ enum lcd_status lcd_client_connect(const uint8_t *socket,
                                    struct lcd_error **err);
 
 // Frees a client handle. NULL does nothing. The connection closes once no container, task or
-// event stream made from it is left. Do not use the handle afterwards.
+// event stream made from it is left; until then its task event subscription serves them, but
+// is not renewed once it breaks (containerd gone): exit waits then fail with
+// `LCD_UNAVAILABLE`, and cleanups still waiting for containerd are given up (logged). Do not
+// use the handle afterwards.
 void lcd_client_free(struct lcd_client *client);
 
 // Asks containerd for its version (one RPC).
@@ -402,7 +405,10 @@ const char *lcd_container_bundle_dir(const struct lcd_container *container);
 // Deletes the container record and then its bundle directory (kept when the environment has
 // `LIBCONTAINERD_NOCLEAN=1`). One RPC when the handle knows the container has no task (it
 // created the container and no task since, or a task made from it was deleted); otherwise a
-// task check (Tasks.Get) first.
+// task check (Tasks.Get) first. A delete that cannot reach containerd fails with
+// `LCD_UNAVAILABLE` and is remembered: once the client's event stream is back the library
+// deletes the record and the bundle, only if the record is still the one this handle is for
+// (same creation time) and has no task by then.
 //
 // The handle stays valid (free it with `lcd_container_free`). Thread-safe.
 // Errors: `LCD_FAILED_PRECONDITION` while the container still has a task (delete the task
@@ -678,7 +684,10 @@ enum lcd_status lcd_task_prepare_exec(const struct lcd_task *task,
 // unlinks the FIFOs of a process that runs: if the start fails, the process is deleted and
 // its FIFOs removed only when this handle added it and containerd reports it never ran, and
 // the start error (containerd's text) is returned. If the Tasks.Exec fails, its error is
-// returned as `lcd_task_exec` gives it and the FIFO files this handle made are removed.
+// returned as `lcd_task_exec` gives it and the FIFO files this handle made are removed. When
+// containerd cannot be reached for that cleanup (it went away during the call), the cleanup
+// is remembered and done, by the same rules and at most once, when the client's event stream
+// is back (logged both times).
 //
 // When `cancel` fires or its deadline passes, the call returns `LCD_CANCELLED` /
 // `LCD_DEADLINE_EXCEEDED` at once, and the start goes on in the library to its end (the
@@ -977,7 +986,10 @@ bool lcd_task_terminal(const struct lcd_task *task);
 // a task that runs: if the start fails, the task is killed and deleted and its FIFOs removed
 // only when this handle made it (`lcd_task_create`, `lcd_task_prepare`) and containerd reports
 // that it never ran (created, or stopped); the start error (containerd's text, e.g. "cannot
-// start a running process" through a handle from `lcd_container_task`) is returned.
+// start a running process" through a handle from `lcd_container_task`) is returned. When
+// containerd cannot be reached for that cleanup (it went away during the call), the cleanup
+// is remembered and done, by the same rules and at most once, when the client's event stream
+// is back (logged both times).
 //
 // When `cancel` fires or its deadline passes, the call returns `LCD_CANCELLED` /
 // `LCD_DEADLINE_EXCEEDED` at once, and the start goes on in the library to its end: a task

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::containerd::{Containerd, RpcCounts};
 use crate::error::{Error, Result};
-use crate::events::{EventHub, EventStream};
+use crate::events::{ClientOpen, EventHub, EventStream};
 use crate::identifiers;
 use crate::metrics::StatsRounds;
 
@@ -19,10 +19,13 @@ pub(crate) struct ClientShared {
 }
 
 /// A client of one containerd namespace. Cheap to clone; all clones share one connection and
-/// one event subscription.
+/// one event subscription. Once every clone is dropped, the event subscription is not renewed
+/// after it breaks (the containers, tasks and processes made from the client keep it serving
+/// until then).
 #[derive(Debug, Clone)]
 pub struct Client {
     pub(crate) shared: Arc<ClientShared>,
+    _open: Arc<ClientOpen>,
 }
 
 /// containerd's version, as reported by its Version service.
@@ -57,7 +60,8 @@ impl Client {
         }
         let containerd = Arc::new(Containerd::connect(socket, namespace).await?);
         let events = EventHub::start(containerd.clone());
-        Ok(Client { shared: Arc::new(ClientShared { containerd, state_dir: state_dir.to_path_buf(), events, stats_rounds: StatsRounds::default() }) })
+        let open = Arc::new(events.client_open());
+        Ok(Client { shared: Arc::new(ClientShared { containerd, state_dir: state_dir.to_path_buf(), events, stats_rounds: StatsRounds::default() }), _open: open })
     }
 
     pub fn namespace(&self) -> &str {

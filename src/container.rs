@@ -2,6 +2,8 @@
 //! need kept in the handle so that nothing is fetched twice (seeds 000 and 002).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use prost_types::Any;
 use crate::bundle::{self, BundleLock, BUNDLE_PATH_LABEL};
 use crate::client::{Client, ClientShared};
 use crate::error::{Error, ErrorKind, Result};
+use crate::events::DeferredCleanup;
 use crate::identifiers;
 use crate::spec::SpecInfo;
 
@@ -52,6 +55,9 @@ pub(crate) struct ContainerShared {
     pub exec_start_lock: tokio::sync::Mutex<()>,
     /// What this handle knows of the container's task, so that a delete need not ask.
     pub task_presence: TaskPresence,
+    /// When containerd made the record this handle is for: a delete finished after an outage
+    /// removes that record only, never one made since under the same id.
+    pub record_created_at: Option<prost_types::Timestamp>,
 }
 
 /// Whether a container is known to have no task. Absence is known from the container's create
@@ -143,7 +149,7 @@ impl Container {
             ..Default::default()
         };
         let containerd = &client.shared.containerd;
-        containerd.create_container(record).await.map_err(|e| match e.kind() {
+        let created = containerd.create_container(record).await.map_err(|e| match e.kind() {
             ErrorKind::AlreadyExists => Error::new(ErrorKind::AlreadyExists, format!("id already in use: {}", e.message())),
             _ => e,
         })?;
@@ -160,7 +166,9 @@ impl Container {
             return Err(Error::cancelled());
         }
         let presence = TaskPresence::known_absent();
-        Ok(Container::from_parts(client, id.to_owned(), new_bundle.keep(), spec, config.runtime_options, presence))
+        let mut container = Container::from_parts(client, id.to_owned(), new_bundle.keep(), spec, config.runtime_options, presence);
+        Arc::get_mut(&mut container.shared).expect("a new handle is not shared yet").record_created_at = created.created_at;
+        Ok(container)
     }
 
     /// Loads an existing container by id. One RPC (Containers.Get).
@@ -180,7 +188,9 @@ impl Container {
         };
         let runtime_options = record.runtime.and_then(|r| r.options);
         // Another client or an earlier run may have made a task: unknown until asked.
-        Ok(Container::from_parts(client, id.to_owned(), bundle, spec, runtime_options, TaskPresence::default()))
+        let mut container = Container::from_parts(client, id.to_owned(), bundle, spec, runtime_options, TaskPresence::default());
+        Arc::get_mut(&mut container.shared).expect("a new handle is not shared yet").record_created_at = record.created_at;
+        Ok(container)
     }
 
     fn from_parts(
@@ -200,6 +210,7 @@ impl Container {
                 runtime_options,
                 exec_start_lock: tokio::sync::Mutex::new(()),
                 task_presence,
+                record_created_at: None,
             }),
         }
     }
@@ -220,7 +231,18 @@ impl Container {
     /// `LIBCONTAINERD_NOCLEAN=1`). Refused while the container has a task. One RPC
     /// (Containers.Delete) when the handle knows there is no task: it created the container
     /// and no task since, or deleted the last one; otherwise two (Tasks.Get to check first).
+    /// A delete that cannot reach containerd fails (unavailable) and is also remembered: the
+    /// library completes it once containerd is back, if the record is still the one this handle
+    /// is for and it has no task by then.
     pub async fn delete(&self) -> Result<()> {
+        let deleted = self.delete_now().await;
+        if matches!(&deleted, Err(e) if e.kind() == ErrorKind::Unavailable) {
+            self.defer_delete();
+        }
+        deleted
+    }
+
+    async fn delete_now(&self) -> Result<()> {
         let containerd = &self.shared.client.containerd;
         if !self.shared.task_presence.is_known_absent() {
             self.refuse_if_task_exists().await?;
@@ -229,6 +251,51 @@ impl Container {
         containerd.delete_container(&self.shared.id).await?;
         bundle::remove(&self.shared.bundle);
         Ok(())
+    }
+
+    fn defer_delete(&self) {
+        let what = format!("delete container {} and its bundle", self.shared.id);
+        let container = self.clone();
+        self.shared.client.events.defer_cleanup(DeferredCleanup::new(what, move || container.deferred_delete()));
+    }
+
+    fn deferred_delete(self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async move { self.delete_after_outage().await })
+    }
+
+    /// The delete of [`Container::delete`] once containerd is back: only the record this handle
+    /// is for (same creation time), only when it has no task; the bundle goes with it, or
+    /// alone when the record is gone already (under the bundle lock, no create of this id in
+    /// this process is under way).
+    async fn delete_after_outage(self) {
+        let id = &self.shared.id;
+        let containerd = &self.shared.client.containerd;
+        let _bundle_lock = BundleLock::acquire(&self.shared.client.state_dir, id).await;
+        let outcome = match containerd.get_container(id).await {
+            Ok(record) if record.created_at != self.shared.record_created_at => {
+                tracing::info!(container = %id, "container made again since the delete failed; left alone");
+                return;
+            }
+            Ok(_) => match self.refuse_if_task_exists().await {
+                Ok(()) => containerd.delete_container(id).await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) if e.kind() == ErrorKind::Unavailable => {
+                drop(_bundle_lock);
+                return self.defer_delete();
+            }
+            Err(e) => {
+                tracing::warn!(container = %id, error = %e, "cannot complete a container delete that failed while containerd was away");
+                return;
+            }
+        }
+        bundle::remove(&self.shared.bundle);
+        tracing::info!(container = %id, "completed a container delete that failed while containerd was away");
     }
 
     async fn refuse_if_task_exists(&self) -> Result<()> {

@@ -19,12 +19,15 @@
 //!
 //! Reconnecting: when the stream breaks the pump resubscribes after 100 ms, then backs off
 //! (doubling, at most every second) while containerd stays away, logging only while the delay
-//! grows; the pump ends when the client's hub is dropped. Events published in the gap are lost
+//! grows; the pump ends when the client's hub is dropped, or when the stream breaks after the
+//! last client handle was freed (handles made from it keep it serving until then; moby's client
+//! likewise stops when its containerd connection is closed). Events published in the gap are lost
 //! (containerd does not replay, and a shim stops retrying its exit event about 15 s after the
 //! exit), so once the new subscription is in place the pump catches up on the exits it missed
 //! ([`reconcile`]) before it reads the new stream: each exit reaches the caller's stream and the
 //! waiters once, in the order the processes exited.
 
+mod deferred;
 mod reconcile;
 
 use std::collections::HashMap;
@@ -45,6 +48,8 @@ use tokio::sync::{mpsc, watch};
 use crate::containerd::Containerd;
 use crate::error::{Error, ErrorKind, Result};
 use reconcile::ProcessTable;
+
+pub(crate) use deferred::DeferredCleanup;
 
 /// How many decoded events wait for a slow caller before the pump holds back.
 pub const EVENT_QUEUE_CAPACITY: usize = 1024;
@@ -200,14 +205,21 @@ impl ExitSlot {
         *self.status.borrow()
     }
 
-    /// Waits until the process has exited.
+    /// Waits until the process has exited. Fails (unavailable) once no exit can come: the
+    /// client was closed and its event stream ended with containerd gone.
     pub async fn wait(&self) -> Result<ExitStatus> {
         let mut rx = self.status.subscribe();
-        let exit = rx
-            .wait_for(Option::is_some)
-            .await
-            .map_err(|_| Error::internal("exit watch closed"))?;
-        Ok(exit.expect("wait_for returned a settled exit"))
+        let mut ended = match self.hub.upgrade() {
+            Some(hub) => hub.ended.subscribe(),
+            None => return self.get().ok_or_else(stream_closed),
+        };
+        tokio::select! {
+            exit = rx.wait_for(Option::is_some) => {
+                let exit = exit.map_err(|_| Error::internal("exit watch closed"))?;
+                Ok(exit.expect("wait_for returned a settled exit"))
+            }
+            _ = ended.wait_for(|ended| *ended) => self.get().ok_or_else(stream_ended),
+        }
     }
 }
 
@@ -230,6 +242,17 @@ struct HubShared {
     /// The namespace's processes as the events told of them: what is running, and which exits
     /// were delivered (so none goes out twice).
     processes: Mutex<ProcessTable>,
+    /// Whether the pump has a working stream (it does from the client's connect on, until the
+    /// stream breaks, and again once it caught up after an outage).
+    connected: watch::Sender<bool>,
+    /// Set when the last client handle is gone: the pump then ends when the stream breaks
+    /// instead of resubscribing (handles made from the client keep it serving until then).
+    client_closed: watch::Sender<bool>,
+    /// Set when the pump has ended for good: exit waits fail instead of waiting for ever.
+    ended: watch::Sender<bool>,
+    /// Cleanups that could not reach containerd, run once the stream is back ([`deferred`]).
+    deferred: Mutex<Vec<deferred::DeferredCleanup>>,
+    deferred_added: tokio::sync::Notify,
 }
 
 impl Drop for HubShared {
@@ -284,14 +307,40 @@ impl Readiness {
 pub struct EventHub {
     shared: Arc<HubShared>,
     pump: tokio::task::JoinHandle<()>,
+    cleaner: tokio::task::JoinHandle<()>,
+}
+
+/// Held by every handle of a client (not by what is made from it): when the last one goes, the
+/// pump stops resubscribing once the stream breaks (moby's client stops its event processing
+/// when its containerd connection is closed).
+#[derive(Debug)]
+pub(crate) struct ClientOpen(Arc<HubShared>);
+
+impl Drop for ClientOpen {
+    fn drop(&mut self) {
+        self.0.client_closed.send_replace(true);
+    }
 }
 
 impl EventHub {
     /// Starts the pump for `containerd`'s namespace on the shared runtime.
     pub fn start(containerd: Arc<Containerd>) -> Self {
         let shared = Arc::new(HubShared::default());
+        shared.connected.send_replace(true);
         let pump = crate::runtime::handle().spawn(pump(containerd, shared.clone()));
-        EventHub { shared, pump }
+        let cleaner = crate::runtime::handle().spawn(deferred::run(shared.clone()));
+        EventHub { shared, pump, cleaner }
+    }
+
+    /// The token the client's handles hold (see [`ClientOpen`]).
+    pub(crate) fn client_open(&self) -> ClientOpen {
+        ClientOpen(self.shared.clone())
+    }
+
+    /// Remembers a cleanup that could not reach containerd; it runs once the event stream is
+    /// back (containerd answers again), at most once.
+    pub(crate) fn defer_cleanup(&self, cleanup: DeferredCleanup) {
+        deferred::add(&self.shared, cleanup);
     }
 
     /// The exit slot of a process, shared with any other live handle of the same process.
@@ -338,6 +387,7 @@ impl EventHub {
 impl Drop for EventHub {
     fn drop(&mut self) {
         self.pump.abort();
+        self.cleaner.abort();
     }
 }
 
@@ -353,6 +403,10 @@ pub struct EventStream {
 
 fn stream_closed() -> Error {
     Error::new(ErrorKind::Unavailable, "event stream closed: its client is gone")
+}
+
+fn stream_ended() -> Error {
+    Error::new(ErrorKind::Unavailable, "the task event stream ended: the client was closed and containerd is gone")
 }
 
 fn stream_freed() -> Error {
@@ -429,9 +483,12 @@ async fn pump(containerd: Arc<Containerd>, hub: Arc<HubShared>) {
                     subscription = resumed;
                     outage = false;
                     interval = RESUBSCRIBE_INTERVAL;
+                    hub.connected.send_replace(true);
                 }
                 Err(e) => {
-                    resubscribe_failed(&e.to_string(), &mut interval).await;
+                    if !resubscribe_failed(&hub, &e.to_string(), &mut interval).await {
+                        return end_pump(&containerd, &hub);
+                    }
                     continue;
                 }
             }
@@ -446,25 +503,48 @@ async fn pump(containerd: Arc<Containerd>, hub: Arc<HubShared>) {
             },
             Err(e) => e.to_string(),
         };
+        hub.connected.send_replace(false);
+        if *hub.client_closed.borrow() {
+            return end_pump(&containerd, &hub);
+        }
         if !outage {
             tracing::warn!(namespace = %containerd.namespace(), error = %failure, "lost the task event stream; resubscribing");
             outage = true;
             interval = RESUBSCRIBE_INTERVAL;
-            tokio::time::sleep(interval).await;
-        } else {
-            resubscribe_failed(&failure, &mut interval).await;
+            if !pause_unless_closed(&hub, interval).await {
+                return end_pump(&containerd, &hub);
+            }
+        } else if !resubscribe_failed(&hub, &failure, &mut interval).await {
+            return end_pump(&containerd, &hub);
         }
     }
 }
 
-/// Waits before the next resubscription, backing off.
-async fn resubscribe_failed(failure: &str, interval: &mut Duration) {
+/// The pump stops for good: the client was closed and its stream is broken. Exit waits fail
+/// from now on, and cleanups still waiting for containerd are given up (and logged).
+fn end_pump(containerd: &Containerd, hub: &HubShared) {
+    tracing::info!(namespace = %containerd.namespace(), "task event stream ended after the client was closed; not resubscribing");
+    hub.ended.send_replace(true);
+    deferred::abandon(hub);
+}
+
+/// Sleeps for `interval`; false when the client was closed meanwhile (or before).
+async fn pause_unless_closed(hub: &HubShared, interval: Duration) -> bool {
+    let mut closed = hub.client_closed.subscribe();
+    tokio::select! {
+        _ = closed.wait_for(|closed| *closed) => false,
+        () = tokio::time::sleep(interval) => true,
+    }
+}
+
+/// Waits before the next resubscription, backing off; false when the client was closed.
+async fn resubscribe_failed(hub: &HubShared, failure: &str, interval: &mut Duration) -> bool {
     let next = next_resubscribe_interval(*interval);
     if next != *interval {
         tracing::debug!(error = %failure, retry_in = ?next, "still resubscribing to task events");
     }
     *interval = next;
-    tokio::time::sleep(next).await;
+    pause_unless_closed(hub, next).await
 }
 
 /// How long after sending the subscription the tasks are listed: containerd registers a
@@ -618,7 +698,7 @@ mod tests {
     fn a_full_queue_applies_backpressure_without_dropping_events() {
         crate::runtime::block_on(None, async {
             // A hub without a pump: the test feeds envelopes in place of containerd.
-            let hub = EventHub { shared: Arc::new(HubShared::default()), pump: tokio::spawn(async {}) };
+            let hub = EventHub { shared: Arc::new(HubShared::default()), pump: tokio::spawn(async {}), cleaner: tokio::spawn(async {}) };
             let stream = hub.subscribe()?;
             let slot = hub.exit_slot("c", "last", true);
             let exit = |id: &str, code| {
@@ -652,7 +732,7 @@ mod tests {
     #[test]
     fn a_repeated_exit_reaches_the_stream_once() {
         crate::runtime::block_on(None, async {
-            let hub = EventHub { shared: Arc::new(HubShared::default()), pump: tokio::spawn(async {}) };
+            let hub = EventHub { shared: Arc::new(HubShared::default()), pump: tokio::spawn(async {}), cleaner: tokio::spawn(async {}) };
             let stream = hub.subscribe()?;
             let exit = |code| {
                 envelope(

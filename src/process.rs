@@ -3,6 +3,8 @@
 //! status), plus the exec process handle itself.
 
 use std::ffi::CString;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -15,7 +17,7 @@ use serde::Deserialize;
 use crate::bundle::{FifoSet, Stdio};
 use crate::container::ContainerShared;
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::{system_time, ExitSlot, ExitStatus};
+use crate::events::{system_time, DeferredCleanup, ExitSlot, ExitStatus};
 use crate::identifiers;
 
 /// The type URL of a runtime-spec `Process` carried in an `Any`.
@@ -383,7 +385,7 @@ impl ProcessShared {
             .unwrap_or_else(|_| Err(Error::internal(format!("the start of {} ended without an answer", self.describe()))))
     }
 
-    async fn start_to_the_end(&self, answer: &mut tokio::sync::oneshot::Sender<Result<()>>) -> Result<()> {
+    async fn start_to_the_end(self: &Arc<Self>, answer: &mut tokio::sync::oneshot::Sender<Result<()>>) -> Result<()> {
         let mut started = self.started.lock().await;
         if *started {
             return Ok(());
@@ -413,7 +415,14 @@ impl ProcessShared {
                 self.mark_io_ready().await;
                 Ok(())
             }
-            Some(Err(StartFailure::Create(e))) => Err(e),
+            Some(Err(StartFailure::Create(e))) => {
+                if self.made_here && e.kind() == ErrorKind::Unavailable {
+                    // containerd went away during the create, which it may have carried out:
+                    // look once it is back.
+                    self.defer_failed_start_cleanup();
+                }
+                Err(e)
+            }
             Some(Err(StartFailure::Start(e))) => {
                 self.clean_up_failed_start().await;
                 Err(e)
@@ -450,8 +459,9 @@ impl ProcessShared {
 
     /// After a failed start: removes the process if this handle made it and it never ran
     /// (containerd reports it created, or stopped by the failure); leaves alone a process
-    /// that runs (started by an earlier call or another handle) or that it cannot see.
-    async fn clean_up_failed_start(&self) {
+    /// that runs (started by an earlier call or another handle) or that it cannot see. When
+    /// containerd cannot be reached, the cleanup is remembered and done once it is back.
+    async fn clean_up_failed_start(self: &Arc<Self>) {
         if !self.made_here {
             return;
         }
@@ -461,6 +471,7 @@ impl ProcessShared {
                 self.remove_fifos();
                 return;
             }
+            Err(e) if e.kind() == ErrorKind::Unavailable => return self.defer_failed_start_cleanup(),
             Err(e) => {
                 tracing::warn!(process = %self.describe(), error = %e, "cannot tell whether a process that failed to start runs; left alone");
                 return;
@@ -470,10 +481,23 @@ impl ProcessShared {
             tracing::warn!(process = %self.describe(), ?state, "a failed start found the process started; left alone");
             return;
         }
-        let cleanup = tokio::time::timeout(FAILED_START_EXIT_WAIT, self.kill_and_delete()).await;
-        if !matches!(cleanup, Ok(Ok(_))) {
-            tracing::warn!(process = %self.describe(), cleanup = ?cleanup, "cleanup of a process that failed to start");
+        match tokio::time::timeout(FAILED_START_EXIT_WAIT, self.kill_and_delete()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) if e.kind() == ErrorKind::Unavailable => self.defer_failed_start_cleanup(),
+            cleanup => tracing::warn!(process = %self.describe(), cleanup = ?cleanup, "cleanup of a process that failed to start"),
         }
+    }
+
+    /// Remembers the cleanup of a failed start that could not reach containerd; the client's
+    /// event hub runs it once containerd is back (see `events::deferred`).
+    fn defer_failed_start_cleanup(self: &Arc<Self>) {
+        let what = format!("remove {}, which failed to start", self.describe());
+        let shared = self.clone();
+        self.container.client.events.defer_cleanup(DeferredCleanup::new(what, move || shared.deferred_failed_start_cleanup()));
+    }
+
+    fn deferred_failed_start_cleanup(self: Arc<Self>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async move { self.clean_up_failed_start().await })
     }
 
     /// Kills and deletes a process that this call made and started although its caller had

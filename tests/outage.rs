@@ -184,3 +184,138 @@ fn exits_during_an_outage_longer_than_the_shims_retries_arrive_once_in_order() {
         run(container.delete()).unwrap();
     }
 }
+
+/// Polls `done` every 50 ms until it holds; fails loudly after `limit`.
+fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The parent of a process (for a task's init process: its shim).
+fn parent_pid(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    after_name.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Issue 21: a start that fails because containerd went away cannot remove the task it made
+/// (a shim with a `runc init` that nobody knows would stay), nor can the caller's container
+/// delete that follows. Both are remembered and done once containerd is back: the task killed
+/// and deleted, its shim gone, the container record deleted, the bundle and FIFOs removed.
+#[test]
+fn cleanup_of_a_start_that_failed_in_an_outage_is_completed_when_containerd_is_back() {
+    if skipped() {
+        return;
+    }
+    let _outage = outage_lock();
+    let records = capture_logs();
+    let client = client("deferred-start");
+    let container = create_container(&client, "stranded", &["sh", "-c", "exit 3"], false).unwrap();
+    let bundle = container.bundle_dir().to_path_buf();
+    let task = run(Task::create(&container, true)).unwrap();
+    let shim = parent_pid(task.pid());
+    assert!(dir_entries(&bundle).iter().any(|f| f.starts_with("stranded-std")), "the task's FIFOs are in the bundle");
+
+    testbed_command("down");
+    let start = run(task.start()).expect_err("a start with containerd away fails");
+    assert_eq!(start.kind(), libcontainerd::ErrorKind::Unavailable, "{start}");
+    let delete = run(container.delete()).expect_err("the caller's container delete fails too");
+    assert_eq!(delete.kind(), libcontainerd::ErrorKind::Unavailable, "{delete}");
+    // The caller lets go of everything, as dockerd does after a failed start.
+    drop(task);
+    drop(container);
+    assert!(process_alive(shim), "the shim waits for containerd with the created task");
+    testbed_command("up");
+
+    let checker = libcontainerd::Client::clone(&client);
+    until("the stranded task deleted", Duration::from_secs(15), || {
+        matches!(run(checker.containerd().get_process("stranded", "")), Err(e) if e.kind() == libcontainerd::ErrorKind::NotFound)
+    });
+    until("the container record deleted", Duration::from_secs(15), || {
+        matches!(run(checker.containerd().get_container("stranded")), Err(e) if e.kind() == libcontainerd::ErrorKind::NotFound)
+    });
+    until("the bundle directory removed", Duration::from_secs(5), || !bundle.exists());
+    until("the shim gone", Duration::from_secs(10), || !process_alive(shim));
+    let logged = |message: &str| records.lock().unwrap().iter().any(|(_, r)| r.message == message);
+    assert!(logged("containerd is away: the cleanup waits until it is back"), "the deferral is logged");
+    assert!(logged("containerd is back: running a cleanup left by the outage"), "the deferred cleanup is logged");
+}
+
+/// The same for an exec that failed to start during an outage: once containerd is back the
+/// exec is deleted and its FIFOs removed, and the task it was added to keeps running.
+#[test]
+fn cleanup_of_an_exec_that_failed_in_an_outage_removes_only_the_exec() {
+    if skipped() {
+        return;
+    }
+    let _outage = outage_lock();
+    let client = client("deferred-exec");
+    let container = create_container(&client, "host", &["sleep", "1000"], false).unwrap();
+    let task = run(Task::create(&container, false)).unwrap();
+    run(task.start()).unwrap();
+    let exec = run(task.exec("stranded-exec", &process_spec(&["true"], false), true)).unwrap();
+    let fifos: Vec<_> = dir_entries(container.bundle_dir()).into_iter().filter(|f| f.starts_with("stranded-exec-")).collect();
+    assert!(!fifos.is_empty(), "the exec's FIFOs are in the bundle");
+
+    testbed_command("down");
+    let start = run(exec.start()).expect_err("an exec start with containerd away fails");
+    assert_eq!(start.kind(), libcontainerd::ErrorKind::Unavailable, "{start}");
+    drop(exec);
+    testbed_command("up");
+
+    until("the stranded exec deleted", Duration::from_secs(15), || {
+        matches!(run(client.containerd().get_process("host", "stranded-exec")), Err(e) if e.kind() == libcontainerd::ErrorKind::NotFound)
+    });
+    until("the exec's FIFOs removed", Duration::from_secs(5), || {
+        !dir_entries(container.bundle_dir()).iter().any(|f| f.starts_with("stranded-exec-"))
+    });
+    let status = run(task.status()).unwrap();
+    assert_eq!(status.state, libcontainerd::ProcessState::Running, "the task the exec was added to still runs");
+    run(task.force_delete()).unwrap();
+    run(container.delete()).unwrap();
+}
+
+/// Issue 19 item 7: once the client is closed (dockerd closes its containerd connection at
+/// shutdown) and containerd goes away, the library stops resubscribing, as moby's client does,
+/// and a wait for an exit that can no longer come fails instead of waiting for ever.
+#[test]
+fn resubscription_stops_once_the_client_is_closed_and_containerd_is_gone() {
+    if skipped() {
+        return;
+    }
+    let _outage = outage_lock();
+    let records = capture_logs();
+    let client = client("closed-client");
+    let ns = client.namespace().to_owned();
+    let container = create_container(&client, "left", &["sleep", "1000"], false).unwrap();
+    let task = run(Task::create(&container, false)).unwrap();
+    run(task.start()).unwrap();
+    // The task handle outlives the client (dockerd keeps its containers' handles).
+    drop(client);
+
+    testbed_command("down");
+    let down = Instant::now();
+    let deadline = CancelToken::with_timeout(Duration::from_secs(10));
+    let wait = libcontainerd::runtime::block_on(Some(&deadline), task.wait());
+    let waited = down.elapsed();
+    let ended = logged_at(&records, "task event stream ended after the client was closed; not resubscribing", &ns);
+    let resubscribing = logged_at(&records, "lost the task event stream; resubscribing", &ns);
+    testbed_command("up");
+    let err = wait.expect_err("no exit can come");
+    assert_eq!(err.kind(), libcontainerd::ErrorKind::Unavailable, "the wait ends with unavailable, not its deadline: {err}");
+    assert!(waited < Duration::from_secs(5), "the wait ended {waited:?} after containerd went away");
+    assert!(ended.is_some(), "the end of the stream is logged for namespace {ns}");
+    assert!(resubscribing.is_none(), "no resubscription once the client is closed");
+
+    let cleaner = self::client("closed-client");
+    let container = run(libcontainerd::Container::load(&cleaner, "left")).unwrap();
+    run(run(Task::load(&container)).unwrap().force_delete()).unwrap();
+    run(container.delete()).unwrap();
+}

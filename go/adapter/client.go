@@ -62,8 +62,9 @@ type Client struct {
 func SocketOf(target string) string { return strings.TrimPrefix(target, "unix://") }
 
 // Connect prepares a client of the containerd at address, in namespace ns, with bundles under
-// stateDir, that delivers task events to sink until ctx ends. The connection is made by the
-// first call that needs it.
+// stateDir, that delivers task events to sink until ctx ends; then it closes its connection
+// (only handles made before keep working). The connection is made by the first call that
+// needs it.
 func Connect(ctx context.Context, address, stateDir, ns string, errs Errors, sink EventSink) (*Client, error) {
 	forwardLogs()
 	abs, err := filepath.Abs(stateDir)
@@ -95,7 +96,7 @@ func (c *Client) conn(ctx context.Context) (*lcd.Client, error) {
 		lc.Close()
 		return nil, c.errs.toError(err)
 	}
-	go c.processEvents(c.eventsCtx, events, c.sink)
+	go c.processEvents(c.eventsCtx, lc, events, c.sink)
 	c.connected.Store(lc)
 	return lc, nil
 }
@@ -183,12 +184,17 @@ func (c *Client) ApplyOption(apply func() error) (err error) {
 	return apply()
 }
 
-func (c *Client) processEvents(ctx context.Context, events *lcd.EventStream, sink EventSink) {
+func (c *Client) processEvents(ctx context.Context, lc *lcd.Client, events *lcd.EventStream, sink EventSink) {
 	defer events.Close()
 	for {
 		ev, err := events.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
+				// dockerd ends this context at shutdown (after stopping its containers) and
+				// never closes the client; moby's client stops its event processing then.
+				// Closing the library client stops its resubscription once containerd goes
+				// (issue 19 item 7); handles made from it keep working until then.
+				lc.Close()
 				return
 			}
 			// The library only fails a read when its client is gone.

@@ -48,7 +48,10 @@ pub unsafe extern "C" fn lcd_client_connect(
 }
 
 /// Frees a client handle. NULL does nothing. The connection closes once no container, task or
-/// event stream made from it is left. Do not use the handle afterwards.
+/// event stream made from it is left; until then its task event subscription serves them, but
+/// is not renewed once it breaks (containerd gone): exit waits then fail with
+/// `LCD_UNAVAILABLE`, and cleanups still waiting for containerd are given up (logged). Do not
+/// use the handle afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_client_free(client: *mut lcd_client) {
     unsafe { free_handle(client) }

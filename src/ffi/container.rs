@@ -282,7 +282,10 @@ pub unsafe extern "C" fn lcd_container_bundle_dir(container: *const lcd_containe
 /// Deletes the container record and then its bundle directory (kept when the environment has
 /// `LIBCONTAINERD_NOCLEAN=1`). One RPC when the handle knows the container has no task (it
 /// created the container and no task since, or a task made from it was deleted); otherwise a
-/// task check (Tasks.Get) first.
+/// task check (Tasks.Get) first. A delete that cannot reach containerd fails with
+/// `LCD_UNAVAILABLE` and is remembered: once the client's event stream is back the library
+/// deletes the record and the bundle, only if the record is still the one this handle is for
+/// (same creation time) and has no task by then.
 ///
 /// The handle stays valid (free it with `lcd_container_free`). Thread-safe.
 /// Errors: `LCD_FAILED_PRECONDITION` while the container still has a task (delete the task

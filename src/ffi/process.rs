@@ -136,7 +136,10 @@ pub unsafe extern "C" fn lcd_task_prepare_exec(
 /// unlinks the FIFOs of a process that runs: if the start fails, the process is deleted and
 /// its FIFOs removed only when this handle added it and containerd reports it never ran, and
 /// the start error (containerd's text) is returned. If the Tasks.Exec fails, its error is
-/// returned as `lcd_task_exec` gives it and the FIFO files this handle made are removed.
+/// returned as `lcd_task_exec` gives it and the FIFO files this handle made are removed. When
+/// containerd cannot be reached for that cleanup (it went away during the call), the cleanup
+/// is remembered and done, by the same rules and at most once, when the client's event stream
+/// is back (logged both times).
 ///
 /// When `cancel` fires or its deadline passes, the call returns `LCD_CANCELLED` /
 /// `LCD_DEADLINE_EXCEEDED` at once, and the start goes on in the library to its end (the

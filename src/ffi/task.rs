@@ -243,7 +243,10 @@ pub unsafe extern "C" fn lcd_task_terminal(task: *const lcd_task) -> bool {
 /// a task that runs: if the start fails, the task is killed and deleted and its FIFOs removed
 /// only when this handle made it (`lcd_task_create`, `lcd_task_prepare`) and containerd reports
 /// that it never ran (created, or stopped); the start error (containerd's text, e.g. "cannot
-/// start a running process" through a handle from `lcd_container_task`) is returned.
+/// start a running process" through a handle from `lcd_container_task`) is returned. When
+/// containerd cannot be reached for that cleanup (it went away during the call), the cleanup
+/// is remembered and done, by the same rules and at most once, when the client's event stream
+/// is back (logged both times).
 ///
 /// When `cancel` fires or its deadline passes, the call returns `LCD_CANCELLED` /
 /// `LCD_DEADLINE_EXCEEDED` at once, and the start goes on in the library to its end: a task
