@@ -149,8 +149,11 @@ run_transcript() {
 # A container that runs until stopped, exits 0 on SIGTERM, and ignores other signals it does not
 # handle (it is pid 1). One long sleep, so that `top` and `stats` see the same processes.
 forever='trap "exit 0" TERM; while :; do sleep 1000 & wait $!; done'
-# Waits until the container's terminal has the size the CLI sends after the start.
-terminal_size='for i in $(seq 50); do s=$(stty size 2>/dev/null); [ -n "$s" ] && [ "$s" != "0 0" ] && break; sleep 0.1; done; echo "$s"'
+# Waits until the container's terminal has the CLI's size, prints it, then gives the CLI's resize
+# after the start time to arrive before the process exits: a CLI speaking API 1.42 or later sends
+# the size at create already, so the size shows at once, and whether dockerd then logs the
+# resize event (or the CLI's resize finds the container gone) would depend on timing.
+terminal_size='for i in $(seq 50); do s=$(stty size 2>/dev/null); [ -n "$s" ] && [ "$s" != "0 0" ] && break; sleep 0.1; done; echo "$s"; sleep 2'
 
 transcript_steps() {
   local i=$image
