@@ -65,20 +65,28 @@ test-lib: lib
 demo: setup example
 	bash tests/testbed.sh run -- bash -c '$(BUILD)/run_container "$$LCD_CONTAINERD_SOCKET" "$$LCD_TEST_ROOTFS" /tmp/lcd-demo-state'
 
-# dockerd v24.0.9 with this library linked in (build/dockerd/bin/dockerd-lcd), the same build
-# unpatched (dockerd-stock) and the docker CLI; see dockerd/build.sh.
+# dockerd builds (dockerd/build.sh): for each version in DOCKERD_E2E, dockerd with this library
+# linked in (build/dockerd/bin/dockerd-VERSION-lcd, when this checkout has that version's
+# adapter), the same build unpatched (dockerd-VERSION-stock), and the docker CLI.
 dockerd: lib
-	bash dockerd/build.sh all
+	for v in $(DOCKERD_VERSIONS); do LCD_DOCKERD_VERSION=$$v bash dockerd/build.sh all || exit 1; done
 
 # The containerd versions `make test` runs against (tests/containerd_build.sh: "1.6" is Debian's
 # package, "1.7" and "2" the pinned newest of those lines, built from source once and cached).
-# The first is the default one (tests/testbed.sh's default too); the dockerd end-to-end test runs
-# on DOCKERD_E2E_CONTAINERD only. Each version gets its own test bed directory (the first the
-# usual one, the others that with "-containerd-VERSION" appended), so that none starts on another
-# version's metadata; they run one after the other, so they share LCD_TESTBED_METRICS_PORT (a
-# port of their own each could be taken by another test bed on the host).
+# The first is the default one (tests/testbed.sh's default too). Each version gets its own test
+# bed directory (the first the usual one, the others that with "-containerd-VERSION" appended),
+# so that none starts on another version's metadata; they run one after the other, so they share
+# LCD_TESTBED_METRICS_PORT (a port of their own each could be taken by another test bed on the
+# host).
 TEST_CONTAINERD_VERSIONS ?= 2 1.7 1.6
-DOCKERD_E2E_CONTAINERD ?= 2
+# The dockerd end-to-end tests, DOCKERD_VERSION:CONTAINERD_VERSION: each dockerd version on the
+# containerd its release ships with (moby's Dockerfile: v24.0.9 1.7.13, v27.5.1 1.7.25, v28.5.2
+# 1.7.28, v2.0.0-beta.25 2.4.1), except v24, which stays on 2 where it has always been tested.
+# A pair runs while `make test` is on its containerd version, so one whose containerd is not in
+# TEST_CONTAINERD_VERSIONS does not run (`make test` says so). Narrow it like the other, e.g.
+# `make test TEST_CONTAINERD_VERSIONS=2 DOCKERD_E2E=29:2`.
+DOCKERD_E2E ?= 24:2 27:1.7 28:1.7 29:2
+DOCKERD_VERSIONS ?= $(foreach pair,$(DOCKERD_E2E),$(firstword $(subst :, ,$(pair))))
 TESTBED_BASE_DIR = $(or $(LCD_TESTBED_DIR),/tmp/lcd-testbed)
 
 # Builds (once; cached under ~/.cache/lcd-containerd) the containerd versions built from source.
@@ -86,16 +94,20 @@ containerd:
 	for v in $(TEST_CONTAINERD_VERSIONS); do bash tests/containerd_build.sh bindir $$v >/dev/null || exit 1; done
 
 # Every test, each containerd version in turn on a private containerd started for the run: the
-# Rust, Go and C suites on each, the dockerd end-to-end test on DOCKERD_E2E_CONTAINERD.
+# Rust, Go and C suites on each, the dockerd end-to-end tests (DOCKERD_E2E) on their containerd.
 test: setup lib harness test-lib test-pkgconfig dockerd containerd
 	set -e; i=0; for v in $(TEST_CONTAINERD_VERSIONS); do \
-	  suites="test-rust test-go test-c"; \
-	  if [ "$$v" = "$(DOCKERD_E2E_CONTAINERD)" ]; then suites="$$suites test-dockerd"; fi; \
+	  suites="test-rust test-go test-c"; dockerds=; \
+	  for pair in $(DOCKERD_E2E); do [ "$${pair#*:}" = "$$v" ] && dockerds="$$dockerds $${pair%%:*}"; done; \
+	  dockerds=$${dockerds# }; [ -n "$$dockerds" ] && suites="$$suites test-dockerd"; \
 	  dir=$(TESTBED_BASE_DIR); if [ $$i -gt 0 ]; then dir=$$dir-containerd-$$v; fi; \
-	  echo "=== containerd $$v ($$dir): $$suites"; start=$$SECONDS; \
-	  LCD_CONTAINERD_VERSION=$$v LCD_TESTBED_DIR=$$dir bash tests/testbed.sh run -- $(MAKE) --no-print-directory $$suites; \
+	  echo "=== containerd $$v ($$dir): $$suites$${dockerds:+ (dockerd $$dockerds)}"; start=$$SECONDS; \
+	  LCD_CONTAINERD_VERSION=$$v LCD_TESTBED_DIR=$$dir bash tests/testbed.sh run -- \
+	    $(MAKE) --no-print-directory $$suites DOCKERD_VERSIONS="$$dockerds"; \
 	  echo "=== containerd $$v: $$suites passed in $$((SECONDS - start)) s"; i=$$((i + 1)); \
 	done
+	for pair in $(DOCKERD_E2E); do case " $(TEST_CONTAINERD_VERSIONS) " in *" $${pair#*:} "*) ;; \
+	  *) echo "=== dockerd $${pair%%:*} on containerd $${pair#*:} did not run: containerd $${pair#*:} is not in TEST_CONTAINERD_VERSIONS";; esac; done
 
 test-rust:
 	cargo test --profile release-tests --locked -- --test-threads=8
@@ -113,14 +125,26 @@ test-go: lib
 	cd go && CGO_CFLAGS="$(GO_CGO_CFLAGS)" go test -c -o ../$(BUILD)/lcd-go.test ./lcd && ! ldd ../$(BUILD)/lcd-go.test | grep -q libcontainerd_ffi
 	@echo "the Go test binary links the Rust library statically"
 
-# The docker CLI end to end against both dockerd builds (expectation checks on each, then their
-# transcripts of the same CLI script compared): any difference is a bug.
+# The docker CLI end to end against both builds of each dockerd version in DOCKERD_VERSIONS
+# (expectation checks on each, then their transcripts of the same CLI script compared): any
+# difference is a bug. A version whose lcd adapter is not in this checkout yet runs on stock only
+# and says so. Every version runs; the first failure fails the target at the end.
 test-dockerd:
-	nm $(BUILD)/dockerd/bin/dockerd-lcd | grep -q ' T lcd_client_connect$$'
-	! ldd $(BUILD)/dockerd/bin/dockerd-lcd | grep -q libcontainerd_ffi
-	! nm $(BUILD)/dockerd/bin/dockerd-stock | grep -q ' T lcd_'
-	@echo "dockerd-lcd has the Rust library linked in statically; dockerd-stock does not"
-	bash tests/dockerd_e2e.sh compare
+	status=0; for v in $(DOCKERD_VERSIONS); do \
+	  start=$$SECONDS; \
+	  if LCD_DOCKERD_VERSION=$$v bash dockerd/build.sh has-adapter; then \
+	    nm $(BUILD)/dockerd/bin/dockerd-$$v-lcd | grep -q ' T lcd_client_connect$$' && \
+	    ! ldd $(BUILD)/dockerd/bin/dockerd-$$v-lcd | grep -q libcontainerd_ffi && \
+	    ! nm $(BUILD)/dockerd/bin/dockerd-$$v-stock | grep -q ' T lcd_' && \
+	    echo "dockerd-$$v-lcd has the Rust library linked in statically; dockerd-$$v-stock does not" && \
+	    LCD_DOCKERD_VERSION=$$v bash tests/dockerd_e2e.sh compare || status=1; \
+	  else \
+	    echo "=== dockerd v$$v: its lcd adapter is not in this checkout: the end-to-end test on stock only"; \
+	    LCD_DOCKERD_VERSION=$$v LCD_E2E_DIR=$${LCD_E2E_DIR:-/tmp/lcd-dockerd-e2e}-v$$v-stock \
+	      bash tests/dockerd_e2e.sh stock || status=1; \
+	  fi; \
+	  echo "=== dockerd v$$v on containerd $${LCD_CONTAINERD_VERSION:-2}: $$((SECONDS - start)) s"; \
+	done; exit $$status
 
 # The harness's bundles and FIFOs (a directory of its own lets parallel test beds share a host).
 C_TEST_STATE ?= /tmp/lcd-c-test-state
