@@ -9,7 +9,8 @@
 # `tests/testbed.sh run -- tests/dockerd_e2e.sh lcd`, or with LCD_CONTAINERD_SOCKET and
 # LCD_TEST_ROOTFS set. dockerd gets private directories and sockets under LCD_E2E_DIR (default
 # /tmp/lcd-dockerd-e2e-VARIANT), no iptables and no bridge, the vfs graph driver (so the
-# containerd image store, v29's default, is off: daemon.json's "features") and live-restore.
+# containerd image store, v29's default, is off: daemon.json's "features"; so are v29's time
+# namespaces, which the test bed's runc 1.1.5 cannot make) and live-restore.
 # The busybox image is built from the test bed's root filesystem and loaded as a docker-archive.
 #
 #   tests/dockerd_e2e.sh compare
@@ -130,9 +131,11 @@ cleanup() {
 }
 rm -rf "$dir"
 mkdir -p "$dir"
-# Experimental: `docker checkpoint` needs it. The graph drivers' image store (vfs), not
-# containerd's (the default from v29 on; every version here reads the setting).
-echo '{"experimental": true, "features": {"containerd-snapshotter": false}}' >"$dir/daemon.json"
+# Experimental: `docker checkpoint` needs it. "features" (older versions ignore what they do not
+# know): the graph drivers' image store (vfs), not containerd's (the default from v29 on); and no
+# time namespace, which v29 gives containers when the kernel has them but runc before 1.2 cannot
+# make (the test bed's runc is Debian's 1.1.5; v29's release ships runc 1.5.1).
+echo '{"experimental": true, "features": {"containerd-snapshotter": false, "time-namespaces": false}}' >"$dir/daemon.json"
 trap cleanup EXIT
 start_dockerd
 echo "dockerd-$dockerd_version-$variant: $(out version -f '{{.Server.Version}}') (API $(out version -f '{{.Server.APIVersion}}'), CLI $(out version -f '{{.Client.Version}}')) on $socket"
