@@ -86,7 +86,7 @@ TEST_CONTAINERD_VERSIONS ?= 2 1.7 1.6
 # TEST_CONTAINERD_VERSIONS does not run (`make test` says so). Narrow it like the other, e.g.
 # `make test TEST_CONTAINERD_VERSIONS=2 DOCKERD_E2E=29:2`.
 DOCKERD_E2E ?= 24:2 27:1.7 28:1.7 29:2
-DOCKERD_VERSIONS ?= $(foreach pair,$(DOCKERD_E2E),$(firstword $(subst :, ,$(pair))))
+DOCKERD_VERSIONS ?= $(sort $(foreach pair,$(DOCKERD_E2E),$(firstword $(subst :, ,$(pair)))))
 TESTBED_BASE_DIR = $(or $(LCD_TESTBED_DIR),/tmp/lcd-testbed)
 
 # Builds (once; cached under ~/.cache/lcd-containerd) the containerd versions built from source.
