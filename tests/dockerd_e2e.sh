@@ -220,8 +220,13 @@ expect_eq "rm -f removes a running container" "" "$(out ps -aq --filter name=res
 dockerd_alive() { kill -0 "$dockerd_pid" 2>/dev/null && "$docker_bin" version >/dev/null 2>&1; }
 # The daemon's error line as the CLI prints it (stderr for run, stdout for exec).
 daemon_error() { tr -d '\r' | grep -m 1 -E '(Error response from daemon|OCI runtime)' | sed -E 's/[[:space:]]+$//; s/\.$//'; }
-missing_create='failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "/nonexistent": stat /nonexistent: no such file or directory: unknown'
-missing_exec='OCI runtime exec failed: exec failed: unable to start container process: exec: "/nonexistent": stat /nonexistent: no such file or directory: unknown'
+# runc's error ends in ": unknown" (its gRPC code) unless dockerd's containerd client and the
+# containerd server are both containerd 2 (moby v28 on, containerd 2.x): containerd 1.x adds the
+# code to the text when it converts an error, containerd 2's errgrpc keeps the text as it is.
+oci_unknown=": unknown"
+if [ "$dockerd_version" -ge 28 ] && [[ ${LCD_CONTAINERD_VERSION:-2} == 2* ]]; then oci_unknown=; fi
+missing_create="failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"/nonexistent\": stat /nonexistent: no such file or directory$oci_unknown"
+missing_exec="OCI runtime exec failed: exec failed: unable to start container process: exec: \"/nonexistent\": stat /nonexistent: no such file or directory$oci_unknown"
 
 run_error=$( (sleep 3 | "$docker_bin" run -i --rm "$image" /nonexistent) 2>&1 >/dev/null)
 expect_eq "run -i of a missing binary with stdin still open exits 127" "127" "$?"
@@ -242,7 +247,7 @@ dockerd_alive && pass "dockerd survives exec -it of a missing binary" || fail "d
 exec_error=$(docker exec failpaths /etc/passwd 2>&1)
 expect_eq "exec of a non-executable file exits 126" "126" "$?"
 expect_eq "exec of a non-executable file: moby's error text" \
-  'OCI runtime exec failed: exec failed: unable to start container process: exec: "/etc/passwd": permission denied: unknown' \
+  "OCI runtime exec failed: exec failed: unable to start container process: exec: \"/etc/passwd\": permission denied$oci_unknown" \
   "$(daemon_error <<<"$exec_error")"
 # An exec leaving a background child: the shim closes the exec's FIFOs when it is deleted
 # (after at most ~2 s), so the CLI returns long before the child ends. (Stock leaves the exec's
