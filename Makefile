@@ -13,7 +13,7 @@ VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-.PHONY: bench all setup lib header example harness demo dockerd containerd test test-lib test-rust test-go test-c test-c-asan test-pkgconfig test-dockerd install clean
+.PHONY: bench bench-dockerd test-bench-dockerd all setup lib header example harness demo dockerd containerd test test-lib test-rust test-go test-c test-c-asan test-pkgconfig test-dockerd install clean
 
 all: lib example harness
 
@@ -119,11 +119,15 @@ GO_CGO_CFLAGS = -O2 -g -DLCD_FFI_LIB_SHA256=$(shell sha256sum $(STATIC_LIB) | cu
 # The Go binding links the static library; its tests run with the race detector and, to catch a
 # missing KeepAlive, once more with a collection at nearly every allocation and once with one at
 # every handle access (-tags lcddebug). One package at a time: the differential suite reads
-# containerd's RPC counters.
+# containerd's RPC counters. Then the adapters of moby v27, v28 and v29 (inside a scratch copy
+# of moby's tree): their compile-time assertions and the differential suite against each
+# version's own remote client.
 test-go: lib
 	cd go && export CGO_CFLAGS="$(GO_CGO_CFLAGS)" && go vet ./... && go test -p 1 -race -count=1 ./... && GOGC=1 go test -p 1 -count=1 ./... && go test -p 1 -count=1 -tags lcddebug ./...
 	cd go && CGO_CFLAGS="$(GO_CGO_CFLAGS)" go test -c -o ../$(BUILD)/lcd-go.test ./lcd && ! ldd ../$(BUILD)/lcd-go.test | grep -q libcontainerd_ffi
 	@echo "the Go test binary links the Rust library statically"
+	for v in moby27 moby28; do (cd go/$$v && export CGO_CFLAGS="$(GO_CGO_CFLAGS)" && go vet ./... && go test -count=1 ./...) || exit 1; done
+	CGO_CFLAGS="$(GO_CGO_CFLAGS)" bash go/moby29/typecheck.sh --test
 
 # The docker CLI end to end against both builds of each dockerd version in DOCKERD_VERSIONS
 # (expectation checks on each, then their transcripts of the same CLI script compared): any
@@ -170,6 +174,25 @@ bench: setup lib | $(BUILD)
 	cargo build --release --locked --example native_calls
 	cd go && CGO_CFLAGS="$(GO_CGO_CFLAGS)" go build -o ../$(BUILD)/lcdbench ./cmd/lcdbench
 	bash tests/testbed.sh run -- $(BUILD)/lcdbench -drive $(BENCH_FLAGS) -native $(PROFILE_DIR)/examples/native_calls -json $(BUILD)/bench.json
+
+# dockerd-level benchmark (not a test; prints numbers): dockerd-lcd against dockerd-stock through
+# the Engine API with moby's Go client (bench/dockerd), both on one private containerd,
+# alternating in rounds. DOCKERD_LCD / DOCKERD_STOCK name the builds compared (another dockerd
+# version plugs in here; `make dockerd` first relinks the default ones with the current library);
+# BENCH_DOCKERD_FLAGS tunes it (-quick for a smoke run). See BENCHMARKS.md.
+DOCKERD_LCD ?= $(BUILD)/dockerd/bin/dockerd-lcd
+DOCKERD_STOCK ?= $(BUILD)/dockerd/bin/dockerd-stock
+BENCH_DOCKERD_FLAGS ?= -rounds 3 -growth 5000
+$(BUILD)/dockerdbench: $(wildcard bench/dockerd/*.go) bench/dockerd/go.mod bench/dockerd/go.sum | $(BUILD)
+	cd bench/dockerd && GOFLAGS=-mod=mod go build -o ../../$(BUILD)/dockerdbench .
+bench-dockerd: setup dockerd $(BUILD)/dockerdbench
+	bash tests/testbed.sh run -- $(BUILD)/dockerdbench -lcd $(DOCKERD_LCD) -stock $(DOCKERD_STOCK) \
+		$(BENCH_DOCKERD_FLAGS) -json $(BUILD)/bench-dockerd.json
+
+# The benchmark's smoke run (about a minute, so not in `make test`): it must run end to end.
+test-bench-dockerd: $(BUILD)/dockerdbench
+	bash tests/testbed.sh run -- $(BUILD)/dockerdbench -lcd $(DOCKERD_LCD) -stock $(DOCKERD_STOCK) -quick \
+		-json $(BUILD)/bench-dockerd-quick.json
 
 clean:
 	cargo clean

@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -41,46 +43,80 @@ type EventSink struct {
 
 // Client is one connection to containerd in one namespace.
 type Client struct {
-	lc     *lcd.Client
 	errs   *Errors
 	logger *logrus.Entry
+
+	// The connection and its event stream are made on first use (conn): dockerd's plugin
+	// executor has a client of its own that a daemon without managed plugins never uses, and
+	// moby's costs nothing there (it shares the daemon's connection). Until then the client
+	// holds no descriptor, thread or containerd stream.
+	address, stateDir, ns string
+	eventsCtx             context.Context
+	sink                  EventSink
+	connected             atomic.Pointer[lcd.Client]
+	connectMu             sync.Mutex
 }
 
 // SocketOf is the socket path of a containerd Go client's connection target (its dialer
 // writes unix://<path>).
 func SocketOf(target string) string { return strings.TrimPrefix(target, "unix://") }
 
-// Connect talks to the containerd at address, in namespace ns, with bundles under stateDir,
-// and delivers task events to sink until ctx ends.
+// Connect prepares a client of the containerd at address, in namespace ns, with bundles under
+// stateDir, that delivers task events to sink until ctx ends. The connection is made by the
+// first call that needs it.
 func Connect(ctx context.Context, address, stateDir, ns string, errs Errors, sink EventSink) (*Client, error) {
 	forwardLogs()
 	abs, err := filepath.Abs(stateDir)
 	if err != nil {
 		return nil, errs.Moby.InvalidParameter(err)
 	}
-	lc, err := lcd.Connect(ctx, address, ns, abs)
+	return &Client{errs: &errs, logger: logrus.WithField("module", "libcontainerd").WithField("namespace", ns),
+		address: address, stateDir: abs, ns: ns, eventsCtx: ctx, sink: sink}, nil
+}
+
+// conn is the client's connection, made with its event subscription on first use: the
+// subscription starts before that first call is made, as it did when Connect connected. A
+// failed connect is tried again by the next call.
+func (c *Client) conn(ctx context.Context) (*lcd.Client, error) {
+	if lc := c.connected.Load(); lc != nil {
+		return lc, nil
+	}
+	c.connectMu.Lock()
+	defer c.connectMu.Unlock()
+	if lc := c.connected.Load(); lc != nil {
+		return lc, nil
+	}
+	lc, err := lcd.Connect(ctx, c.address, c.ns, c.stateDir)
 	if err != nil {
-		return nil, errs.toError(err)
+		return nil, c.errs.toError(err)
 	}
 	events, err := lc.Subscribe()
 	if err != nil {
 		lc.Close()
-		return nil, errs.toError(err)
+		return nil, c.errs.toError(err)
 	}
-	c := &Client{lc: lc, errs: &errs, logger: logrus.WithField("module", "libcontainerd").WithField("namespace", ns)}
-	go c.processEvents(ctx, events, sink)
-	return c, nil
+	go c.processEvents(c.eventsCtx, events, c.sink)
+	c.connected.Store(lc)
+	return lc, nil
 }
 
 // Version is containerd's version and revision.
 func (c *Client) Version(ctx context.Context) (version, revision string, err error) {
-	v, r, err := c.lc.Version(ctx)
+	lc, err := c.conn(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	v, r, err := lc.Version(ctx)
 	return v, r, c.errs.toError(err)
 }
 
 // LoadContainer loads an existing container.
 func (c *Client) LoadContainer(ctx context.Context, id string) (*Container, error) {
-	ctr, err := c.lc.LoadContainer(ctx, id)
+	lc, err := c.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ctr, err := lc.LoadContainer(ctx, id)
 	if err != nil {
 		if lcd.StatusOf(err) == lcd.NotFound {
 			return nil, errors.WithStack(c.errs.Moby.NotFound(errors.New("no such container")))
@@ -112,7 +148,11 @@ func (c *Client) NewContainer(ctx context.Context, id string, spec *specs.Spec, 
 	if opts.RuntimeOptions != nil {
 		cfg.RuntimeOptionsTypeURL, cfg.RuntimeOptions = opts.RuntimeOptions.TypeURL, opts.RuntimeOptions.Value
 	}
-	ctr, err := c.lc.CreateContainer(ctx, id, cfg)
+	lc, err := c.conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ctr, err := lc.CreateContainer(ctx, id, cfg)
 	if err != nil {
 		return nil, c.errs.orConflict(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // notifier is a socket pair that tells a goroutine in Go's poller that a pending library call
@@ -22,16 +23,27 @@ type notifier struct {
 	ours *os.File
 	raw  syscall.RawConn
 	peer C.int
+	// idleSince is when it last went back to the pool.
+	idleSince time.Time
 }
 
-// idleNotifiers keeps at most maxIdleNotifiers for reuse, about one per call in flight at
-// the busiest moment so far; more are closed when released.
+// idleNotifiers keeps at most maxIdleNotifiers for reuse, about one per call in flight at the
+// busiest moment of the last notifierIdleTimeout; more are closed when released. free is a
+// stack: calls take the most recently released, so the bottom holds the longest idle, which a
+// timer closes once idle for notifierIdleTimeout (else a daemon would keep two descriptors per
+// call of its busiest moment for ever).
 var idleNotifiers struct {
 	sync.Mutex
-	free []*notifier
+	free      []*notifier
+	trimArmed bool
 }
 
 const maxIdleNotifiers = 64
+
+// notifierIdleTimeout: a notifier unused for this long is closed. Making one again costs a
+// socket pair and a poller registration, a few microseconds, so only a process idle this long
+// pays it.
+const notifierIdleTimeout = 2 * time.Second
 
 // takeNotifier gives an idle notifier, or makes one.
 func takeNotifier() (*notifier, error) {
@@ -82,11 +94,39 @@ func (n *notifier) wait() error {
 func (n *notifier) release() {
 	idleNotifiers.Lock()
 	if len(idleNotifiers.free) < maxIdleNotifiers {
+		n.idleSince = time.Now()
 		idleNotifiers.free = append(idleNotifiers.free, n)
 		n = nil
+		if !idleNotifiers.trimArmed {
+			idleNotifiers.trimArmed = true
+			time.AfterFunc(notifierIdleTimeout, trimIdleNotifiers)
+		}
 	}
 	idleNotifiers.Unlock()
 	if n != nil {
+		n.close()
+	}
+}
+
+// trimIdleNotifiers closes the notifiers idle for notifierIdleTimeout and runs again when the
+// next one will be.
+func trimIdleNotifiers() {
+	now := time.Now()
+	idleNotifiers.Lock()
+	free := idleNotifiers.free
+	stale := 0
+	for stale < len(free) && now.Sub(free[stale].idleSince) >= notifierIdleTimeout {
+		stale++
+	}
+	closing := append([]*notifier(nil), free[:stale]...)
+	idleNotifiers.free = append(free[:0], free[stale:]...)
+	if len(idleNotifiers.free) > 0 {
+		time.AfterFunc(notifierIdleTimeout-now.Sub(idleNotifiers.free[0].idleSince), trimIdleNotifiers)
+	} else {
+		idleNotifiers.trimArmed = false
+	}
+	idleNotifiers.Unlock()
+	for _, n := range closing {
 		n.close()
 	}
 }

@@ -8,29 +8,8 @@ import (
 	"context"
 	"testing"
 
-	cerrdefs "github.com/containerd/containerd/errdefs"
-	"github.com/docker/docker/errdefs"
-
 	"github.com/lcd-ffi/libcontainerd-ffi/go/mobytest"
 )
-
-func errorClass(err error) string {
-	switch {
-	case err == nil:
-		return "ok"
-	case errdefs.IsNotFound(err):
-		return "NotFound"
-	case errdefs.IsConflict(err):
-		return "Conflict"
-	case errdefs.IsInvalidParameter(err) || cerrdefs.IsInvalidArgument(err):
-		return "InvalidParameter"
-	case cerrdefs.IsFailedPrecondition(err):
-		return "FailedPrecondition"
-	case cerrdefs.IsNotFound(err):
-		return "containerd NotFound"
-	}
-	return "other"
-}
 
 // StartTask is v24's Container.Start: create and start in one call.
 func (c driverContainer) StartTask(ctx context.Context, withStdin bool, stdio mobytest.Stdio) (mobytest.Task, error) {

@@ -10,25 +10,11 @@ import (
 	"strings"
 	"testing"
 
-	cerrdefs "github.com/containerd/containerd/errdefs"
 	"github.com/docker/docker/errdefs"
 	"google.golang.org/grpc/status"
 
 	"github.com/lcd-ffi/libcontainerd-ffi/go/mobytest"
 )
-
-// fullClass names every class dockerd branches on, moby's and containerd's.
-func fullClass(err error) string {
-	return mobytest.ClassNames(err, map[string]func(error) bool{
-		"NotFound": errdefs.IsNotFound, "Conflict": errdefs.IsConflict, "InvalidParameter": errdefs.IsInvalidParameter,
-		"Cancelled": errdefs.IsCancelled, "Deadline": errdefs.IsDeadline, "System": errdefs.IsSystem,
-		"Unavailable": errdefs.IsUnavailable, "NotImplemented": errdefs.IsNotImplemented,
-		"c.NotFound": cerrdefs.IsNotFound, "c.AlreadyExists": cerrdefs.IsAlreadyExists,
-		"c.InvalidArgument": cerrdefs.IsInvalidArgument, "c.FailedPrecondition": cerrdefs.IsFailedPrecondition,
-		"c.Unavailable": cerrdefs.IsUnavailable, "c.Canceled": cerrdefs.IsCanceled,
-		"c.DeadlineExceeded": cerrdefs.IsDeadlineExceeded, "c.NotImplemented": cerrdefs.IsNotImplemented,
-	})
-}
 
 // dockerdBranches is every place in dockerd v24.0.9 (daemon/, container/, plugin/,
 // libcontainerd/) that branches on an error coming from libcontainerd, found by a scan of its

@@ -27,38 +27,30 @@ func (b backend) ProcessEvent(id string, et libcontainerdtypes.EventType, ei lib
 
 type newClientFunc func(t *testing.T, ns, stateDir string, b libcontainerdtypes.Backend) libcontainerdtypes.Client
 
-func mobyClient(t *testing.T, ns, stateDir string, b libcontainerdtypes.Backend) libcontainerdtypes.Client {
-	socket, _ := mobytest.TestBed(t)
-	cli, err := containerd.New(socket, containerd.WithDefaultNamespace(ns))
-	if err != nil {
-		t.Fatal(err)
+// viaContainerdClient makes a libcontainerd client the way dockerd does: from a containerd Go
+// client connected to the test bed, until the test ends.
+func viaContainerdClient(newClient func(context.Context, *containerd.Client, string, string, libcontainerdtypes.Backend) (libcontainerdtypes.Client, error)) newClientFunc {
+	return func(t *testing.T, ns, stateDir string, b libcontainerdtypes.Backend) libcontainerdtypes.Client {
+		socket, _ := mobytest.TestBed(t)
+		cli, err := containerd.New(socket, containerd.WithDefaultNamespace(ns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cli.Close() })
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		c, err := newClient(ctx, cli, stateDir, ns, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
 	}
-	t.Cleanup(func() { cli.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	c, err := remote.NewClient(ctx, cli, stateDir, ns, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
-// ourClient goes through NewClient with a containerd Go client, as dockerd does.
-func ourClient(t *testing.T, ns, stateDir string, b libcontainerdtypes.Backend) libcontainerdtypes.Client {
-	socket, _ := mobytest.TestBed(t)
-	cli, err := containerd.New(socket, containerd.WithDefaultNamespace(ns))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	c, err := NewClient(ctx, cli, stateDir, ns, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+var (
+	mobyClient = viaContainerdClient(remote.NewClient)
+	ourClient  = viaContainerdClient(NewClient)
+)
 
 // stdioCallback hands the pipes of moby's DirectIO to a caller's stdio; the IO it returns
 // waits for that caller's copies.

@@ -12,7 +12,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 core=$(cd "$here/.." && pwd)
 version=${MOBY_V2_VERSION:-v2.0.0-beta.25}
-scratch=${LCD_MOBY29_SCRATCH:-${TMPDIR:-/tmp}/lcd-moby29-typecheck}
+# One scratch copy per checkout: parallel checkouts do not overwrite each other's package.
+scratch=${LCD_MOBY29_SCRATCH:-${TMPDIR:-/tmp}/lcd-moby29-typecheck-$(echo "$core" | sha256sum | cut -c1-12)}
 export GOFLAGS="-mod=mod -buildvcs=false" GOTOOLCHAIN=local
 
 src=$(cd "$core" && go mod download -json "github.com/moby/moby/v2@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
