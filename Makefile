@@ -81,7 +81,7 @@ dockerd: lib
 TEST_CONTAINERD_VERSIONS ?= 2 1.7 1.6
 # The dockerd end-to-end tests, DOCKERD_VERSION:CONTAINERD_VERSION: each dockerd version on the
 # containerd its release ships with (moby's Dockerfile: v24.0.9 1.7.13, v27.5.1 1.7.25, v28.5.2
-# 1.7.28, v2.0.0-beta.25 2.4.1), except v24, which stays on 2 where it has always been tested.
+# 1.7.28, v2.0.0-beta.24 2.3.5), except v24, which stays on 2 where it has always been tested.
 # A pair runs while `make test` is on its containerd version, so one whose containerd is not in
 # TEST_CONTAINERD_VERSIONS does not run (`make test` says so). Narrow it like the other, e.g.
 # `make test TEST_CONTAINERD_VERSIONS=2 DOCKERD_E2E=29:2`.

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds dockerd (v24, v27, v28 or v29) from its Go module source, lcd and stock, and the docker CLI.
 #
-#   LCD_DOCKERD_VERSION=24|27|28|29 dockerd/build.sh [lcd|stock|cli|all|has-adapter]
+#   LCD_DOCKERD_VERSION=24|27|28|29 dockerd/build.sh [lcd|stock|cli|all|has-adapter|moby-module]
 #
 # (defaults: 24, all; all builds lcd only when this checkout has the version's adapter, and
-# has-adapter answers that with its exit status).
+# has-adapter answers that with its exit status; moby-module prints the version's moby
+# module@version, which go/moby29/typecheck.sh also uses, so both build the same v29).
 # lcd    build/dockerd/bin/dockerd-VERSION-lcd: moby with dockerd/moby-MOBYVERSION-libcontainerd-ffi.patch,
 #        so both of its libcontainerd clients are this project's Go adapter, with the Rust
 #        library (target/release/libcontainerd_ffi.a, `make lib`) linked statically.
@@ -204,6 +205,10 @@ build_cli() {
 # All in a function, read whole before it runs: editing this file during a build cannot change
 # what the running build does.
 main() {
+  case "${1:-all}" in
+    has-adapter) has_adapter; return ;;
+    moby-module) echo "$moby_module@$moby_version"; return ;;
+  esac
   mkdir -p "$out/bin" "$out/src"
   if [ "$dockerd_version" = 24 ]; then
     prepare_source "github.com/moby/buildkit@$buildkit_version" "$out/src/buildkit" \
@@ -222,9 +227,8 @@ main() {
       build_stock
       build_cli
       ;;
-    has-adapter) has_adapter ;;
     *)
-      echo "usage: LCD_DOCKERD_VERSION=24|27|28|29 $0 [lcd|stock|cli|all|has-adapter]" >&2
+      echo "usage: LCD_DOCKERD_VERSION=24|27|28|29 $0 [lcd|stock|cli|all|has-adapter|moby-module]" >&2
       exit 2
       ;;
   esac
