@@ -177,15 +177,18 @@ bench: setup lib | $(BUILD)
 
 # dockerd-level benchmark (not a test; prints numbers): dockerd-lcd against dockerd-stock through
 # the Engine API with moby's Go client (bench/dockerd), both on one private containerd,
-# alternating in rounds. DOCKERD_LCD / DOCKERD_STOCK name the builds compared (another dockerd
-# version plugs in here; `make dockerd` first relinks the default ones with the current library);
-# BENCH_DOCKERD_FLAGS tunes it (-quick for a smoke run). See BENCHMARKS.md.
-DOCKERD_LCD ?= $(BUILD)/dockerd/bin/dockerd-lcd
-DOCKERD_STOCK ?= $(BUILD)/dockerd/bin/dockerd-stock
+# alternating in rounds. BENCH_DOCKERD_VERSION picks the dockerd version (its lcd and stock
+# builds, which bench-dockerd first builds or relinks with the current library); DOCKERD_LCD /
+# DOCKERD_STOCK name other builds; BENCH_DOCKERD_FLAGS tunes it (-quick for a smoke run). See
+# BENCHMARKS.md (its tables are v24's).
+BENCH_DOCKERD_VERSION ?= 24
+DOCKERD_LCD ?= $(BUILD)/dockerd/bin/dockerd-$(BENCH_DOCKERD_VERSION)-lcd
+DOCKERD_STOCK ?= $(BUILD)/dockerd/bin/dockerd-$(BENCH_DOCKERD_VERSION)-stock
 BENCH_DOCKERD_FLAGS ?= -rounds 3 -growth 5000
 $(BUILD)/dockerdbench: $(wildcard bench/dockerd/*.go) bench/dockerd/go.mod bench/dockerd/go.sum | $(BUILD)
 	cd bench/dockerd && GOFLAGS=-mod=mod go build -o ../../$(BUILD)/dockerdbench .
-bench-dockerd: setup dockerd $(BUILD)/dockerdbench
+bench-dockerd: setup lib $(BUILD)/dockerdbench
+	LCD_DOCKERD_VERSION=$(BENCH_DOCKERD_VERSION) bash dockerd/build.sh all
 	bash tests/testbed.sh run -- $(BUILD)/dockerdbench -lcd $(DOCKERD_LCD) -stock $(DOCKERD_STOCK) \
 		$(BENCH_DOCKERD_FLAGS) -json $(BUILD)/bench-dockerd.json
 
