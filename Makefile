@@ -65,20 +65,28 @@ test-lib: lib
 demo: setup example
 	bash tests/testbed.sh run -- bash -c '$(BUILD)/run_container "$$LCD_CONTAINERD_SOCKET" "$$LCD_TEST_ROOTFS" /tmp/lcd-demo-state'
 
-# dockerd v24.0.9 with this library linked in (build/dockerd/bin/dockerd-lcd), the same build
-# unpatched (dockerd-stock) and the docker CLI; see dockerd/build.sh.
+# dockerd builds (dockerd/build.sh): for each version in DOCKERD_E2E, dockerd with this library
+# linked in (build/dockerd/bin/dockerd-VERSION-lcd, when this checkout has that version's
+# adapter), the same build unpatched (dockerd-VERSION-stock), and the docker CLI.
 dockerd: lib
-	bash dockerd/build.sh all
+	for v in $(DOCKERD_VERSIONS); do LCD_DOCKERD_VERSION=$$v bash dockerd/build.sh all || exit 1; done
 
 # The containerd versions `make test` runs against (tests/containerd_build.sh: "1.6" is Debian's
 # package, "1.7" and "2" the pinned newest of those lines, built from source once and cached).
-# The first is the default one (tests/testbed.sh's default too); the dockerd end-to-end test runs
-# on DOCKERD_E2E_CONTAINERD only. Each version gets its own test bed directory (the first the
-# usual one, the others that with "-containerd-VERSION" appended), so that none starts on another
-# version's metadata; they run one after the other, so they share LCD_TESTBED_METRICS_PORT (a
-# port of their own each could be taken by another test bed on the host).
+# The first is the default one (tests/testbed.sh's default too). Each version gets its own test
+# bed directory (the first the usual one, the others that with "-containerd-VERSION" appended),
+# so that none starts on another version's metadata; they run one after the other, so they share
+# LCD_TESTBED_METRICS_PORT (a port of their own each could be taken by another test bed on the
+# host).
 TEST_CONTAINERD_VERSIONS ?= 2 1.7 1.6
-DOCKERD_E2E_CONTAINERD ?= 2
+# The dockerd end-to-end tests, DOCKERD_VERSION:CONTAINERD_VERSION: each dockerd version on the
+# containerd its release ships with (moby's Dockerfile: v24.0.9 1.7.13, v27.5.1 1.7.25, v28.5.2
+# 1.7.28, v2.0.0-beta.24 2.3.5), except v24, which stays on 2 where it has always been tested.
+# A pair runs while `make test` is on its containerd version, so one whose containerd is not in
+# TEST_CONTAINERD_VERSIONS does not run (`make test` says so). Narrow it like the other, e.g.
+# `make test TEST_CONTAINERD_VERSIONS=2 DOCKERD_E2E=29:2`.
+DOCKERD_E2E ?= 24:2 27:1.7 28:1.7 29:2
+DOCKERD_VERSIONS ?= $(sort $(foreach pair,$(DOCKERD_E2E),$(firstword $(subst :, ,$(pair)))))
 TESTBED_BASE_DIR = $(or $(LCD_TESTBED_DIR),/tmp/lcd-testbed)
 
 # Builds (once; cached under ~/.cache/lcd-containerd) the containerd versions built from source.
@@ -86,17 +94,22 @@ containerd:
 	for v in $(TEST_CONTAINERD_VERSIONS); do bash tests/containerd_build.sh bindir $$v >/dev/null || exit 1; done
 
 # Every test, each containerd version in turn on a private containerd started for the run: the
-# Rust, Go and C suites on each, the dockerd end-to-end test on DOCKERD_E2E_CONTAINERD.
+# Rust, Go and C suites on each, the dockerd end-to-end tests (DOCKERD_E2E) on their containerd,
+# the sanitizers and the fuzz smoke run on SANITIZER_CONTAINERD.
 test: setup lib harness test-lib test-pkgconfig dockerd containerd sanitizer-build
 	set -e; i=0; for v in $(TEST_CONTAINERD_VERSIONS); do \
-	  suites="test-rust test-go test-c"; \
-	  if [ "$$v" = "$(DOCKERD_E2E_CONTAINERD)" ]; then suites="$$suites test-dockerd"; fi; \
+	  suites="test-rust test-go test-c"; dockerds=; \
+	  for pair in $(DOCKERD_E2E); do [ "$${pair#*:}" = "$$v" ] && dockerds="$$dockerds $${pair%%:*}"; done; \
+	  dockerds=$${dockerds# }; [ -n "$$dockerds" ] && suites="$$suites test-dockerd"; \
 	  if [ "$$v" = "$(SANITIZER_CONTAINERD)" ]; then suites="$$suites test-sanitizers"; fi; \
 	  dir=$(TESTBED_BASE_DIR); if [ $$i -gt 0 ]; then dir=$$dir-containerd-$$v; fi; \
-	  echo "=== containerd $$v ($$dir): $$suites"; start=$$SECONDS; \
-	  LCD_CONTAINERD_VERSION=$$v LCD_TESTBED_DIR=$$dir bash tests/testbed.sh run -- $(MAKE) --no-print-directory $$suites; \
+	  echo "=== containerd $$v ($$dir): $$suites$${dockerds:+ (dockerd $$dockerds)}"; start=$$SECONDS; \
+	  LCD_CONTAINERD_VERSION=$$v LCD_TESTBED_DIR=$$dir bash tests/testbed.sh run -- \
+	    $(MAKE) --no-print-directory $$suites DOCKERD_VERSIONS="$$dockerds"; \
 	  echo "=== containerd $$v: $$suites passed in $$((SECONDS - start)) s"; i=$$((i + 1)); \
 	done
+	for pair in $(DOCKERD_E2E); do case " $(TEST_CONTAINERD_VERSIONS) " in *" $${pair#*:} "*) ;; \
+	  *) echo "=== dockerd $${pair%%:*} on containerd $${pair#*:} did not run: containerd $${pair#*:} is not in TEST_CONTAINERD_VERSIONS";; esac; done
 
 test-rust:
 	cargo test --profile release-tests --locked -- --test-threads=8
@@ -118,14 +131,26 @@ test-go: lib
 	for v in moby27 moby28; do (cd go/$$v && export CGO_CFLAGS="$(GO_CGO_CFLAGS)" && go vet ./... && go test -count=1 ./...) || exit 1; done
 	CGO_CFLAGS="$(GO_CGO_CFLAGS)" bash go/moby29/typecheck.sh --test
 
-# The docker CLI end to end against both dockerd builds (expectation checks on each, then their
-# transcripts of the same CLI script compared): any difference is a bug.
+# The docker CLI end to end against both builds of each dockerd version in DOCKERD_VERSIONS
+# (expectation checks on each, then their transcripts of the same CLI script compared): any
+# difference is a bug. A version whose lcd adapter is not in this checkout yet runs on stock only
+# and says so. Every version runs; the first failure fails the target at the end.
 test-dockerd:
-	nm $(BUILD)/dockerd/bin/dockerd-lcd | grep -q ' T lcd_client_connect$$'
-	! ldd $(BUILD)/dockerd/bin/dockerd-lcd | grep -q libcontainerd_ffi
-	! nm $(BUILD)/dockerd/bin/dockerd-stock | grep -q ' T lcd_'
-	@echo "dockerd-lcd has the Rust library linked in statically; dockerd-stock does not"
-	bash tests/dockerd_e2e.sh compare
+	status=0; for v in $(DOCKERD_VERSIONS); do \
+	  start=$$SECONDS; \
+	  if LCD_DOCKERD_VERSION=$$v bash dockerd/build.sh has-adapter; then \
+	    nm $(BUILD)/dockerd/bin/dockerd-$$v-lcd | grep -q ' T lcd_client_connect$$' && \
+	    ! ldd $(BUILD)/dockerd/bin/dockerd-$$v-lcd | grep -q libcontainerd_ffi && \
+	    ! nm $(BUILD)/dockerd/bin/dockerd-$$v-stock | grep -q ' T lcd_' && \
+	    echo "dockerd-$$v-lcd has the Rust library linked in statically; dockerd-$$v-stock does not" && \
+	    LCD_DOCKERD_VERSION=$$v bash tests/dockerd_e2e.sh compare || status=1; \
+	  else \
+	    echo "=== dockerd v$$v: its lcd adapter is not in this checkout: the end-to-end test on stock only"; \
+	    LCD_DOCKERD_VERSION=$$v LCD_E2E_DIR=$${LCD_E2E_DIR:-/tmp/lcd-dockerd-e2e}-v$$v-stock \
+	      bash tests/dockerd_e2e.sh stock || status=1; \
+	  fi; \
+	  echo "=== dockerd v$$v on containerd $${LCD_CONTAINERD_VERSION:-2}: $$((SECONDS - start)) s"; \
+	done; exit $$status
 
 # dockerd-lcd under faults (issue 21) and failing commands (issue 19), each in its own
 # directory: containerd killed -9 at random >= 10 times under a run/exec/stop/rm load plus a
@@ -212,15 +237,18 @@ bench: setup lib | $(BUILD)
 
 # dockerd-level benchmark (not a test; prints numbers): dockerd-lcd against dockerd-stock through
 # the Engine API with moby's Go client (bench/dockerd), both on one private containerd,
-# alternating in rounds. DOCKERD_LCD / DOCKERD_STOCK name the builds compared (another dockerd
-# version plugs in here; `make dockerd` first relinks the default ones with the current library);
-# BENCH_DOCKERD_FLAGS tunes it (-quick for a smoke run). See BENCHMARKS.md.
-DOCKERD_LCD ?= $(BUILD)/dockerd/bin/dockerd-lcd
-DOCKERD_STOCK ?= $(BUILD)/dockerd/bin/dockerd-stock
+# alternating in rounds. BENCH_DOCKERD_VERSION picks the dockerd version (its lcd and stock
+# builds, which bench-dockerd first builds or relinks with the current library); DOCKERD_LCD /
+# DOCKERD_STOCK name other builds; BENCH_DOCKERD_FLAGS tunes it (-quick for a smoke run). See
+# BENCHMARKS.md (its tables are v24's).
+BENCH_DOCKERD_VERSION ?= 24
+DOCKERD_LCD ?= $(BUILD)/dockerd/bin/dockerd-$(BENCH_DOCKERD_VERSION)-lcd
+DOCKERD_STOCK ?= $(BUILD)/dockerd/bin/dockerd-$(BENCH_DOCKERD_VERSION)-stock
 BENCH_DOCKERD_FLAGS ?= -rounds 3 -growth 5000
 $(BUILD)/dockerdbench: $(wildcard bench/dockerd/*.go) bench/dockerd/go.mod bench/dockerd/go.sum | $(BUILD)
 	cd bench/dockerd && GOFLAGS=-mod=mod go build -o ../../$(BUILD)/dockerdbench .
-bench-dockerd: setup dockerd $(BUILD)/dockerdbench
+bench-dockerd: setup lib $(BUILD)/dockerdbench
+	LCD_DOCKERD_VERSION=$(BENCH_DOCKERD_VERSION) bash dockerd/build.sh all
 	bash tests/testbed.sh run -- $(BUILD)/dockerdbench -lcd $(DOCKERD_LCD) -stock $(DOCKERD_STOCK) \
 		$(BENCH_DOCKERD_FLAGS) -json $(BUILD)/bench-dockerd.json
 

@@ -1,46 +1,54 @@
 #!/usr/bin/env bash
-# End-to-end test of a dockerd v24.0.9 build through the real docker CLI.
+# End-to-end test of a dockerd build through the real docker CLI.
 #
-#   tests/dockerd_e2e.sh lcd|stock
+#   LCD_DOCKERD_VERSION=24|27|28|29 tests/dockerd_e2e.sh lcd|stock
 #
-# lcd runs build/dockerd/bin/dockerd-lcd (libcontainerd-ffi linked in), stock the unpatched
-# build (dockerd/build.sh makes both). Needs the test bed's containerd: run it as
+# lcd runs build/dockerd/bin/dockerd-VERSION-lcd (libcontainerd-ffi linked in), stock the
+# unpatched build of the same moby version (LCD_DOCKERD_VERSION=VERSION dockerd/build.sh makes
+# both, and the docker CLI; VERSION defaults to 24). Needs the test bed's containerd: run it as
 # `tests/testbed.sh run -- tests/dockerd_e2e.sh lcd`, or with LCD_CONTAINERD_SOCKET and
 # LCD_TEST_ROOTFS set. dockerd gets private directories and sockets under LCD_E2E_DIR (default
-# /tmp/lcd-dockerd-e2e-VARIANT), no iptables and no bridge, the vfs graph driver and
-# live-restore. The busybox image is built from the test bed's root filesystem and loaded as a
-# docker-archive.
+# /tmp/lcd-dockerd-e2e-VARIANT), no iptables and no bridge, the vfs graph driver (so the
+# containerd image store, v29's default, is off: daemon.json's "features"; so are v29's time
+# namespaces, which the test bed's runc 1.1.5 cannot make) and live-restore.
+# The busybox image is built from the test bed's root filesystem and loaded as a docker-archive.
 #
 #   tests/dockerd_e2e.sh compare
 #
-# runs both, one after the other on the same containerd, each in LCD_E2E_DIR-VARIANT (default
-# /tmp/lcd-dockerd-e2e-VARIANT), then compares their transcripts (tests/dockerd_transcript.sh:
-# the same docker CLI script against each, exit codes, stdout, stderr and dockerd's events
-# normalized): any difference fails, and the differing steps are printed.
+# runs both, one after the other on the same containerd, each in LCD_E2E_DIR-vVERSION-VARIANT
+# (default /tmp/lcd-dockerd-e2e-vVERSION-VARIANT), then compares their transcripts
+# (tests/dockerd_transcript.sh: the same docker CLI script against each, exit codes, stdout,
+# stderr and dockerd's events normalized): any difference fails, and the differing steps are
+# printed.
 set -uo pipefail
 
 variant=${1:?usage: $0 lcd|stock|compare}
 project=$(cd "$(dirname "$0")/.." && pwd)
+dockerd_version=${LCD_DOCKERD_VERSION:-24}
 
 if [ "$variant" = compare ]; then
-  base=${LCD_E2E_DIR:-/tmp/lcd-dockerd-e2e}
+  base=${LCD_E2E_DIR:-/tmp/lcd-dockerd-e2e}-v$dockerd_version
   status=0
   for v in lcd stock; do
     SECONDS=0
     LCD_E2E_DIR=$base-$v LCD_E2E_TRANSCRIPT_DIR=$base-transcripts/$v bash "$0" "$v" || status=1
-    echo "dockerd-$v: checks and transcript took $SECONDS s"
+    echo "dockerd-$dockerd_version-$v: checks and transcript took $SECONDS s"
   done
   echo "--- transcripts: stock ($base-transcripts/stock/transcript.txt) against lcd ($base-transcripts/lcd/transcript.txt)"
   python3 "$project/tests/dockerd_transcript.py" diff "$base-transcripts/stock/transcript.txt" "$base-transcripts/lcd/transcript.txt" || status=1
   exit $status
 fi
 bin=${LCD_DOCKERD_BUILD:-$project/build/dockerd}/bin
-dockerd_bin=$bin/dockerd-$variant
+dockerd_bin=$bin/dockerd-$dockerd_version-$variant
 docker_bin=$bin/docker
 dir=${LCD_E2E_DIR:-/tmp/lcd-dockerd-e2e-$variant}
 socket=${LCD_CONTAINERD_SOCKET:?LCD_CONTAINERD_SOCKET is not set (run under tests/testbed.sh run --)}
 rootfs=${LCD_TEST_ROOTFS:?LCD_TEST_ROOTFS is not set}
 image=busybox:lcd-e2e
+# The exit code of an exec whose binary is missing, as each moby version sets it (the same for
+# both builds of a version): up to v27 a failed exec start always gave 126; from v28 on
+# daemon/exec.go keeps the code its start error maps to, 127 for a missing command.
+if [ "$dockerd_version" -ge 28 ]; then exec_missing_rc=127; else exec_missing_rc=126; fi
 export DOCKER_HOST=unix://$dir/docker.sock
 # The library's FIFOs and bundles live under the exec root, as moby's do.
 state_dir=$dir/exec/containerd
@@ -123,11 +131,14 @@ cleanup() {
 }
 rm -rf "$dir"
 mkdir -p "$dir"
-# Experimental: `docker checkpoint` needs it.
-echo '{"experimental": true}' >"$dir/daemon.json"
+# Experimental: `docker checkpoint` needs it. "features" (older versions ignore what they do not
+# know): the graph drivers' image store (vfs), not containerd's (the default from v29 on); and no
+# time namespace, which v29 gives containers when the kernel has them but runc before 1.2 cannot
+# make (the test bed's runc is Debian's 1.1.5; v29's release ships runc 1.5.1).
+echo '{"experimental": true, "features": {"containerd-snapshotter": false, "time-namespaces": false}}' >"$dir/daemon.json"
 trap cleanup EXIT
 start_dockerd
-echo "dockerd-$variant: $(out version -f '{{.Server.Version}}') on $socket"
+echo "dockerd-$dockerd_version-$variant: $(out version -f '{{.Server.Version}}') (API $(out version -f '{{.Server.APIVersion}}'), CLI $(out version -f '{{.Client.Version}}')) on $socket"
 python3 "$project/dockerd/busybox_image.py" "$rootfs" "$dir/busybox.tar" "$image"
 expect_match "docker load of the docker-archive" "Loaded image: $image" "$(out load -i "$dir/busybox.tar")"
 
@@ -154,7 +165,7 @@ expect_eq "exec -it in a terminal gets the terminal's size" "24 80" \
 python3 "$project/tests/run_in_pty.py" "$docker_bin" exec -it logger sh -c 'exit 9' >/dev/null
 expect_eq "exec -it returns the exit code" "9" "$?"
 exec_error=$(docker exec logger no-such-binary 2>&1) # the CLI prints this one on stdout
-expect_eq "exec of a missing binary fails with the CLI's 126" "126" "$?"
+expect_eq "exec of a missing binary exits $exec_missing_rc" "$exec_missing_rc" "$?"
 expect_match "exec of a missing binary says why" 'exec: "no-such-binary": executable file not found' "$exec_error"
 
 # --- pause, stats, top, update ---------------------------------------------------------------------
@@ -209,8 +220,13 @@ expect_eq "rm -f removes a running container" "" "$(out ps -aq --filter name=res
 dockerd_alive() { kill -0 "$dockerd_pid" 2>/dev/null && "$docker_bin" version >/dev/null 2>&1; }
 # The daemon's error line as the CLI prints it (stderr for run, stdout for exec).
 daemon_error() { tr -d '\r' | grep -m 1 -E '(Error response from daemon|OCI runtime)' | sed -E 's/[[:space:]]+$//; s/\.$//'; }
-missing_create='failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "/nonexistent": stat /nonexistent: no such file or directory: unknown'
-missing_exec='OCI runtime exec failed: exec failed: unable to start container process: exec: "/nonexistent": stat /nonexistent: no such file or directory: unknown'
+# runc's error ends in ": unknown" (its gRPC code) unless dockerd's containerd client and the
+# containerd server are both containerd 2 (moby v28 on, containerd 2.x): containerd 1.x adds the
+# code to the text when it converts an error, containerd 2's errgrpc keeps the text as it is.
+oci_unknown=": unknown"
+if [ "$dockerd_version" -ge 28 ] && [[ ${LCD_CONTAINERD_VERSION:-2} == 2* ]]; then oci_unknown=; fi
+missing_create="failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"/nonexistent\": stat /nonexistent: no such file or directory$oci_unknown"
+missing_exec="OCI runtime exec failed: exec failed: unable to start container process: exec: \"/nonexistent\": stat /nonexistent: no such file or directory$oci_unknown"
 
 run_error=$( (sleep 3 | "$docker_bin" run -i --rm "$image" /nonexistent) 2>&1 >/dev/null)
 expect_eq "run -i of a missing binary with stdin still open exits 127" "127" "$?"
@@ -222,16 +238,16 @@ expect_eq "run -it of a missing binary in an idle terminal exits 127" "127" "$?"
 dockerd_alive && pass "dockerd survives run -it of a missing binary" || fail "dockerd survives run -it of a missing binary"
 out run -d --name failpaths "$image" sleep 1000 >/dev/null
 exec_error=$( (sleep 3 | "$docker_bin" exec -i failpaths /nonexistent) 2>&1)
-expect_eq "exec -i of a missing binary with stdin still open exits 126" "126" "$?"
+expect_eq "exec -i of a missing binary with stdin still open exits $exec_missing_rc" "$exec_missing_rc" "$?"
 expect_eq "exec -i of a missing binary: moby's error text" "$missing_exec" "$(daemon_error <<<"$exec_error")"
 dockerd_alive && pass "dockerd survives exec -i of a missing binary" || fail "dockerd survives exec -i of a missing binary"
 in_a_terminal exec -it failpaths /nonexistent >/dev/null
-expect_eq "exec -it of a missing binary in an idle terminal exits 126" "126" "$?"
+expect_eq "exec -it of a missing binary in an idle terminal exits $exec_missing_rc" "$exec_missing_rc" "$?"
 dockerd_alive && pass "dockerd survives exec -it of a missing binary" || fail "dockerd survives exec -it of a missing binary"
 exec_error=$(docker exec failpaths /etc/passwd 2>&1)
 expect_eq "exec of a non-executable file exits 126" "126" "$?"
 expect_eq "exec of a non-executable file: moby's error text" \
-  'OCI runtime exec failed: exec failed: unable to start container process: exec: "/etc/passwd": permission denied: unknown' \
+  "OCI runtime exec failed: exec failed: unable to start container process: exec: \"/etc/passwd\": permission denied$oci_unknown" \
   "$(daemon_error <<<"$exec_error")"
 # An exec leaving a background child: the shim closes the exec's FIFOs when it is deleted
 # (after at most ~2 s), so the CLI returns long before the child ends. (Stock leaves the exec's
@@ -283,5 +299,5 @@ expect_eq "after the transcript nothing is left in containerd" "" \
   "$(ctr --address "$socket" --namespace moby containers list --quiet)"
 expect_eq "after the transcript no task state is left in the exec root" "" "$(ls -A "$state_dir" 2>/dev/null)"
 
-echo "dockerd-$variant: $passed passed, $failed failed"
+echo "dockerd-$dockerd_version-$variant: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

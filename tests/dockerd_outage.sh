@@ -13,7 +13,7 @@ set -uo pipefail
 variant=${1:?usage: $0 lcd|stock}
 project=$(cd "$(dirname "$0")/.." && pwd)
 bin=${LCD_DOCKERD_BUILD:-$project/build/dockerd}/bin
-dockerd_bin=$bin/dockerd-$variant
+dockerd_bin=$bin/dockerd-${LCD_DOCKERD_VERSION:-24}-$variant
 docker_bin=$bin/docker
 dir=${LCD_E2E_DIR:-/tmp/lcd-dockerd-outage-$variant}
 socket=${LCD_CONTAINERD_SOCKET:?LCD_CONTAINERD_SOCKET is not set (run under tests/testbed.sh run --)}

@@ -1,8 +1,9 @@
 # Sourced by the dockerd fault and leak tests: starts a dockerd build on the test bed's
 # containerd in a directory of its own, and measures it (descriptors, goroutines, memory) and
-# what it left in containerd and on disk. Needs: variant (lcd|stock), project, dir.
+# what it left in containerd and on disk. Needs: variant (lcd|stock), project, dir;
+# LCD_DOCKERD_VERSION picks the dockerd version (default 24, as dockerd/build.sh).
 bin=${LCD_DOCKERD_BUILD:-$project/build/dockerd}/bin
-dockerd_bin=$bin/dockerd-$variant
+dockerd_bin=$bin/dockerd-${LCD_DOCKERD_VERSION:-24}-$variant
 docker_bin=$bin/docker
 socket=${LCD_CONTAINERD_SOCKET:?LCD_CONTAINERD_SOCKET is not set (run under tests/testbed.sh run --)}
 rootfs=${LCD_TEST_ROOTFS:?LCD_TEST_ROOTFS is not set}

@@ -149,8 +149,11 @@ run_transcript() {
 # A container that runs until stopped, exits 0 on SIGTERM, and ignores other signals it does not
 # handle (it is pid 1). One long sleep, so that `top` and `stats` see the same processes.
 forever='trap "exit 0" TERM; while :; do sleep 1000 & wait $!; done'
-# Waits until the container's terminal has the size the CLI sends after the start.
-terminal_size='for i in $(seq 50); do s=$(stty size 2>/dev/null); [ -n "$s" ] && [ "$s" != "0 0" ] && break; sleep 0.1; done; echo "$s"'
+# Waits until the container's terminal has the CLI's size, prints it, then gives the CLI's resize
+# after the start time to arrive before the process exits: a CLI speaking API 1.42 or later sends
+# the size at create already, so the size shows at once, and whether dockerd then logs the
+# resize event (or the CLI's resize finds the container gone) would depend on timing.
+terminal_size='for i in $(seq 50); do s=$(stty size 2>/dev/null); [ -n "$s" ] && [ "$s" != "0 0" ] && break; sleep 0.1; done; echo "$s"; sleep 2'
 
 transcript_steps() {
   local i=$image
@@ -395,8 +398,11 @@ transcript_steps() {
   step "rm -f the attached containers" docker rm -f t-attach t-attach-i
 
   # --- health checks -------------------------------------------------------------------------------------------
+  # A timeout of 3 s: the probe has started long before it. With 1 s, a loaded machine could time
+  # it out while its exec was still starting, and then dockerd (stock and lcd alike, seen on
+  # both) logged the probe's exec_die with 127 instead of the killed probe's 137.
   step "run -d with a health check that times out" docker run -d --name t-health-timeout \
-    --health-cmd 'sleep 30' --health-timeout 1s --health-interval 4s --health-retries 1 "$i" sleep 1000
+    --health-cmd 'sleep 30' --health-timeout 3s --health-interval 4s --health-retries 1 "$i" sleep 1000
   await t-health-timeout '{{.State.Health.Status}}' unhealthy
   step "the probe's result" docker inspect -f '{{range .State.Health.Log}}{{.ExitCode}} {{.Output}}{{end}}' t-health-timeout
   sh_step "exec right after a timed-out probe returns within 10 s" \

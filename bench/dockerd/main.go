@@ -2,8 +2,8 @@
 // and dockerd-stock) through the Docker Engine API with moby's own Go client, both on the test
 // bed's containerd, alternating in rounds, and prints each figure for both and their ratio.
 //
-//	tests/testbed.sh run -- build/dockerdbench -lcd build/dockerd/bin/dockerd-lcd \
-//	    -stock build/dockerd/bin/dockerd-stock -rootfs "$LCD_TEST_ROOTFS"
+//	tests/testbed.sh run -- build/dockerdbench -lcd build/dockerd/bin/dockerd-24-lcd \
+//	    -stock build/dockerd/bin/dockerd-24-stock -rootfs "$LCD_TEST_ROOTFS"
 //
 // The two daemons run side by side for the whole run (each with its own data root, exec root
 // and containerd namespace); only one is driven at a time. See BENCHMARKS.md.
@@ -48,8 +48,8 @@ func (r results) add(daemon, figure string, v float64) {
 }
 
 func main() {
-	lcdBin := flag.String("lcd", "build/dockerd/bin/dockerd-lcd", "the dockerd linked with the library")
-	stockBin := flag.String("stock", "build/dockerd/bin/dockerd-stock", "the stock dockerd of the same version")
+	lcdBin := flag.String("lcd", "build/dockerd/bin/dockerd-24-lcd", "the dockerd linked with the library")
+	stockBin := flag.String("stock", "build/dockerd/bin/dockerd-24-stock", "the stock dockerd of the same version")
 	rootfs := flag.String("rootfs", os.Getenv("LCD_TEST_ROOTFS"), "root filesystem the busybox image is made of")
 	imageScript := flag.String("image-script", "dockerd/busybox_image.py", "writes the busybox docker-archive")
 	socket := flag.String("containerd", os.Getenv("LCD_CONTAINERD_SOCKET"), "containerd socket")

@@ -11,7 +11,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 core=$(cd "$here/.." && pwd)
-version=${MOBY_V2_VERSION:-v2.0.0-beta.25}
+# The moby/moby/v2 version dockerd/build.sh builds dockerd v29 from (one version for both; see
+# there why it is not the newest beta on the proxy).
+module_version=$(LCD_DOCKERD_VERSION=29 bash "$core/../dockerd/build.sh" moby-module)
+version=${MOBY_V2_VERSION:-${module_version#github.com/moby/moby/v2@}}
 # One scratch copy per checkout: parallel checkouts do not overwrite each other's package.
 scratch=${LCD_MOBY29_SCRATCH:-${TMPDIR:-/tmp}/lcd-moby29-typecheck-$(echo "$core" | sha256sum | cut -c1-12)}
 export GOFLAGS="-mod=mod -buildvcs=false" GOTOOLCHAIN=local
