@@ -1,9 +1,10 @@
-//! libcontainerd-ffi: moby's libcontainerd client layer (the part of dockerd that drives
-//! containerd) in Rust, with a C ABI.
+//! libcontainerd: moby's libcontainerd client layer (the part of dockerd that drives
+//! containerd) in Rust, the safe core. Its C ABI is the `libcontainerd-capi` crate (`capi/`),
+//! which only converts and delegates; nothing here knows about C.
 //!
-//! The safe core lives in [`client`], [`container`], [`task`], [`events`], [`bundle`] and
+//! The core lives in [`client`], [`container`], [`task`], [`events`], [`bundle`] and
 //! [`error`]; [`containerd`] is the one place that sends containerd RPCs, over the socket in
-//! [`socket`]; [`ffi`] is the C ABI, which only converts and delegates.
+//! [`socket`].
 
 pub mod bundle;
 pub mod checkpoint;
@@ -13,7 +14,6 @@ pub mod containerd;
 pub mod content;
 pub mod error;
 pub mod events;
-pub mod ffi;
 pub mod identifiers;
 pub mod logging;
 pub mod metrics;

@@ -2,8 +2,8 @@
 //! FIFO set, exit tracking, and the RPCs addressed to one process (kill, resize, close stdin,
 //! status), plus the exec process handle itself.
 
-use std::ffi::CString;
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -63,27 +63,26 @@ impl TaskStatus {
     }
 }
 
-/// The stdio FIFO paths of a process, kept as C strings for the life of the handle so the C
-/// ABI can lend them out.
+/// The stdio FIFO paths of a process (none for a stream it has no FIFO for).
 #[derive(Debug, Default)]
 pub struct StdioPaths {
-    pub stdin: Option<CString>,
-    pub stdout: Option<CString>,
-    pub stderr: Option<CString>,
+    pub stdin: Option<PathBuf>,
+    pub stdout: Option<PathBuf>,
+    pub stderr: Option<PathBuf>,
     pub terminal: bool,
 }
 
 impl StdioPaths {
     pub(crate) fn of(fifos: &FifoSet, terminal: bool) -> Self {
-        let c = |s: Stdio| fifos.path(s).and_then(|p| CString::new(p.as_os_str().as_encoded_bytes()).ok());
-        StdioPaths { stdin: c(Stdio::Stdin), stdout: c(Stdio::Stdout), stderr: c(Stdio::Stderr), terminal }
+        let path = |s: Stdio| fifos.path(s).map(Path::to_path_buf);
+        StdioPaths { stdin: path(Stdio::Stdin), stdout: path(Stdio::Stdout), stderr: path(Stdio::Stderr), terminal }
     }
 
-    pub fn get(&self, stream: Stdio) -> Option<&CString> {
+    pub fn get(&self, stream: Stdio) -> Option<&Path> {
         match stream {
-            Stdio::Stdin => self.stdin.as_ref(),
-            Stdio::Stdout => self.stdout.as_ref(),
-            Stdio::Stderr => self.stderr.as_ref(),
+            Stdio::Stdin => self.stdin.as_deref(),
+            Stdio::Stdout => self.stdout.as_deref(),
+            Stdio::Stderr => self.stderr.as_deref(),
         }
     }
 }
@@ -94,8 +93,6 @@ pub(crate) struct ProcessShared {
     pub container: Arc<ContainerShared>,
     /// "" for the init process.
     pub exec_id: String,
-    /// The exec id as a C string, for the C ABI to lend out.
-    pub exec_id_c: CString,
     pub pid: AtomicU32,
     /// The FIFO files this handle owns; removed when the process is deleted or fails to start.
     pub fifos: Mutex<Option<FifoSet>>,
@@ -190,7 +187,6 @@ impl ProcessShared {
         ProcessShared {
             container,
             exec_id: exec_id.to_owned(),
-            exec_id_c: CString::new(exec_id).unwrap_or_default(),
             pid: AtomicU32::new(pid),
             fifos: Mutex::new(fifos),
             stdio,

@@ -15,11 +15,11 @@ use std::ptr;
 use std::sync::{OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use libcontainerd::ffi::client::*;
-use libcontainerd::ffi::container::*;
-use libcontainerd::ffi::process::*;
-use libcontainerd::ffi::task::*;
-use libcontainerd::ffi::*;
+use libcontainerd_capi::client::*;
+use libcontainerd_capi::container::*;
+use libcontainerd_capi::process::*;
+use libcontainerd_capi::task::*;
+use libcontainerd_capi::*;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 

@@ -7,7 +7,7 @@
 package lcd
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
+#cgo CFLAGS: -I${SRCDIR}/../../capi/include
 #cgo LDFLAGS: ${SRCDIR}/../../target/release/libcontainerd_ffi.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 #include <stdlib.h>
 #include "libcontainerd_ffi.h"
@@ -236,7 +236,7 @@ func (h *handle[P]) call(ctx context.Context, f func(p P, cancel *C.lcd_cancel, 
 // collects the result. Every call that waits for containerd goes this way, so no goroutine
 // sits in a cgo call while containerd works: while one does, Go's monitor thread stays awake
 // polling every 20 µs to 10 ms, and after 10 ms it takes the processor back (see
-// src/ffi/pending.rs and BENCHMARKS.md). Cancelling ctx fires the call's token, which
+// capi/src/pending.rs and BENCHMARKS.md). Cancelling ctx fires the call's token, which
 // finishes the call with LCD_CANCELLED. The wait is on a pooled notifier (lcd_pending_notify),
 // not a new descriptor per call.
 func (h *handle[P]) asyncCall(ctx context.Context,

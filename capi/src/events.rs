@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::client::lcd_client;
 use super::*;
-use crate::events::{Event, EventKind, EventStream};
-use crate::runtime::block_on;
+use libcontainerd::events::{Event, EventKind, EventStream};
+use libcontainerd::runtime::block_on;
 
 /// A client's stream of task events, in the order containerd published them.
 pub struct lcd_event_stream {

@@ -10,8 +10,8 @@ use prost_types::Any;
 use super::client::lcd_client;
 use super::pending::{self, lcd_pending, Outcome};
 use super::*;
-use crate::container::{Container, ContainerConfig};
-use crate::runtime::block_on;
+use libcontainerd::container::{Container, ContainerConfig};
+use libcontainerd::runtime::block_on;
 
 /// A container, with the metadata later calls need.
 pub struct lcd_container {

@@ -1,21 +1,26 @@
 //! C ABI of exec'd processes.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, CString};
 
-use super::task::{lcd_task, lcd_task_status, status_record, stdio_path, write_exit, write_known_exit};
+use super::task::{lcd_task, lcd_task_status, status_record, write_exit, write_known_exit, StdioCStrings};
 use super::pending::{self, lcd_pending, Outcome};
 use super::*;
-use crate::process::Process;
-use crate::runtime::block_on;
+use libcontainerd::process::Process;
+use libcontainerd::runtime::block_on;
 
 /// A process exec'd in a task.
 pub struct lcd_process {
     process: Process,
+    /// The exec id as a C string, lent out by `lcd_process_id`.
+    id: CString,
+    stdio: StdioCStrings,
 }
 
 impl lcd_process {
     pub(crate) fn boxed(process: Process) -> *mut lcd_process {
-        Box::into_raw(Box::new(lcd_process { process }))
+        let id = CString::new(process.id()).unwrap_or_default();
+        let stdio = StdioCStrings::of(process.stdio());
+        Box::into_raw(Box::new(lcd_process { process, id, stdio }))
     }
 }
 
@@ -190,7 +195,7 @@ pub unsafe extern "C" fn lcd_process_exited(process: *const lcd_process, exit_co
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_process_id(process: *const lcd_process) -> *const c_char {
     boundary_infallible(c"".as_ptr(), || match unsafe { process.as_ref() } {
-        Some(p) => p.process.shared.exec_id_c.as_ptr(),
+        Some(p) => p.id.as_ptr(),
         None => c"".as_ptr(),
     })
 }
@@ -201,7 +206,7 @@ pub unsafe extern "C" fn lcd_process_id(process: *const lcd_process) -> *const c
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_process_stdio_path(process: *const lcd_process, stream: i32) -> *const c_char {
     boundary_infallible(ptr::null(), || match unsafe { process.as_ref() } {
-        Some(p) => stdio_path(p.process.stdio(), stream),
+        Some(p) => p.stdio.get(stream),
         None => ptr::null(),
     })
 }

@@ -16,11 +16,11 @@ use super::process::lcd_process;
 use super::stats::lcd_stats;
 use super::task::{lcd_pids, lcd_task, lcd_task_status, status_record, write_exit};
 use super::*;
-use crate::events::ExitStatus;
-use crate::metrics::Stats;
-use crate::process::{Process, TaskStatus};
-use crate::task::{ProcessInfo, Task};
-use crate::Container;
+use libcontainerd::events::ExitStatus;
+use libcontainerd::metrics::Stats;
+use libcontainerd::process::{Process, TaskStatus};
+use libcontainerd::task::{ProcessInfo, Task};
+use libcontainerd::Container;
 
 /// A call in progress. Opaque; created by an `_async` function, freed with `lcd_pending_free`.
 pub struct lcd_pending {
@@ -150,7 +150,7 @@ pub(crate) fn spawn(
     let shared = Arc::new(PendingShared { state: Mutex::new(PendingState::default()) });
     let finishing = shared.clone();
     let cancel = cancel.cloned();
-    crate::runtime::handle().spawn(async move {
+    libcontainerd::runtime::handle().spawn(async move {
         let outcome = match cancel {
             Some(token) => token.run(call).await,
             None => call.await,
@@ -338,7 +338,7 @@ pub unsafe extern "C" fn lcd_pending_finish_task(
     err: *mut *mut lcd_error,
 ) -> lcd_status {
     finish_into(err, pending, out, "a task", |o| match o {
-        Outcome::Task(task) => Ok(Box::into_raw(Box::new(lcd_task { task }))),
+        Outcome::Task(task) => Ok(lcd_task::boxed(task)),
         other => Err(other),
     })
 }

@@ -1,13 +1,14 @@
 //! Log records reach a sink registered through the C ABI, with their fields, and stop when it
 //! is removed. (Its own test binary: the sink is process-wide.)
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::Mutex;
 
 use common::*;
-use libcontainerd::ffi::logging::{lcd_log_field, lcd_log_level, lcd_set_log_sink};
+use libcontainerd_capi::logging::{lcd_log_field, lcd_log_level, lcd_set_log_sink};
 
 /// What the sink saw: level, message and fields of each record.
 type Record = (lcd_log_level, String, Vec<(String, String)>);

@@ -3,9 +3,9 @@
 use super::container::lcd_container;
 use super::task::lcd_task;
 use super::*;
-use crate::bundle::path_from_bytes;
-use crate::runtime::block_on;
-use crate::task::Task;
+use libcontainerd::bundle::path_from_bytes;
+use libcontainerd::runtime::block_on;
+use libcontainerd::task::Task;
 
 /// Checkpoints the task with CRIU into the directory `dir` (absolute; absent or empty),
 /// leaving the task running, or stopping it when `exit` (runc only). A task that is not paused
@@ -58,7 +58,7 @@ pub unsafe extern "C" fn lcd_task_create_from_checkpoint(
         let container = unsafe { handle_arg("container", container)? };
         let dir = path_from_bytes("checkpoint directory", unsafe { bytes_arg("checkpoint directory", dir, dir_len)? })?;
         let task = block_on(unsafe { cancel_arg(cancel) }, Task::create_from_checkpoint(&container.container, with_stdin, &dir))?;
-        unsafe { out.write(Box::into_raw(Box::new(lcd_task { task }))) };
+        unsafe { out.write(lcd_task::boxed(task)) };
         Ok(())
     })
 }

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "libcontainerd_ffi.h"
-#include "../../bindings/examples/busybox_spec.h"
+#include "../../examples/busybox_spec.h"
 
 #define S(str) (const uint8_t *)(str), strlen(str)
 /* A string literal with embedded NULs (labels are "key\0value\0..."). */

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tracing::Level;
 
 use super::*;
-use crate::logging::{self, LogRecord};
+use libcontainerd::logging::{self, LogRecord};
 
 /// Severity of a log record.
 #[repr(C)]

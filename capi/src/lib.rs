@@ -1,5 +1,5 @@
-//! The C ABI. This module only converts arguments and results and delegates to the safe core;
-//! the conventions are in `shared/design/ffi-conventions.md`:
+//! libcontainerd-capi: the C ABI over the safe core (`libcontainerd`). This crate only converts
+//! arguments and results and delegates to the core; its conventions, which the header repeats:
 //!
 //! - every fallible function returns `lcd_status` and reports details through an optional
 //!   `lcd_error **err` out-parameter (never a thread-local "last error");
@@ -22,8 +22,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::time::{Duration, SystemTime};
 
-use crate::error::{Error, ErrorKind, Result};
-use crate::runtime::CancelToken;
+use libcontainerd::error::{Error, ErrorKind, Result};
+use libcontainerd::runtime::CancelToken;
 
 pub mod checkpoint;
 pub mod client;
@@ -335,10 +335,16 @@ mod tests {
     /// Every `extern "C"` function in the C ABI modules runs inside the panic boundary.
     #[test]
     fn every_export_goes_through_the_boundary() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/ffi");
+        let mut files = vec![];
+        let mut dirs = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() { dirs.push(path) } else { files.push(path) }
+            }
+        }
         let mut checked = 0;
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
+        for path in files {
             let source = std::fs::read_to_string(&path).unwrap();
             for (i, chunk) in source.split("extern \"C\" fn ").enumerate().skip(1) {
                 let body_start = chunk.find('{').unwrap();

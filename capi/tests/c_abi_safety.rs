@@ -4,6 +4,7 @@
 //! callback has stopped. (Its own test binary: the log sink is process-wide, so the tests that
 //! register one take turns through `SINK_TESTS`.)
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::ffi::{c_char, c_void, CStr};
@@ -14,12 +15,12 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use libcontainerd::ffi::client::{lcd_client, lcd_client_connect, lcd_client_free, lcd_client_version};
-use libcontainerd::ffi::container::lcd_container_load_async;
-use libcontainerd::ffi::events::{lcd_client_subscribe, lcd_event, lcd_event_free, lcd_event_stream, lcd_event_stream_free, lcd_event_stream_next};
-use libcontainerd::ffi::logging::{lcd_log_field, lcd_log_level, lcd_set_log_sink};
-use libcontainerd::ffi::pending::{lcd_pending, lcd_pending_fd, lcd_pending_finish_container, lcd_pending_free, lcd_pending_notify};
-use libcontainerd::ffi::{lcd_cancel_free, lcd_cancel_new, lcd_error, lcd_error_free, lcd_status};
+use libcontainerd_capi::client::{lcd_client, lcd_client_connect, lcd_client_free, lcd_client_version};
+use libcontainerd_capi::container::lcd_container_load_async;
+use libcontainerd_capi::events::{lcd_client_subscribe, lcd_event, lcd_event_free, lcd_event_stream, lcd_event_stream_free, lcd_event_stream_next};
+use libcontainerd_capi::logging::{lcd_log_field, lcd_log_level, lcd_set_log_sink};
+use libcontainerd_capi::pending::{lcd_pending, lcd_pending_fd, lcd_pending_finish_container, lcd_pending_free, lcd_pending_notify};
+use libcontainerd_capi::{lcd_cancel_free, lcd_cancel_new, lcd_error, lcd_error_free, lcd_status};
 
 /// The tests that register a log sink run one at a time.
 static SINK_TESTS: Mutex<()> = Mutex::new(());
@@ -331,7 +332,7 @@ fn a_callback_may_unset_the_sink_from_inside_itself() {
 
 /// The status and message of a failed call's error, freeing it.
 fn error_of(status: lcd_status, err: *mut lcd_error) -> (lcd_status, String) {
-    let message = unsafe { CStr::from_ptr(libcontainerd::ffi::lcd_error_message(err)) }.to_string_lossy().into_owned();
+    let message = unsafe { CStr::from_ptr(libcontainerd_capi::lcd_error_message(err)) }.to_string_lossy().into_owned();
     unsafe { lcd_error_free(err) };
     (status, message)
 }
@@ -345,7 +346,7 @@ fn errors_quote_at_most_a_bounded_part_of_a_huge_input() {
     let mut container = ptr::null_mut();
     let mut err: *mut lcd_error = ptr::null_mut();
     let status = unsafe {
-        libcontainerd::ffi::container::lcd_container_load(client, huge_id.as_ptr(), huge_id.len(), ptr::null(), &mut container, &mut err)
+        libcontainerd_capi::container::lcd_container_load(client, huge_id.as_ptr(), huge_id.len(), ptr::null(), &mut container, &mut err)
     };
     let (status, message) = error_of(status, err);
     assert_eq!(status, lcd_status::LCD_INVALID_ARGUMENT);

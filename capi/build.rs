@@ -1,4 +1,4 @@
-//! Generates the C header from the C ABI in src/ffi with cbindgen.
+//! Generates the C header from the C ABI in src/ with cbindgen.
 //!
 //! The fresh header goes to `$OUT_DIR/libcontainerd_ffi.h`, where the header test compares it
 //! with the committed `include/libcontainerd_ffi.h`. `LCD_WRITE_HEADER=1` (`make header`)

@@ -3,9 +3,9 @@
 use std::ffi::c_char;
 
 use super::*;
-use crate::bundle::path_from_bytes;
-use crate::client::Client;
-use crate::runtime::block_on;
+use libcontainerd::bundle::path_from_bytes;
+use libcontainerd::client::Client;
+use libcontainerd::runtime::block_on;
 
 /// A connection to one containerd namespace.
 pub struct lcd_client {

@@ -5,8 +5,8 @@ use std::ffi::{c_char, CString};
 use super::pending::{self, lcd_pending, Outcome};
 use super::task::lcd_task;
 use super::*;
-use crate::metrics::{Stats, StatsFigures};
-use crate::runtime::block_on;
+use libcontainerd::metrics::{Stats, StatsFigures};
+use libcontainerd::runtime::block_on;
 
 /// One stats sample of a task.
 pub struct lcd_stats {

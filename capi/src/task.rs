@@ -1,19 +1,51 @@
 //! C ABI of tasks: create, start, stdio paths, pid, kill, status, wait, delete, free.
 
 use std::ffi::{c_char, CString};
+use std::os::unix::ffi::OsStrExt;
 
 use super::container::lcd_container;
 use super::pending::{self, lcd_pending, Outcome};
 use super::*;
-use crate::bundle::Stdio;
-use crate::events::ExitStatus;
-use crate::runtime::block_on;
-use crate::process::{ProcessState, StdioPaths, TaskStatus};
-use crate::task::{ProcessInfo, Task};
+use libcontainerd::bundle::Stdio;
+use libcontainerd::events::ExitStatus;
+use libcontainerd::runtime::block_on;
+use libcontainerd::process::{ProcessState, StdioPaths, TaskStatus};
+use libcontainerd::task::{ProcessInfo, Task};
 
 /// A container's task (its init process).
 pub struct lcd_task {
     pub(crate) task: Task,
+    stdio: StdioCStrings,
+}
+
+impl lcd_task {
+    pub(crate) fn boxed(task: Task) -> *mut lcd_task {
+        let stdio = StdioCStrings::of(task.stdio());
+        Box::into_raw(Box::new(lcd_task { task, stdio }))
+    }
+}
+
+/// A process's FIFO paths as C strings, made once with its handle, which lends them out until
+/// it is freed.
+pub(crate) struct StdioCStrings([Option<CString>; 3]);
+
+impl StdioCStrings {
+    pub(crate) fn of(paths: &StdioPaths) -> Self {
+        let c = |stream| paths.get(stream).and_then(|p| CString::new(p.as_os_str().as_bytes()).ok());
+        StdioCStrings([c(Stdio::Stdin), c(Stdio::Stdout), c(Stdio::Stderr)])
+    }
+
+    /// The C string of one FIFO path, or NULL. `stream` comes from C as an integer, so a
+    /// value that is no `lcd_stdio` gives NULL.
+    pub(crate) fn get(&self, stream: i32) -> *const c_char {
+        let index = match stream {
+            x if x == lcd_stdio::LCD_STDIN as i32 => 0,
+            x if x == lcd_stdio::LCD_STDOUT as i32 => 1,
+            x if x == lcd_stdio::LCD_STDERR as i32 => 2,
+            _ => return ptr::null(),
+        };
+        self.0[index].as_ref().map_or(ptr::null(), |p| p.as_ptr())
+    }
 }
 
 /// A standard stream of a process.
@@ -103,7 +135,7 @@ pub unsafe extern "C" fn lcd_task_create(
         let out = out_arg("out", out)?;
         let container = unsafe { handle_arg("container", container)? };
         let task = block_on(unsafe { cancel_arg(cancel) }, Task::create(&container.container, with_stdin))?;
-        unsafe { out.write(Box::into_raw(Box::new(lcd_task { task }))) };
+        unsafe { out.write(lcd_task::boxed(task)) };
         Ok(())
     })
 }
@@ -150,7 +182,7 @@ pub unsafe extern "C" fn lcd_task_prepare(
         let out = out_arg("out", out)?;
         let container = unsafe { handle_arg("container", container)? };
         let task = Task::prepare(&container.container, with_stdin)?;
-        unsafe { out.write(Box::into_raw(Box::new(lcd_task { task }))) };
+        unsafe { out.write(lcd_task::boxed(task)) };
         Ok(())
     })
 }
@@ -177,7 +209,7 @@ pub unsafe extern "C" fn lcd_container_task(
         let out = out_arg("out", out)?;
         let container = unsafe { handle_arg("container", container)? };
         let task = block_on(unsafe { cancel_arg(cancel) }, Task::get(&container.container, attach))?;
-        unsafe { out.write(Box::into_raw(Box::new(lcd_task { task }))) };
+        unsafe { out.write(lcd_task::boxed(task)) };
         Ok(())
     })
 }
@@ -201,18 +233,6 @@ pub unsafe extern "C" fn lcd_container_task_async(
     })
 }
 
-/// The C string of one FIFO path, or NULL. `stream` comes from C as an integer, so a value
-/// that is no `lcd_stdio` gives NULL.
-pub(crate) fn stdio_path(stdio: &StdioPaths, stream: i32) -> *const c_char {
-    let stream = match stream {
-        x if x == lcd_stdio::LCD_STDIN as i32 => Stdio::Stdin,
-        x if x == lcd_stdio::LCD_STDOUT as i32 => Stdio::Stdout,
-        x if x == lcd_stdio::LCD_STDERR as i32 => Stdio::Stderr,
-        _ => return ptr::null(),
-    };
-    stdio.get(stream).map(|p| p.as_ptr()).unwrap_or(ptr::null())
-}
-
 /// The path of one of the task's FIFOs (`stream` is an `lcd_stdio`), or NULL when the task has
 /// no such FIFO (no stdin asked for, stderr with a terminal, a task loaded without IO, a NULL
 /// task or an unknown stream). Owned by the
@@ -220,7 +240,7 @@ pub(crate) fn stdio_path(stdio: &StdioPaths, stream: i32) -> *const c_char {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_task_stdio_path(task: *const lcd_task, stream: i32) -> *const c_char {
     boundary_infallible(ptr::null(), || match unsafe { task.as_ref() } {
-        Some(task) => stdio_path(task.task.stdio(), stream),
+        Some(task) => task.stdio.get(stream),
         None => ptr::null(),
     })
 }
