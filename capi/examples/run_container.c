@@ -15,8 +15,6 @@
 #include "busybox_spec.h"
 
 #define S(str) (const uint8_t *)(str), strlen(str)
-/* A string literal with embedded NULs (labels are "key\0value\0..."). */
-#define LIT(str) (const uint8_t *)(str), sizeof(str) - 1
 
 static const char *event_name(lcd_event_type kind) {
   switch (kind) {
@@ -81,8 +79,20 @@ int main(int argc, char **argv) {
     fprintf(stderr, "spec too long\n");
     goto out;
   }
-  if (lcd_container_create(client, S(id), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0,
-                           LIT("demo\0yes\0"), NULL, 0, NULL, &container, &err) != LCD_OK) {
+  /* The configuration is filled field by field; each setter checks its input at once. The
+     create only reads it, so it is freed right after. */
+  lcd_container_config *config = lcd_container_config_new();
+  lcd_status status = lcd_container_config_set_id(config, S(id), &err);
+  if (status == LCD_OK)
+    status = lcd_container_config_set_spec_json(config, S(spec), &err);
+  if (status == LCD_OK)
+    status = lcd_container_config_set_runtime(config, S("io.containerd.runc.v2"), &err);
+  if (status == LCD_OK)
+    status = lcd_container_config_set_label(config, S("demo"), S("yes"), &err);
+  if (status == LCD_OK)
+    status = lcd_container_create(client, config, NULL, &container, &err);
+  lcd_container_config_free(config);
+  if (status != LCD_OK) {
     rc = fail("create container", err);
     goto out;
   }

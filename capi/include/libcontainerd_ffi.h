@@ -20,8 +20,9 @@
 #include <stdint.h>
 
 // Version of the C ABI described by this header. The library reports its own through
-// `lcd_abi_version()`; a binding built against another version must refuse to run.
-#define LCD_ABI_VERSION 1
+// `lcd_abi_version()`; a binding built against another version must refuse to run. Version 2:
+// `lcd_container_create` and its `_async` twin take an `lcd_container_config`.
+#define LCD_ABI_VERSION 2
 
 // Result of every fallible call. `LCD_OK` is zero.
 typedef enum lcd_status {
@@ -84,6 +85,12 @@ typedef struct lcd_client lcd_client;
 
 // A container, with the metadata later calls need.
 typedef struct lcd_container lcd_container;
+
+// A container configuration: id, runtime-spec JSON, runtime name and options, labels, image,
+// snapshotter, snapshot key and extensions. Made by `lcd_container_config_new`, filled by the
+// `lcd_container_config_set_*` functions, read (never consumed) by `lcd_container_create`,
+// freed by `lcd_container_config_free`.
+typedef struct lcd_container_config lcd_container_config;
 
 // An error: status code, message and context. Created by the library, freed by
 // `lcd_error_free`.
@@ -297,68 +304,40 @@ enum lcd_status lcd_client_version(const struct lcd_client *client,
 // subscriptions). 0 for a NULL client. Thread-safe; sends nothing.
 uint64_t lcd_client_rpc_total(const struct lcd_client *client);
 
-// Creates a container: validates `id` against containerd's identifier rules, creates its
-// bundle directory under the client's state directory (owned by the user-namespace root when
-// the spec maps one), and creates the containerd record (one RPC) with the runtime-spec JSON
-// `spec_json` sent as it is, the runtime (shim) name `runtime` (e.g. `io.containerd.runc.v2`),
-// optional runtime options given as a protobuf `Any` (`options_type_url`, `options`; both
-// empty for none; for runc `containerd.runc.v1.Options`), and `labels` encoded as
-// `"key\0value\0key\0value\0"` (empty for none). `record_fields` (empty for none) is a
-// protobuf-encoded containerd `containerd.services.containers.v1.Container` from which the
-// image, snapshotter, snapshot key and extensions are taken (what Go container options set);
-// its other fields are ignored. The bundle path is recorded in the
-// `com.docker/engine.bundle.path` label.
+// Creates a container from `config` (see `lcd_container_config_new`; its id, spec and runtime
+// must be set): creates the container's bundle directory under the client's state directory
+// (owned by the user-namespace root when the spec maps one) and the containerd record (one
+// RPC) with the spec JSON sent as it is, the runtime, its options, the labels, image,
+// snapshotter, snapshot key and extensions the configuration holds. The bundle path is
+// recorded in the `com.docker/engine.bundle.path` label.
 //
-// Ownership: inputs are copied; on success `*out` receives a container the caller frees with
-// `lcd_container_free`. Thread-safe.
-// Errors: `LCD_INVALID_ARGUMENT` (bad id, spec that is not JSON, a user namespace that maps
-// root to host uid or gid 4294967295, bad labels, record fields that are not a protobuf
-// `Container`, NULL pointers);
-// `LCD_ALREADY_EXISTS` when the id is in use; containerd's errors; `LCD_CANCELLED` /
-// `LCD_DEADLINE_EXCEEDED`. A failed create removes only what it made: the bundle directory if
-// it made it (never one that was there, e.g. another create's of the same id: creates and
-// deletes of one id in this process take turns). A create cut short by `cancel` goes on in
-// the library; if containerd made the container, it is deleted again with the directory.
+// Ownership: `config` is only read (copied for the create), never consumed: the caller frees
+// it with `lcd_container_config_free` whenever it likes after this returns, and may reuse it
+// for more creates. On success `*out` receives a container the caller frees with
+// `lcd_container_free`. Thread-safe; several creates may read one configuration at once while
+// no setter runs on it.
+// Errors: `LCD_INVALID_ARGUMENT` (NULL client, configuration or out-parameter; a
+// configuration without id, spec or runtime); `LCD_ALREADY_EXISTS` when the id is in use;
+// containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`. A failed create removes
+// only what it made: the bundle directory if it made it (never one that was there, e.g.
+// another create's of the same id: creates and deletes of one id in this process take turns).
+// A create cut short by `cancel` goes on in the library; if containerd made the container, it
+// is deleted again with the directory.
 enum lcd_status lcd_container_create(const struct lcd_client *client,
-                                     const uint8_t *id,
-                                     size_t id_len,
-                                     const uint8_t *spec_json,
-                                     size_t spec_json_len,
-                                     const uint8_t *runtime,
-                                     size_t runtime_len,
-                                     const uint8_t *options_type_url,
-                                     size_t options_type_url_len,
-                                     const uint8_t *options,
-                                     size_t options_len,
-                                     const uint8_t *labels,
-                                     size_t labels_len,
-                                     const uint8_t *record_fields,
-                                     size_t record_fields_len,
+                                     const struct lcd_container_config *config,
                                      const struct lcd_cancel *cancel,
                                      struct lcd_container **out,
                                      struct lcd_error **err);
 
-// `lcd_container_create` that runs on the library's runtime: the arguments are checked and
+// `lcd_container_create` that runs on the library's runtime: the configuration is checked and
 // copied now (the same `LCD_INVALID_ARGUMENT` errors), the bundle and the record are made
 // later; wait until `lcd_pending_fd(*out)` is readable, then collect the container with
 // `lcd_pending_finish_container`, which reports the create's other errors.
 //
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Ownership: `config` is only read, as by `lcd_container_create` (free or change it as soon as
+// this returns); `*out` is freed with `lcd_pending_free`. Thread-safe.
 enum lcd_status lcd_container_create_async(const struct lcd_client *client,
-                                           const uint8_t *id,
-                                           size_t id_len,
-                                           const uint8_t *spec_json,
-                                           size_t spec_json_len,
-                                           const uint8_t *runtime,
-                                           size_t runtime_len,
-                                           const uint8_t *options_type_url,
-                                           size_t options_type_url_len,
-                                           const uint8_t *options,
-                                           size_t options_len,
-                                           const uint8_t *labels,
-                                           size_t labels_len,
-                                           const uint8_t *record_fields,
-                                           size_t record_fields_len,
+                                           const struct lcd_container_config *config,
                                            const struct lcd_cancel *cancel,
                                            struct lcd_pending **out,
                                            struct lcd_error **err);
@@ -424,6 +403,131 @@ enum lcd_status lcd_container_delete_async(const struct lcd_container *container
 
 // Frees a container handle. NULL does nothing. Tasks made from it stay usable.
 void lcd_container_free(struct lcd_container *container);
+
+// Makes an empty container configuration: no id, spec or runtime yet (each must be set before
+// `lcd_container_create`), no runtime options, labels, image, snapshotter, snapshot key or
+// extensions.
+//
+// Ownership: the caller owns the configuration and frees it with `lcd_container_config_free`;
+// it lives independently of any client. Thread-safety: setters need the configuration to
+// themselves; creates only read it, so several may use one configuration at once while no
+// setter runs. Never returns NULL.
+struct lcd_container_config *lcd_container_config_new(void);
+
+// Sets the container id (required). Checked now against containerd's identifier rules
+// (`[A-Za-z0-9]+([._-][A-Za-z0-9]+)*`, at most 76 characters).
+//
+// Ownership: the bytes are copied. Thread-safety: not with any other call on this
+// configuration. Errors: `LCD_INVALID_ARGUMENT` for a NULL configuration, NULL bytes with a
+// length, text that is not UTF-8 or not an identifier (the message quotes at most 64 bytes of
+// it); the configuration is then unchanged.
+enum lcd_status lcd_container_config_set_id(struct lcd_container_config *config,
+                                            const uint8_t *id,
+                                            size_t id_len,
+                                            struct lcd_error **err);
+
+// Sets the runtime-spec JSON document (required), sent to containerd as it is. Read now as
+// containerd and runc will read it (its process terminal and user-namespace mappings).
+//
+// Ownership: the bytes are copied. Thread-safety: not with any other call on this
+// configuration. Errors: `LCD_INVALID_ARGUMENT` for a NULL configuration, NULL bytes with a
+// length, a document that is not a JSON spec object, or a user namespace that maps root to
+// host uid or gid 4294967295 (the message quotes at most a bounded part of it); the
+// configuration is then unchanged.
+enum lcd_status lcd_container_config_set_spec_json(struct lcd_container_config *config,
+                                                   const uint8_t *spec_json,
+                                                   size_t spec_json_len,
+                                                   struct lcd_error **err);
+
+// Sets the runtime (shim) name (required), e.g. `io.containerd.runc.v2`.
+//
+// Ownership: the bytes are copied. Thread-safety: not with any other call on this
+// configuration. Errors: `LCD_INVALID_ARGUMENT` for a NULL configuration, NULL bytes with a
+// length, an empty name or one that is not UTF-8; the configuration is then unchanged.
+enum lcd_status lcd_container_config_set_runtime(struct lcd_container_config *config,
+                                                 const uint8_t *runtime,
+                                                 size_t runtime_len,
+                                                 struct lcd_error **err);
+
+// Sets the runtime options, a protobuf `Any`: its type URL and encoded message (for runc
+// `containerd.runc.v1.Options`). Both empty removes them (the default).
+//
+// Ownership: the bytes are copied. Thread-safety: not with any other call on this
+// configuration. Errors: `LCD_INVALID_ARGUMENT` for a NULL configuration, NULL bytes with a
+// length, a type URL that is not UTF-8, or options without a type URL; the configuration is
+// then unchanged.
+enum lcd_status lcd_container_config_set_runtime_options(struct lcd_container_config *config,
+                                                         const uint8_t *type_url,
+                                                         size_t type_url_len,
+                                                         const uint8_t *options,
+                                                         size_t options_len,
+                                                         struct lcd_error **err);
+
+// Sets one label of the record; a label of the same key set before is replaced. The library
+// adds `com.docker/engine.bundle.path` itself at create (over a label of that key).
+//
+// Ownership: the bytes are copied. Thread-safety: not with any other call on this
+// configuration. Errors: `LCD_INVALID_ARGUMENT` for a NULL configuration, NULL bytes with a
+// length, an empty key, or a key or value that is not UTF-8; the configuration is then
+// unchanged.
+enum lcd_status lcd_container_config_set_label(struct lcd_container_config *config,
+                                               const uint8_t *key,
+                                               size_t key_len,
+                                               const uint8_t *value,
+                                               size_t value_len,
+                                               struct lcd_error **err);
+
+// Sets the record's image name (what containerd's `WithImageName` sets); empty for none (the
+// default).
+//
+// Ownership: the bytes are copied. Thread-safety: not with any other call on this
+// configuration. Errors: `LCD_INVALID_ARGUMENT` for a NULL configuration, NULL bytes with a
+// length, or text that is not UTF-8; the configuration is then unchanged.
+enum lcd_status lcd_container_config_set_image(struct lcd_container_config *config,
+                                               const uint8_t *image,
+                                               size_t image_len,
+                                               struct lcd_error **err);
+
+// Sets the record's snapshotter name; empty for none (the default).
+//
+// Ownership: the bytes are copied. Thread-safety: not with any other call on this
+// configuration. Errors: `LCD_INVALID_ARGUMENT` for a NULL configuration, NULL bytes with a
+// length, or text that is not UTF-8; the configuration is then unchanged.
+enum lcd_status lcd_container_config_set_snapshotter(struct lcd_container_config *config,
+                                                     const uint8_t *snapshotter,
+                                                     size_t snapshotter_len,
+                                                     struct lcd_error **err);
+
+// Sets the record's snapshot key; empty for none (the default). The library does not make
+// the snapshot.
+//
+// Ownership: the bytes are copied. Thread-safety: not with any other call on this
+// configuration. Errors: `LCD_INVALID_ARGUMENT` for a NULL configuration, NULL bytes with a
+// length, or text that is not UTF-8; the configuration is then unchanged.
+enum lcd_status lcd_container_config_set_snapshot_key(struct lcd_container_config *config,
+                                                      const uint8_t *snapshot_key,
+                                                      size_t snapshot_key_len,
+                                                      struct lcd_error **err);
+
+// Sets one extension of the record: a protobuf `Any` (type URL and encoded message) under
+// `name`; one of the same name set before is replaced.
+//
+// Ownership: the bytes are copied. Thread-safety: not with any other call on this
+// configuration. Errors: `LCD_INVALID_ARGUMENT` for a NULL configuration, NULL bytes with a
+// length, an empty name or type URL, or a name or type URL that is not UTF-8; the
+// configuration is then unchanged.
+enum lcd_status lcd_container_config_set_extension(struct lcd_container_config *config,
+                                                   const uint8_t *name,
+                                                   size_t name_len,
+                                                   const uint8_t *type_url,
+                                                   size_t type_url_len,
+                                                   const uint8_t *value,
+                                                   size_t value_len,
+                                                   struct lcd_error **err);
+
+// Frees a container configuration. NULL does nothing. Containers created from it are not
+// affected; no call may still be using it.
+void lcd_container_config_free(struct lcd_container_config *config);
 
 // Opens the client's event stream: task events of the client's namespace from now on
 // (create, start, exit, oom, exec-added, exec-started, paused, resumed), in containerd's

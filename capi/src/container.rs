@@ -1,16 +1,12 @@
 //! C ABI of containers: create, load, accessors, delete, free.
 
-use std::collections::HashMap;
 use std::ffi::{c_char, CString};
 
-use containerd_client::services::v1::Container as ContainerRecord;
-use prost::Message;
-use prost_types::Any;
-
 use super::client::lcd_client;
+use super::container_config::lcd_container_config;
 use super::pending::{self, lcd_pending, Outcome};
 use super::*;
-use libcontainerd::container::{Container, ContainerConfig};
+use libcontainerd::container::Container;
 use libcontainerd::runtime::block_on;
 
 /// A container, with the metadata later calls need.
@@ -28,115 +24,29 @@ impl lcd_container {
     }
 }
 
-/// Parses labels given as NUL-terminated key and value strings one after another:
-/// `"key1\0value1\0key2\0value2\0"`. Public for the fuzz targets (fuzz/).
-pub fn parse_labels(bytes: &[u8]) -> Result<HashMap<String, String>> {
-    if bytes.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let Some(body) = bytes.strip_suffix(&[0]) else {
-        return Err(Error::invalid_argument("labels must end with a NUL byte"));
-    };
-    let parts: Vec<&[u8]> = body.split(|&b| b == 0).collect();
-    if !parts.len().is_multiple_of(2) {
-        return Err(Error::invalid_argument("labels must be key and value pairs; the last key has no value"));
-    }
-    let text = |b: &[u8]| {
-        std::str::from_utf8(b).map(str::to_owned).map_err(|_| Error::invalid_argument("a label is not valid UTF-8"))
-    };
-    let mut labels = HashMap::with_capacity(parts.len() / 2);
-    for pair in parts.chunks(2) {
-        let key = text(pair[0])?;
-        if key.is_empty() {
-            return Err(Error::invalid_argument("a label key is empty"));
-        }
-        labels.insert(key, text(pair[1])?);
-    }
-    Ok(labels)
-}
-
-/// Reads the container configuration arguments of `lcd_container_create` and
-/// `lcd_container_create_async`. Public for the fuzz targets (fuzz/); each pointer must be
-/// valid for its length or NULL with length 0.
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn container_config_arg(
-    spec_json: *const u8,
-    spec_json_len: usize,
-    runtime: *const u8,
-    runtime_len: usize,
-    options_type_url: *const u8,
-    options_type_url_len: usize,
-    options: *const u8,
-    options_len: usize,
-    labels: *const u8,
-    labels_len: usize,
-    record_fields: *const u8,
-    record_fields_len: usize,
-) -> Result<ContainerConfig> {
-    let spec_json = unsafe { bytes_arg("spec JSON", spec_json, spec_json_len)? };
-    let runtime = unsafe { str_arg("runtime name", runtime, runtime_len)? };
-    let options_type_url = unsafe { str_arg("runtime options type URL", options_type_url, options_type_url_len)? };
-    let options = unsafe { bytes_arg("runtime options", options, options_len)? };
-    let labels = parse_labels(unsafe { bytes_arg("labels", labels, labels_len)? })?;
-    let runtime_options = match (options_type_url.is_empty(), options.is_empty()) {
-        (true, true) => None,
-        (true, false) => return Err(Error::invalid_argument("runtime options given without a type URL")),
-        (false, _) => Some(Any { type_url: options_type_url.to_owned(), value: options.to_vec() }),
-    };
-    let record_fields = unsafe { bytes_arg("record fields", record_fields, record_fields_len)? };
-    let fields = ContainerRecord::decode(record_fields)
-        .map_err(|e| Error::invalid_argument(format!("record fields are not a protobuf containerd Container: {e}")))?;
-    Ok(ContainerConfig {
-        spec_json: spec_json.to_vec(),
-        runtime: runtime.to_owned(),
-        runtime_options,
-        labels,
-        image: fields.image,
-        snapshotter: fields.snapshotter,
-        snapshot_key: fields.snapshot_key,
-        extensions: fields.extensions,
-    })
-}
-
-/// Creates a container: validates `id` against containerd's identifier rules, creates its
-/// bundle directory under the client's state directory (owned by the user-namespace root when
-/// the spec maps one), and creates the containerd record (one RPC) with the runtime-spec JSON
-/// `spec_json` sent as it is, the runtime (shim) name `runtime` (e.g. `io.containerd.runc.v2`),
-/// optional runtime options given as a protobuf `Any` (`options_type_url`, `options`; both
-/// empty for none; for runc `containerd.runc.v1.Options`), and `labels` encoded as
-/// `"key\0value\0key\0value\0"` (empty for none). `record_fields` (empty for none) is a
-/// protobuf-encoded containerd `containerd.services.containers.v1.Container` from which the
-/// image, snapshotter, snapshot key and extensions are taken (what Go container options set);
-/// its other fields are ignored. The bundle path is recorded in the
-/// `com.docker/engine.bundle.path` label.
+/// Creates a container from `config` (see `lcd_container_config_new`; its id, spec and runtime
+/// must be set): creates the container's bundle directory under the client's state directory
+/// (owned by the user-namespace root when the spec maps one) and the containerd record (one
+/// RPC) with the spec JSON sent as it is, the runtime, its options, the labels, image,
+/// snapshotter, snapshot key and extensions the configuration holds. The bundle path is
+/// recorded in the `com.docker/engine.bundle.path` label.
 ///
-/// Ownership: inputs are copied; on success `*out` receives a container the caller frees with
-/// `lcd_container_free`. Thread-safe.
-/// Errors: `LCD_INVALID_ARGUMENT` (bad id, spec that is not JSON, a user namespace that maps
-/// root to host uid or gid 4294967295, bad labels, record fields that are not a protobuf
-/// `Container`, NULL pointers);
-/// `LCD_ALREADY_EXISTS` when the id is in use; containerd's errors; `LCD_CANCELLED` /
-/// `LCD_DEADLINE_EXCEEDED`. A failed create removes only what it made: the bundle directory if
-/// it made it (never one that was there, e.g. another create's of the same id: creates and
-/// deletes of one id in this process take turns). A create cut short by `cancel` goes on in
-/// the library; if containerd made the container, it is deleted again with the directory.
+/// Ownership: `config` is only read (copied for the create), never consumed: the caller frees
+/// it with `lcd_container_config_free` whenever it likes after this returns, and may reuse it
+/// for more creates. On success `*out` receives a container the caller frees with
+/// `lcd_container_free`. Thread-safe; several creates may read one configuration at once while
+/// no setter runs on it.
+/// Errors: `LCD_INVALID_ARGUMENT` (NULL client, configuration or out-parameter; a
+/// configuration without id, spec or runtime); `LCD_ALREADY_EXISTS` when the id is in use;
+/// containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`. A failed create removes
+/// only what it made: the bundle directory if it made it (never one that was there, e.g.
+/// another create's of the same id: creates and deletes of one id in this process take turns).
+/// A create cut short by `cancel` goes on in the library; if containerd made the container, it
+/// is deleted again with the directory.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_container_create(
     client: *const lcd_client,
-    id: *const u8,
-    id_len: usize,
-    spec_json: *const u8,
-    spec_json_len: usize,
-    runtime: *const u8,
-    runtime_len: usize,
-    options_type_url: *const u8,
-    options_type_url_len: usize,
-    options: *const u8,
-    options_len: usize,
-    labels: *const u8,
-    labels_len: usize,
-    record_fields: *const u8,
-    record_fields_len: usize,
+    config: *const lcd_container_config,
     cancel: *const lcd_cancel,
     out: *mut *mut lcd_container,
     err: *mut *mut lcd_error,
@@ -144,75 +54,31 @@ pub unsafe extern "C" fn lcd_container_create(
     boundary(err, || {
         let out = out_arg("out", out)?;
         let client = unsafe { handle_arg("client", client)? };
-        let id = unsafe { str_arg("container id", id, id_len)? };
-        let config = unsafe {
-            container_config_arg(
-                spec_json,
-                spec_json_len,
-                runtime,
-                runtime_len,
-                options_type_url,
-                options_type_url_len,
-                options,
-                options_len,
-                labels,
-                labels_len,
-                record_fields,
-                record_fields_len,
-            )?
-        };
-        let container = block_on(unsafe { cancel_arg(cancel) }, Container::create(&client.client, id, config))?;
+        let (id, config) = unsafe { handle_arg("container configuration", config)? }.build()?;
+        let container = block_on(unsafe { cancel_arg(cancel) }, Container::create(&client.client, &id, config))?;
         unsafe { out.write(lcd_container::boxed(container)) };
         Ok(())
     })
 }
 
-/// `lcd_container_create` that runs on the library's runtime: the arguments are checked and
+/// `lcd_container_create` that runs on the library's runtime: the configuration is checked and
 /// copied now (the same `LCD_INVALID_ARGUMENT` errors), the bundle and the record are made
 /// later; wait until `lcd_pending_fd(*out)` is readable, then collect the container with
 /// `lcd_pending_finish_container`, which reports the create's other errors.
 ///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+/// Ownership: `config` is only read, as by `lcd_container_create` (free or change it as soon as
+/// this returns); `*out` is freed with `lcd_pending_free`. Thread-safe.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_container_create_async(
     client: *const lcd_client,
-    id: *const u8,
-    id_len: usize,
-    spec_json: *const u8,
-    spec_json_len: usize,
-    runtime: *const u8,
-    runtime_len: usize,
-    options_type_url: *const u8,
-    options_type_url_len: usize,
-    options: *const u8,
-    options_len: usize,
-    labels: *const u8,
-    labels_len: usize,
-    record_fields: *const u8,
-    record_fields_len: usize,
+    config: *const lcd_container_config,
     cancel: *const lcd_cancel,
     out: *mut *mut lcd_pending,
     err: *mut *mut lcd_error,
 ) -> lcd_status {
     pending::start(err, cancel, out, || {
         let client = unsafe { handle_arg("client", client)? }.client.clone();
-        let id = unsafe { str_arg("container id", id, id_len)? }.to_owned();
-        let config = unsafe {
-            container_config_arg(
-                spec_json,
-                spec_json_len,
-                runtime,
-                runtime_len,
-                options_type_url,
-                options_type_url_len,
-                options,
-                options_len,
-                labels,
-                labels_len,
-                record_fields,
-                record_fields_len,
-            )?
-        };
+        let (id, config) = unsafe { handle_arg("container configuration", config)? }.build()?;
         Ok(async move { Container::create(&client, &id, config).await.map(Outcome::Container) })
     })
 }
@@ -325,19 +191,4 @@ pub unsafe extern "C" fn lcd_container_delete_async(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_container_free(container: *mut lcd_container) {
     unsafe { free_handle(container) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn labels_are_nul_separated_pairs() {
-        let labels = parse_labels(b"a\0one\0b\0\0").unwrap();
-        assert_eq!(labels.get("a").map(String::as_str), Some("one"));
-        assert_eq!(labels.get("b").map(String::as_str), Some(""));
-        for bad in [&b"a\0"[..], b"a\0b", b"\0v\0"] {
-            assert_eq!(parse_labels(bad).unwrap_err().kind(), ErrorKind::InvalidArgument, "{bad:?}");
-        }
-    }
 }

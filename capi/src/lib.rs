@@ -28,6 +28,7 @@ use libcontainerd::runtime::CancelToken;
 pub mod checkpoint;
 pub mod client;
 pub mod container;
+pub mod container_config;
 pub mod events;
 pub mod logging;
 pub mod pending;
@@ -36,8 +37,9 @@ pub mod stats;
 pub mod task;
 
 /// Version of the C ABI described by this header. The library reports its own through
-/// `lcd_abi_version()`; a binding built against another version must refuse to run.
-pub const LCD_ABI_VERSION: u32 = 1;
+/// `lcd_abi_version()`; a binding built against another version must refuse to run. Version 2:
+/// `lcd_container_create` and its `_async` twin take an `lcd_container_config`.
+pub const LCD_ABI_VERSION: u32 = 2;
 
 /// Result of every fallible call. `LCD_OK` is zero.
 #[repr(C)]

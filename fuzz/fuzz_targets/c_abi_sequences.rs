@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use libcontainerd_capi::client::*;
 use libcontainerd_capi::container::*;
+use libcontainerd_capi::container_config::*;
 use libcontainerd_capi::process::*;
 use libcontainerd_capi::task::*;
 use libcontainerd_capi::*;
@@ -179,12 +180,15 @@ fn run_step(handles: &Handles, step: &Step) {
             let spec = spec(&id, command, terminal);
             let runtime = "io.containerd.runc.v2";
             let mut out = ptr::null_mut();
-            let status = call("container create", CALL_DEADLINE_MS, |cancel, err| unsafe {
-                lcd_container_create(
-                    bed.client, id.as_ptr(), id.len(), spec.as_ptr(), spec.len(), runtime.as_ptr(), runtime.len(),
-                    ptr::null(), 0, ptr::null(), 0, ptr::null(), 0, ptr::null(), 0, cancel, &mut out, err,
-                )
-            });
+            let config = lcd_container_config_new();
+            unsafe {
+                let mut set = lcd_container_config_set_id(config, id.as_ptr(), id.len(), ptr::null_mut());
+                set = if set == lcd_status::LCD_OK { lcd_container_config_set_spec_json(config, spec.as_ptr(), spec.len(), ptr::null_mut()) } else { set };
+                set = if set == lcd_status::LCD_OK { lcd_container_config_set_runtime(config, runtime.as_ptr(), runtime.len(), ptr::null_mut()) } else { set };
+                assert_eq!(set, lcd_status::LCD_OK, "the configuration of {id} is refused");
+            }
+            let status = call("container create", CALL_DEADLINE_MS, |cancel, err| unsafe { lcd_container_create(bed.client, config, cancel, &mut out, err) });
+            unsafe { lcd_container_config_free(config) };
             if status == lcd_status::LCD_OK {
                 store(container_slot, out, lcd_container_free);
             }

@@ -9,9 +9,6 @@ import "C"
 import (
 	"context"
 	"fmt"
-	"sort"
-
-	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // ContainerConfig is what a new container is made from.
@@ -36,42 +33,6 @@ type Any struct {
 	Value   []byte
 }
 
-// recordFields encodes the record fields as a containerd Container message (field numbers of
-// containerd.services.containers.v1.Container), as lcd_container_create takes them.
-func (cfg *ContainerConfig) recordFields() []byte {
-	var b []byte
-	str := func(num protowire.Number, v string) {
-		if v != "" {
-			b = protowire.AppendTag(b, num, protowire.BytesType)
-			b = protowire.AppendString(b, v)
-		}
-	}
-	str(3, cfg.Image)
-	str(6, cfg.Snapshotter)
-	str(7, cfg.SnapshotKey)
-	names := make([]string, 0, len(cfg.Extensions))
-	for name := range cfg.Extensions {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		ext := cfg.Extensions[name]
-		var anyMsg []byte
-		anyMsg = protowire.AppendTag(anyMsg, 1, protowire.BytesType)
-		anyMsg = protowire.AppendString(anyMsg, ext.TypeURL)
-		anyMsg = protowire.AppendTag(anyMsg, 2, protowire.BytesType)
-		anyMsg = protowire.AppendBytes(anyMsg, ext.Value)
-		var entry []byte
-		entry = protowire.AppendTag(entry, 1, protowire.BytesType)
-		entry = protowire.AppendString(entry, name)
-		entry = protowire.AppendTag(entry, 2, protowire.BytesType)
-		entry = protowire.AppendBytes(entry, anyMsg)
-		b = protowire.AppendTag(b, 10, protowire.BytesType)
-		b = protowire.AppendBytes(b, entry)
-	}
-	return b
-}
-
 // Container is a containerd container with the metadata later calls need.
 type Container struct {
 	h         handle[*C.lcd_container]
@@ -87,37 +48,17 @@ func newContainer(p *C.lcd_container, namespace string) *Container {
 	return c
 }
 
-// encodeLabels gives "key\0value\0..." in key order.
-func encodeLabels(labels map[string]string) []byte {
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var out []byte
-	for _, k := range keys {
-		out = append(out, k...)
-		out = append(out, 0)
-		out = append(out, labels[k]...)
-		out = append(out, 0)
-	}
-	return out
-}
-
 // CreateContainer makes the bundle directory and the containerd record (one RPC).
 func (c *Client) CreateContainer(ctx context.Context, id string, cfg ContainerConfig) (*Container, error) {
+	config, err := newCConfig(id, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	// The create copies the configuration before it returns; the pending call does not need it.
+	defer C.lcd_container_config_free(config)
 	var p *C.lcd_container
-	labels := encodeLabels(cfg.Labels)
-	fields := cfg.recordFields()
-	err := c.h.asyncCall(ctx, func(cp *C.lcd_client, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
-		ip, il := stringArg(id)
-		sp, sl := bytesArg(cfg.SpecJSON)
-		rp, rl := stringArg(cfg.Runtime)
-		tp, tl := stringArg(cfg.RuntimeOptionsTypeURL)
-		op, ol := bytesArg(cfg.RuntimeOptions)
-		lp, ll := bytesArg(labels)
-		fp, fl := bytesArg(fields)
-		return C.lcd_container_create_async(cp, ip, il, sp, sl, rp, rl, tp, tl, op, ol, lp, ll, fp, fl, cancel, out, cerr)
+	err = c.h.asyncCall(ctx, func(cp *C.lcd_client, cancel *C.lcd_cancel, out **C.lcd_pending, cerr **C.lcd_error) uint32 {
+		return C.lcd_container_create_async(cp, config, cancel, out, cerr)
 	}, func(pending *C.lcd_pending, cerr **C.lcd_error) uint32 {
 		return C.lcd_pending_finish_container(pending, &p, cerr)
 	})

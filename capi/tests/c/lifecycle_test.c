@@ -22,8 +22,6 @@
 #include "../../examples/busybox_spec.h"
 
 #define S(str) (const uint8_t *)(str), strlen(str)
-/* A string literal with embedded NULs (labels are "key\0value\0..."). */
-#define LIT(str) (const uint8_t *)(str), sizeof(str) - 1
 
 static int passed, failed;
 
@@ -110,14 +108,28 @@ static void expect_containerd_text(lcd_status got, lcd_error **errp, const char 
   lcd_error_free(err);
 }
 
+/* A container configuration with the id, spec and runc runtime set (each setter checked). */
+static lcd_container_config *config_for(const char *id, const char *spec) {
+  lcd_error *err = NULL;
+  lcd_container_config *config = lcd_container_config_new();
+  CHECK(config != NULL, "a new configuration");
+  expect_error(lcd_container_config_set_id(config, S(id), &err), LCD_OK, &err, "set id", NULL);
+  expect_error(lcd_container_config_set_spec_json(config, S(spec), &err), LCD_OK, &err, "set spec", NULL);
+  expect_error(lcd_container_config_set_runtime(config, S("io.containerd.runc.v2"), &err), LCD_OK, &err,
+               "set runtime", NULL);
+  return config;
+}
+
 static lcd_container *create(lcd_client *client, const char *id, const char *args) {
   char spec[4096];
   lcd_container *container = NULL;
   lcd_error *err = NULL;
   CHECK(lcd_example_spec(spec, sizeof spec, rootfs, id, "lcd-c-test", args, false) > 0, "spec fits");
-  expect_error(lcd_container_create(client, S(id), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0,
-                                    LIT("test\0c-harness\0"), NULL, 0, NULL, &container, &err),
-               LCD_OK, &err, "create container", NULL);
+  lcd_container_config *config = config_for(id, spec);
+  expect_error(lcd_container_config_set_label(config, S("test"), S("c-harness"), &err), LCD_OK, &err, "set label",
+               NULL);
+  expect_error(lcd_container_create(client, config, NULL, &container, &err), LCD_OK, &err, "create container", NULL);
+  lcd_container_config_free(config);
   return container;
 }
 
@@ -270,39 +282,56 @@ static void test_errors(lcd_client *client) {
   char spec[4096];
   lcd_example_spec(spec, sizeof spec, rootfs, "x", "lcd-c-test", "[\"true\"]", false);
 
-  expect_error(lcd_container_create(client, S("../x"), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0,
-                                    NULL, 0, NULL, 0, NULL, &container, &err),
-               LCD_INVALID_ARGUMENT, &err, "invalid id", "not a valid identifier");
-  expect_error(lcd_container_create(client, S("bad-json"), S("{\"process\":"), S("io.containerd.runc.v2"), NULL, 0,
-                                    NULL, 0, NULL, 0, NULL, 0, NULL, &container, &err),
-               LCD_INVALID_ARGUMENT, &err, "invalid JSON", "JSON");
-  expect_error(lcd_container_create(client, S("bad-labels"), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0,
-                                    (const uint8_t *)"key", 3, NULL, 0, NULL, &container, &err),
-               LCD_INVALID_ARGUMENT, &err, "unterminated labels", "labels");
-  expect_error(lcd_container_create(NULL, S("x"), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0, NULL, 0, NULL, 0,
-                                    NULL, &container, &err),
-               LCD_INVALID_ARGUMENT, &err, "NULL client", "NULL");
-  expect_error(lcd_container_create(client, NULL, 5, S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0, NULL,
-                                    0, NULL, 0, NULL, &container, &err),
-               LCD_INVALID_ARGUMENT, &err, "NULL id with a length", "NULL");
-  expect_error(lcd_container_create(client, S("x"), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0, NULL, 0, NULL, 0,
-                                    NULL, NULL, &err),
-               LCD_INVALID_ARGUMENT, &err, "NULL out-parameter", "NULL");
-  expect_error(lcd_container_create(client, S("bad-fields"), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0,
-                                    NULL, 0, (const uint8_t *)"\xff\xff", 2, NULL, &container, &err),
-               LCD_INVALID_ARGUMENT, &err, "record fields that are not protobuf", "protobuf");
+  /* Each setter refuses bad input at once, with the class and a hint, and leaves the
+     configuration as it was. */
+  lcd_container_config *config = lcd_container_config_new();
+  expect_error(lcd_container_config_set_id(config, S("../x"), &err), LCD_INVALID_ARGUMENT, &err, "invalid id",
+               "not a valid identifier");
+  expect_error(lcd_container_config_set_id(config, NULL, 5, &err), LCD_INVALID_ARGUMENT, &err,
+               "NULL id with a length", "NULL");
+  expect_error(lcd_container_config_set_id(NULL, S("x"), &err), LCD_INVALID_ARGUMENT, &err, "NULL configuration",
+               "NULL");
+  expect_error(lcd_container_config_set_spec_json(config, S("{\"process\":"), &err), LCD_INVALID_ARGUMENT, &err,
+               "invalid JSON", "JSON");
+  expect_error(lcd_container_config_set_runtime(config, S(""), &err), LCD_INVALID_ARGUMENT, &err, "empty runtime",
+               "runtime");
+  expect_error(lcd_container_config_set_label(config, S(""), S("v"), &err), LCD_INVALID_ARGUMENT, &err,
+               "empty label key", "label key");
+  expect_error(lcd_container_config_set_label(config, (const uint8_t *)"\xff", 1, S("v"), &err),
+               LCD_INVALID_ARGUMENT, &err, "label key that is not UTF-8", "UTF-8");
+  expect_error(lcd_container_config_set_runtime_options(config, NULL, 0, S("x"), &err), LCD_INVALID_ARGUMENT, &err,
+               "runtime options without a type URL", "type URL");
+  expect_error(lcd_container_config_set_extension(config, S("e"), NULL, 0, S("x"), &err), LCD_INVALID_ARGUMENT, &err,
+               "extension without a type URL", "type URL");
+  expect_error(lcd_container_config_set_image(config, (const uint8_t *)"\xff\xff", 2, &err), LCD_INVALID_ARGUMENT,
+               &err, "image that is not UTF-8", "UTF-8");
+  expect_error(lcd_container_create(client, config, NULL, &container, &err), LCD_INVALID_ARGUMENT, &err,
+               "create from an empty configuration", "no id");
+  lcd_container_config_free(config);
+  config = config_for("x", spec);
+  expect_error(lcd_container_create(NULL, config, NULL, &container, &err), LCD_INVALID_ARGUMENT, &err, "NULL client",
+               "NULL");
+  expect_error(lcd_container_create(client, NULL, NULL, &container, &err), LCD_INVALID_ARGUMENT, &err,
+               "NULL configuration for create", "configuration");
+  expect_error(lcd_container_create(client, config, NULL, NULL, &err), LCD_INVALID_ARGUMENT, &err,
+               "NULL out-parameter", "NULL");
   CHECK(container == NULL, "out-parameters untouched on failure");
+  CHECK(lcd_container_config_set_runtime(config, S(""), NULL) == LCD_INVALID_ARGUMENT,
+        "errors can be ignored with a NULL err");
+  lcd_container_config_free(config);
+  lcd_container_config_free(NULL);
   expect_error(lcd_container_load(client, S("no-such-container"), NULL, &container, &err), LCD_NOT_FOUND, &err,
                "load unknown", "no such container");
   CHECK(lcd_error_context(NULL)[0] == '\0' && lcd_error_message(NULL)[0] == '\0', "a NULL error reads as empty");
-  CHECK(lcd_container_create(client, S("x"), S(spec), S(""), NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, &container, NULL) ==
-            LCD_INVALID_ARGUMENT,
-        "errors can be ignored with a NULL err");
 
-  lcd_container *first = create(client, "c-dup", "[\"true\"]");
-  expect_error(lcd_container_create(client, S("c-dup"), S(spec), S("io.containerd.runc.v2"), NULL, 0, NULL, 0, NULL,
-                                    0, NULL, 0, NULL, &container, &err),
-               LCD_ALREADY_EXISTS, &err, "duplicate id", "id already in use");
+  /* A configuration is not consumed by a create: the same one gives the second create of the
+     id, which containerd refuses. */
+  lcd_container *first = NULL;
+  config = config_for("c-dup", spec);
+  expect_error(lcd_container_create(client, config, NULL, &first, &err), LCD_OK, &err, "create c-dup", NULL);
+  expect_error(lcd_container_create(client, config, NULL, &container, &err), LCD_ALREADY_EXISTS, &err,
+               "duplicate id", "id already in use");
+  lcd_container_config_free(config);
   expect_error(lcd_container_delete(first, NULL, &err), LCD_OK, &err, "delete first", NULL);
   lcd_container_free(first);
 
@@ -578,21 +607,17 @@ static void test_async_calls(lcd_client *client) {
   lcd_pending_free(pending);
   lcd_container_free(container);
 
-  /* A spec that is not JSON fails when the call runs; argument errors come at once, with no
-     pending call. */
+  /* Argument errors come at once, with no pending call: a configuration without a runtime. */
   pending = NULL;
-  expect_error(lcd_container_create_async(client, S("c-async-bad"), S("{not json"), S("io.containerd.runc.v2"), NULL,
-                                          0, NULL, 0, NULL, 0, NULL, 0, NULL, &pending, &err),
-               LCD_OK, &err, "async create with a bad spec starts", NULL);
-  if (pending && wait_pending(pending, "create with a bad spec"))
-    expect_error(lcd_pending_finish_container(pending, &loaded, &err), LCD_INVALID_ARGUMENT, &err,
-                 "async create refuses a spec that is not JSON", "JSON");
-  lcd_pending_free(pending);
-  pending = NULL;
-  expect_error(lcd_container_create_async(client, S("c-async-bad"), S("{}"), S("io.containerd.runc.v2"), NULL, 0,
-                                          LIT("x"), NULL, 0, NULL, 0, NULL, &pending, &err),
-               LCD_INVALID_ARGUMENT, &err, "async create refuses a runtime option without a type", NULL);
+  lcd_container_config *config = lcd_container_config_new();
+  expect_error(lcd_container_config_set_id(config, S("c-async-bad"), &err), LCD_OK, &err, "set id", NULL);
+  expect_error(lcd_container_config_set_spec_json(config, S("{}"), &err), LCD_OK, &err, "set spec", NULL);
+  expect_error(lcd_container_create_async(client, config, NULL, &pending, &err), LCD_INVALID_ARGUMENT, &err,
+               "async create refuses a configuration without a runtime", "no runtime");
   CHECK(pending == NULL, "no pending call for refused arguments");
+  expect_error(lcd_container_create_async(client, config, NULL, NULL, &err), LCD_INVALID_ARGUMENT, &err,
+               "async create without out", "out");
+  lcd_container_config_free(config);
 }
 
 /* Reads the one byte a call sends to a notification descriptor, waiting up to timeout_ms. */
