@@ -39,6 +39,16 @@ typedef enum lcd_status {
   LCD_UNKNOWN = 10,
 } lcd_status;
 
+// A process state as containerd reports it.
+typedef enum lcd_process_state {
+  LCD_STATE_UNKNOWN = 0,
+  LCD_STATE_CREATED = 1,
+  LCD_STATE_RUNNING = 2,
+  LCD_STATE_STOPPED = 3,
+  LCD_STATE_PAUSED = 4,
+  LCD_STATE_PAUSING = 5,
+} lcd_process_state;
+
 // The kind of a task event (moby's event types).
 typedef enum lcd_event_type {
   LCD_EVENT_CREATE = 0,
@@ -59,16 +69,6 @@ typedef enum lcd_log_level {
   LCD_LOG_DEBUG = 4,
   LCD_LOG_TRACE = 5,
 } lcd_log_level;
-
-// A process state as containerd reports it.
-typedef enum lcd_process_state {
-  LCD_STATE_UNKNOWN = 0,
-  LCD_STATE_CREATED = 1,
-  LCD_STATE_RUNNING = 2,
-  LCD_STATE_STOPPED = 3,
-  LCD_STATE_PAUSED = 4,
-  LCD_STATE_PAUSING = 5,
-} lcd_process_state;
 
 // A standard stream of a process.
 typedef enum lcd_stdio {
@@ -114,6 +114,13 @@ typedef struct lcd_stats lcd_stats;
 // A container's task (its init process).
 typedef struct lcd_task lcd_task;
 
+// A task's state; `exit_code` and `exited_at_unix_nanos` are 0 until it stopped.
+typedef struct lcd_task_status {
+  enum lcd_process_state state;
+  uint32_t exit_code;
+  int64_t exited_at_unix_nanos;
+} lcd_task_status;
+
 // One task event. The strings are owned by the event and valid until `lcd_event_free`.
 typedef struct lcd_event {
   enum lcd_event_type kind;
@@ -142,13 +149,6 @@ typedef void (*lcd_log_fn)(void *user_data,
                            const char *message,
                            const struct lcd_log_field *fields,
                            size_t n_fields);
-
-// A task's state; `exit_code` and `exited_at_unix_nanos` are 0 until it stopped.
-typedef struct lcd_task_status {
-  enum lcd_process_state state;
-  uint32_t exit_code;
-  int64_t exited_at_unix_nanos;
-} lcd_task_status;
 
 // Key figures decoded from a stats sample (cgroup v1 or v2); zero where the payload has none.
 typedef struct lcd_stats_figures {
@@ -223,6 +223,370 @@ void lcd_cancel_fire(const struct lcd_cancel *cancel);
 
 // Frees a cancellation token. NULL does nothing. No call may still be using it.
 void lcd_cancel_free(struct lcd_cancel *cancel);
+
+// `lcd_container_create` that runs on the library's runtime: the configuration is checked and
+// copied now (the same `LCD_INVALID_ARGUMENT` errors), the bundle and the record are made
+// later; wait until `lcd_pending_fd(*out)` is readable, then collect the container with
+// `lcd_pending_finish_container`, which reports the create's other errors.
+//
+// Ownership: `config` is only read, as by `lcd_container_create` (free or change it as soon as
+// this returns); `*out` is freed with `lcd_pending_free`. Thread-safe.
+enum lcd_status lcd_container_create_async(const struct lcd_client *client,
+                                           const struct lcd_container_config *config,
+                                           const struct lcd_cancel *cancel,
+                                           struct lcd_pending **out,
+                                           struct lcd_error **err);
+
+// `lcd_container_load` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_container` gives what `lcd_container_load` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter or an id that is not UTF-8.
+enum lcd_status lcd_container_load_async(const struct lcd_client *client,
+                                         const uint8_t *id,
+                                         size_t id_len,
+                                         const struct lcd_cancel *cancel,
+                                         struct lcd_pending **out,
+                                         struct lcd_error **err);
+
+// `lcd_container_delete` that runs on the library's runtime: wait until
+// `lcd_pending_fd(*out)` is readable, then collect the result with `lcd_pending_finish`.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_container_delete_async(const struct lcd_container *container,
+                                           const struct lcd_cancel *cancel,
+                                           struct lcd_pending **out,
+                                           struct lcd_error **err);
+
+// The container made by a finished `lcd_container_create_async` or `lcd_container_load_async`.
+//
+// Ownership: on success `*out` receives a container the caller frees with
+// `lcd_container_free`. Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+enum lcd_status lcd_pending_finish_container(const struct lcd_pending *pending,
+                                             struct lcd_container **out,
+                                             struct lcd_error **err);
+
+// The task made by a finished `lcd_task_create_async`, or found by `lcd_container_task_async`.
+//
+// Ownership: on success `*out` receives a task the caller frees with `lcd_task_free`.
+// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+enum lcd_status lcd_pending_finish_task(const struct lcd_pending *pending,
+                                        struct lcd_task **out,
+                                        struct lcd_error **err);
+
+// The process added by a finished `lcd_task_exec_async`.
+//
+// Ownership: on success `*out` receives a process the caller frees with `lcd_process_free`.
+// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+enum lcd_status lcd_pending_finish_process(const struct lcd_pending *pending,
+                                           struct lcd_process **out,
+                                           struct lcd_error **err);
+
+// The status read by a finished `lcd_task_get_status_async` or `lcd_process_get_status_async`.
+//
+// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+enum lcd_status lcd_pending_finish_status(const struct lcd_pending *pending,
+                                          struct lcd_task_status *out,
+                                          struct lcd_error **err);
+
+// The sample read by a finished `lcd_task_stats_async`.
+//
+// Ownership: on success `*out` receives a sample the caller frees with `lcd_stats_free`.
+// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+enum lcd_status lcd_pending_finish_stats(const struct lcd_pending *pending,
+                                         struct lcd_stats **out,
+                                         struct lcd_error **err);
+
+// The process list read by a finished `lcd_task_pids_async`.
+//
+// Ownership: on success `*out` receives a list the caller frees with `lcd_pids_free`.
+// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+enum lcd_status lcd_pending_finish_pids(const struct lcd_pending *pending,
+                                        struct lcd_pids **out,
+                                        struct lcd_error **err);
+
+// The exit reported by a finished `lcd_task_delete_async`, `lcd_task_force_delete_async`,
+// `lcd_task_wait_async`, `lcd_process_delete_async` or `lcd_process_wait_async` (either
+// out-parameter may be NULL), as the blocking call reports it.
+//
+// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
+enum lcd_status lcd_pending_finish_exit(const struct lcd_pending *pending,
+                                        uint32_t *exit_code,
+                                        int64_t *exited_at_unix_nanos,
+                                        struct lcd_error **err);
+
+// The call's readiness descriptor (the non-blocking read end of a pipe, never writable):
+// readable (POLLIN) once the call has finished; then collect its result with the
+// `lcd_pending_finish*` function that matches the call. The pipe is made by the first call of
+// this function (a caller that uses `lcd_pending_notify` never pays for it). -1 for NULL, or
+// when no pipe can be made (the process is out of descriptors; `errno` says why).
+//
+// Ownership: owned by the pending handle and valid until `lcd_pending_free`; do not close it
+// (duplicate it with `dup` for a poller that closes what it is given). Reading it is allowed.
+// Thread-safe; no RPC.
+int32_t lcd_pending_fd(const struct lcd_pending *pending);
+
+// Tells the call to signal the caller's own descriptor `fd` when it finishes, by sending (or,
+// when `fd` is not a socket, writing) one byte to it, at once if it has already finished. For
+// a caller that waits for many calls in its own poller: it can keep one descriptor per
+// concurrent call (one end of a socket pair, say) registered there and reuse it, instead of
+// a new pipe per call from `lcd_pending_fd`.
+//
+// `fd` must accept the byte without blocking: a socket (sent with `MSG_DONTWAIT` and
+// `MSG_NOSIGNAL`), or a non-blocking pipe whose read end stays open (a write to a pipe without
+// a reader raises `SIGPIPE`). The library writes to it once, when the call finishes, unless
+// `lcd_pending_free` has returned for this handle before that (then never), so once the byte
+// is read, or the handle freed, the descriptor may be reused for the next call.
+//
+// Ownership: `fd` stays the caller's. Thread-safe; no RPC. Errors: `LCD_INVALID_ARGUMENT` for
+// a NULL handle or a negative `fd`; `LCD_FAILED_PRECONDITION` when the call already has a
+// notification descriptor. A failed write (a closed descriptor) is logged; the result still
+// waits for its finish function.
+enum lcd_status lcd_pending_notify(const struct lcd_pending *pending,
+                                   int32_t fd,
+                                   struct lcd_error **err);
+
+// The result of a finished call without output (the `_async` twins of task and process start,
+// kill and close_stdin, task pause, resume and update_resources, and container delete):
+// `LCD_OK` or the call's error, as the blocking call would give it.
+//
+// Thread-safe; no RPC. Errors: the call's errors; `LCD_FAILED_PRECONDITION` when the call has
+// not finished or its result was already taken; `LCD_INVALID_ARGUMENT` when the call has an
+// output (use the matching `lcd_pending_finish_*`; the result stays for it).
+enum lcd_status lcd_pending_finish(const struct lcd_pending *pending,
+                                   struct lcd_error **err);
+
+// Frees a pending handle. A call still running is not cancelled (fire its cancel token for
+// that): it runs to its end and its result is dropped (a task it made is not deleted), and
+// once this returns it no longer writes to a descriptor given to `lcd_pending_notify`. NULL
+// does nothing. A call keeps what it works on, so the handles it was started on may be freed
+// while it runs.
+void lcd_pending_free(struct lcd_pending *pending);
+
+// `lcd_task_exec` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_process` gives what `lcd_task_exec` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter or a string that is not UTF-8 (the rest is checked when the call runs).
+enum lcd_status lcd_task_exec_async(const struct lcd_task *task,
+                                    const uint8_t *exec_id,
+                                    size_t exec_id_len,
+                                    const uint8_t *spec_json,
+                                    size_t spec_json_len,
+                                    bool with_stdin,
+                                    const struct lcd_cancel *cancel,
+                                    struct lcd_pending **out,
+                                    struct lcd_error **err);
+
+// `lcd_process_start` without waiting: `*out` receives a pending call; when
+// `lcd_pending_fd` is readable, `lcd_pending_finish` gives what `lcd_process_start` would
+// return.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_process_start_async(const struct lcd_process *process,
+                                        const struct lcd_cancel *cancel,
+                                        struct lcd_pending **out,
+                                        struct lcd_error **err);
+
+// `lcd_process_kill` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish` gives what `lcd_process_kill` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_process_kill_async(const struct lcd_process *process,
+                                       uint32_t signal,
+                                       const struct lcd_cancel *cancel,
+                                       struct lcd_pending **out,
+                                       struct lcd_error **err);
+
+// `lcd_process_close_stdin` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish` gives what `lcd_process_close_stdin` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_process_close_stdin_async(const struct lcd_process *process,
+                                              const struct lcd_cancel *cancel,
+                                              struct lcd_pending **out,
+                                              struct lcd_error **err);
+
+// `lcd_process_get_status` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_status` gives what `lcd_process_get_status` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_process_get_status_async(const struct lcd_process *process,
+                                             const struct lcd_cancel *cancel,
+                                             struct lcd_pending **out,
+                                             struct lcd_error **err);
+
+// `lcd_process_wait` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_exit` gives what `lcd_process_wait` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_process_wait_async(const struct lcd_process *process,
+                                       const struct lcd_cancel *cancel,
+                                       struct lcd_pending **out,
+                                       struct lcd_error **err);
+
+// `lcd_process_delete` without waiting: `*out` receives a pending call; when
+// `lcd_pending_fd` is readable, `lcd_pending_finish_exit` gives what `lcd_process_delete`
+// would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_process_delete_async(const struct lcd_process *process,
+                                         const struct lcd_cancel *cancel,
+                                         struct lcd_pending **out,
+                                         struct lcd_error **err);
+
+// `lcd_task_create` without waiting: `*out` receives a pending call; when `lcd_pending_fd`
+// is readable, `lcd_pending_finish_task` gives the task or the error `lcd_task_create` would
+// give.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_create_async(const struct lcd_container *container,
+                                      bool with_stdin,
+                                      const struct lcd_cancel *cancel,
+                                      struct lcd_pending **out,
+                                      struct lcd_error **err);
+
+// `lcd_container_task` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_task` gives what `lcd_container_task` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_container_task_async(const struct lcd_container *container,
+                                         bool attach,
+                                         const struct lcd_cancel *cancel,
+                                         struct lcd_pending **out,
+                                         struct lcd_error **err);
+
+// `lcd_task_start` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish` gives what `lcd_task_start` would return.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_start_async(const struct lcd_task *task,
+                                     const struct lcd_cancel *cancel,
+                                     struct lcd_pending **out,
+                                     struct lcd_error **err);
+
+// `lcd_task_kill` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish` gives what `lcd_task_kill` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_kill_async(const struct lcd_task *task,
+                                    uint32_t signal,
+                                    const struct lcd_cancel *cancel,
+                                    struct lcd_pending **out,
+                                    struct lcd_error **err);
+
+// `lcd_task_get_status` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_status` gives what `lcd_task_get_status` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_get_status_async(const struct lcd_task *task,
+                                          const struct lcd_cancel *cancel,
+                                          struct lcd_pending **out,
+                                          struct lcd_error **err);
+
+// `lcd_task_wait` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_exit` gives what `lcd_task_wait` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_wait_async(const struct lcd_task *task,
+                                    const struct lcd_cancel *cancel,
+                                    struct lcd_pending **out,
+                                    struct lcd_error **err);
+
+// `lcd_task_delete` without waiting: `*out` receives a pending call; when `lcd_pending_fd`
+// is readable, `lcd_pending_finish_exit` gives what `lcd_task_delete` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_delete_async(const struct lcd_task *task,
+                                      const struct lcd_cancel *cancel,
+                                      struct lcd_pending **out,
+                                      struct lcd_error **err);
+
+// `lcd_task_force_delete` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_exit` gives what `lcd_task_force_delete` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_force_delete_async(const struct lcd_task *task,
+                                            const struct lcd_cancel *cancel,
+                                            struct lcd_pending **out,
+                                            struct lcd_error **err);
+
+// `lcd_task_pause` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish` gives what `lcd_task_pause` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_pause_async(const struct lcd_task *task,
+                                     const struct lcd_cancel *cancel,
+                                     struct lcd_pending **out,
+                                     struct lcd_error **err);
+
+// `lcd_task_resume` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish` gives what `lcd_task_resume` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_resume_async(const struct lcd_task *task,
+                                      const struct lcd_cancel *cancel,
+                                      struct lcd_pending **out,
+                                      struct lcd_error **err);
+
+// `lcd_task_close_stdin` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish` gives what `lcd_task_close_stdin` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_close_stdin_async(const struct lcd_task *task,
+                                           const struct lcd_cancel *cancel,
+                                           struct lcd_pending **out,
+                                           struct lcd_error **err);
+
+// `lcd_task_update_resources` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish` gives what `lcd_task_update_resources` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter (the JSON is checked when the call runs).
+enum lcd_status lcd_task_update_resources_async(const struct lcd_task *task,
+                                                const uint8_t *resources_json,
+                                                size_t resources_json_len,
+                                                const struct lcd_cancel *cancel,
+                                                struct lcd_pending **out,
+                                                struct lcd_error **err);
+
+// `lcd_task_pids` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_pids` gives what `lcd_task_pids` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_pids_async(const struct lcd_task *task,
+                                    const struct lcd_cancel *cancel,
+                                    struct lcd_pending **out,
+                                    struct lcd_error **err);
+
+// `lcd_task_stats` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
+// readable, `lcd_pending_finish_stats` gives what `lcd_task_stats` would report.
+//
+// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
+// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
+enum lcd_status lcd_task_stats_async(const struct lcd_task *task,
+                                     const struct lcd_cancel *cancel,
+                                     struct lcd_pending **out,
+                                     struct lcd_error **err);
 
 // Checkpoints the task with CRIU into the directory `dir` (absolute; absent or empty),
 // leaving the task running, or stopping it when `exit` (runc only). A task that is not paused
@@ -329,19 +693,6 @@ enum lcd_status lcd_container_create(const struct lcd_client *client,
                                      struct lcd_container **out,
                                      struct lcd_error **err);
 
-// `lcd_container_create` that runs on the library's runtime: the configuration is checked and
-// copied now (the same `LCD_INVALID_ARGUMENT` errors), the bundle and the record are made
-// later; wait until `lcd_pending_fd(*out)` is readable, then collect the container with
-// `lcd_pending_finish_container`, which reports the create's other errors.
-//
-// Ownership: `config` is only read, as by `lcd_container_create` (free or change it as soon as
-// this returns); `*out` is freed with `lcd_pending_free`. Thread-safe.
-enum lcd_status lcd_container_create_async(const struct lcd_client *client,
-                                           const struct lcd_container_config *config,
-                                           const struct lcd_cancel *cancel,
-                                           struct lcd_pending **out,
-                                           struct lcd_error **err);
-
 // Loads an existing container by id (one RPC) and keeps its metadata in the handle.
 //
 // Ownership: on success `*out` receives a container the caller frees with
@@ -354,18 +705,6 @@ enum lcd_status lcd_container_load(const struct lcd_client *client,
                                    const struct lcd_cancel *cancel,
                                    struct lcd_container **out,
                                    struct lcd_error **err);
-
-// `lcd_container_load` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-// readable, `lcd_pending_finish_container` gives what `lcd_container_load` would report.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter or an id that is not UTF-8.
-enum lcd_status lcd_container_load_async(const struct lcd_client *client,
-                                         const uint8_t *id,
-                                         size_t id_len,
-                                         const struct lcd_cancel *cancel,
-                                         struct lcd_pending **out,
-                                         struct lcd_error **err);
 
 // The container's id. Owned by the handle, valid until `lcd_container_free`; "" for NULL.
 // Thread-safe; no RPC.
@@ -390,16 +729,6 @@ const char *lcd_container_bundle_dir(const struct lcd_container *container);
 enum lcd_status lcd_container_delete(const struct lcd_container *container,
                                      const struct lcd_cancel *cancel,
                                      struct lcd_error **err);
-
-// `lcd_container_delete` that runs on the library's runtime: wait until
-// `lcd_pending_fd(*out)` is readable, then collect the result with `lcd_pending_finish`.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_container_delete_async(const struct lcd_container *container,
-                                           const struct lcd_cancel *cancel,
-                                           struct lcd_pending **out,
-                                           struct lcd_error **err);
 
 // Frees a container handle. NULL does nothing. Tasks made from it stay usable.
 void lcd_container_free(struct lcd_container *container);
@@ -608,110 +937,35 @@ void lcd_set_log_sink(lcd_log_fn callback,
                       void *user_data,
                       int32_t min_level);
 
-// The call's readiness descriptor (the non-blocking read end of a pipe, never writable):
-// readable (POLLIN) once the call has finished; then collect its result with the
-// `lcd_pending_finish*` function that matches the call. The pipe is made by the first call of
-// this function (a caller that uses `lcd_pending_notify` never pays for it). -1 for NULL, or
-// when no pipe can be made (the process is out of descriptors; `errno` says why).
-//
-// Ownership: owned by the pending handle and valid until `lcd_pending_free`; do not close it
-// (duplicate it with `dup` for a poller that closes what it is given). Reading it is allowed.
-// Thread-safe; no RPC.
-int32_t lcd_pending_fd(const struct lcd_pending *pending);
-
-// Tells the call to signal the caller's own descriptor `fd` when it finishes, by sending (or,
-// when `fd` is not a socket, writing) one byte to it, at once if it has already finished. For
-// a caller that waits for many calls in its own poller: it can keep one descriptor per
-// concurrent call (one end of a socket pair, say) registered there and reuse it, instead of
-// a new pipe per call from `lcd_pending_fd`.
-//
-// `fd` must accept the byte without blocking: a socket (sent with `MSG_DONTWAIT` and
-// `MSG_NOSIGNAL`), or a non-blocking pipe whose read end stays open (a write to a pipe without
-// a reader raises `SIGPIPE`). The library writes to it once, when the call finishes, unless
-// `lcd_pending_free` has returned for this handle before that (then never), so once the byte
-// is read, or the handle freed, the descriptor may be reused for the next call.
-//
-// Ownership: `fd` stays the caller's. Thread-safe; no RPC. Errors: `LCD_INVALID_ARGUMENT` for
-// a NULL handle or a negative `fd`; `LCD_FAILED_PRECONDITION` when the call already has a
-// notification descriptor. A failed write (a closed descriptor) is logged; the result still
-// waits for its finish function.
-enum lcd_status lcd_pending_notify(const struct lcd_pending *pending,
-                                   int32_t fd,
-                                   struct lcd_error **err);
-
-// The result of a finished call without output (the `_async` twins of task and process start,
-// kill and close_stdin, task pause, resume and update_resources, and container delete):
-// `LCD_OK` or the call's error, as the blocking call would give it.
-//
-// Thread-safe; no RPC. Errors: the call's errors; `LCD_FAILED_PRECONDITION` when the call has
-// not finished or its result was already taken; `LCD_INVALID_ARGUMENT` when the call has an
-// output (use the matching `lcd_pending_finish_*`; the result stays for it).
-enum lcd_status lcd_pending_finish(const struct lcd_pending *pending,
-                                   struct lcd_error **err);
-
-// The container made by a finished `lcd_container_create_async` or `lcd_container_load_async`.
-//
-// Ownership: on success `*out` receives a container the caller frees with
-// `lcd_container_free`. Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
-enum lcd_status lcd_pending_finish_container(const struct lcd_pending *pending,
-                                             struct lcd_container **out,
-                                             struct lcd_error **err);
-
-// The task made by a finished `lcd_task_create_async`, or found by `lcd_container_task_async`.
-//
-// Ownership: on success `*out` receives a task the caller frees with `lcd_task_free`.
-// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
-enum lcd_status lcd_pending_finish_task(const struct lcd_pending *pending,
-                                        struct lcd_task **out,
-                                        struct lcd_error **err);
-
-// The process added by a finished `lcd_task_exec_async`.
-//
-// Ownership: on success `*out` receives a process the caller frees with `lcd_process_free`.
-// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
-enum lcd_status lcd_pending_finish_process(const struct lcd_pending *pending,
-                                           struct lcd_process **out,
-                                           struct lcd_error **err);
-
-// The status read by a finished `lcd_task_get_status_async` or `lcd_process_get_status_async`.
-//
-// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
-enum lcd_status lcd_pending_finish_status(const struct lcd_pending *pending,
-                                          struct lcd_task_status *out,
-                                          struct lcd_error **err);
-
-// The sample read by a finished `lcd_task_stats_async`.
-//
-// Ownership: on success `*out` receives a sample the caller frees with `lcd_stats_free`.
-// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
-enum lcd_status lcd_pending_finish_stats(const struct lcd_pending *pending,
-                                         struct lcd_stats **out,
-                                         struct lcd_error **err);
-
-// The process list read by a finished `lcd_task_pids_async`.
+// Lists the task's processes (one RPC): host pids, each with the info payload containerd sent
+// (for runc a `containerd.runc.v1.ProcessDetails` protobuf naming the exec id).
 //
 // Ownership: on success `*out` receives a list the caller frees with `lcd_pids_free`.
-// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
-enum lcd_status lcd_pending_finish_pids(const struct lcd_pending *pending,
-                                        struct lcd_pids **out,
-                                        struct lcd_error **err);
+// Thread-safe. Errors: `LCD_NOT_FOUND` when the task is gone; containerd's errors;
+// `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
+enum lcd_status lcd_task_pids(const struct lcd_task *task,
+                              const struct lcd_cancel *cancel,
+                              struct lcd_pids **out,
+                              struct lcd_error **err);
 
-// The exit reported by a finished `lcd_task_delete_async`, `lcd_task_force_delete_async`,
-// `lcd_task_wait_async`, `lcd_process_delete_async` or `lcd_process_wait_async` (either
-// out-parameter may be NULL), as the blocking call reports it.
-//
-// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
-enum lcd_status lcd_pending_finish_exit(const struct lcd_pending *pending,
-                                        uint32_t *exit_code,
-                                        int64_t *exited_at_unix_nanos,
-                                        struct lcd_error **err);
+// The number of processes in the list; 0 for NULL. Thread-safe.
+size_t lcd_pids_count(const struct lcd_pids *pids);
 
-// Frees a pending handle. A call still running is not cancelled (fire its cancel token for
-// that): it runs to its end and its result is dropped (a task it made is not deleted), and
-// once this returns it no longer writes to a descriptor given to `lcd_pending_notify`. NULL
-// does nothing. A call keeps what it works on, so the handles it was started on may be freed
-// while it runs.
-void lcd_pending_free(struct lcd_pending *pending);
+// The host pid of process `index`; 0 for NULL or an index out of range. Thread-safe.
+uint32_t lcd_pids_pid(const struct lcd_pids *pids,
+                      size_t index);
+
+// The info payload of process `index`: writes its type URL and bytes (owned by the list,
+// valid until `lcd_pids_free`) and returns true; false when there is none (NULL list, index
+// out of range, no payload). Any out-parameter may be NULL. Thread-safe.
+bool lcd_pids_info(const struct lcd_pids *pids,
+                   size_t index,
+                   const char **type_url,
+                   const uint8_t **data,
+                   size_t *data_len);
+
+// Frees a process list. NULL does nothing.
+void lcd_pids_free(struct lcd_pids *pids);
 
 // Adds a process to the task without starting it: validates `exec_id` (containerd identifier
 // rules), makes its FIFO set in the bundle directory (`<exec_id>-stdout` always,
@@ -735,21 +989,6 @@ enum lcd_status lcd_task_exec(const struct lcd_task *task,
                               const struct lcd_cancel *cancel,
                               struct lcd_process **out,
                               struct lcd_error **err);
-
-// `lcd_task_exec` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-// readable, `lcd_pending_finish_process` gives what `lcd_task_exec` would report.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter or a string that is not UTF-8 (the rest is checked when the call runs).
-enum lcd_status lcd_task_exec_async(const struct lcd_task *task,
-                                    const uint8_t *exec_id,
-                                    size_t exec_id_len,
-                                    const uint8_t *spec_json,
-                                    size_t spec_json_len,
-                                    bool with_stdin,
-                                    const struct lcd_cancel *cancel,
-                                    struct lcd_pending **out,
-                                    struct lcd_error **err);
 
 // Prepares a process of the task without asking containerd for anything: checks `exec_id`
 // and `spec_json` and makes the FIFO set as `lcd_task_exec` does, and `lcd_process_start` then
@@ -799,17 +1038,6 @@ enum lcd_status lcd_process_start(const struct lcd_process *process,
                                   const struct lcd_cancel *cancel,
                                   struct lcd_error **err);
 
-// `lcd_process_start` without waiting: `*out` receives a pending call; when
-// `lcd_pending_fd` is readable, `lcd_pending_finish` gives what `lcd_process_start` would
-// return.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_process_start_async(const struct lcd_process *process,
-                                        const struct lcd_cancel *cancel,
-                                        struct lcd_pending **out,
-                                        struct lcd_error **err);
-
 // `lcd_task_exited` for an exec: whether its exit has been reported, and how it exited.
 // false for NULL. Thread-safe; no RPC, no wait.
 bool lcd_process_exited(const struct lcd_process *process,
@@ -838,17 +1066,6 @@ enum lcd_status lcd_process_kill(const struct lcd_process *process,
                                  const struct lcd_cancel *cancel,
                                  struct lcd_error **err);
 
-// `lcd_process_kill` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-// readable, `lcd_pending_finish` gives what `lcd_process_kill` would report.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_process_kill_async(const struct lcd_process *process,
-                                       uint32_t signal,
-                                       const struct lcd_cancel *cancel,
-                                       struct lcd_pending **out,
-                                       struct lcd_error **err);
-
 // Resizes the process's terminal (one RPC).
 //
 // Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
@@ -867,16 +1084,6 @@ enum lcd_status lcd_process_close_stdin(const struct lcd_process *process,
                                         const struct lcd_cancel *cancel,
                                         struct lcd_error **err);
 
-// `lcd_process_close_stdin` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-// readable, `lcd_pending_finish` gives what `lcd_process_close_stdin` would report.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_process_close_stdin_async(const struct lcd_process *process,
-                                              const struct lcd_cancel *cancel,
-                                              struct lcd_pending **out,
-                                              struct lcd_error **err);
-
 // The process's state, exit code and exit time (one RPC). `*out` is written on success.
 //
 // Thread-safe. Errors: `LCD_NOT_FOUND` when the process was deleted; containerd's errors;
@@ -885,16 +1092,6 @@ enum lcd_status lcd_process_get_status(const struct lcd_process *process,
                                        const struct lcd_cancel *cancel,
                                        struct lcd_task_status *out,
                                        struct lcd_error **err);
-
-// `lcd_process_get_status` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-// readable, `lcd_pending_finish_status` gives what `lcd_process_get_status` would report.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_process_get_status_async(const struct lcd_process *process,
-                                             const struct lcd_cancel *cancel,
-                                             struct lcd_pending **out,
-                                             struct lcd_error **err);
 
 // Blocks until the process exits; reports its exit code and time (either may be NULL). Uses
 // the event stream: no RPC. Bound it with a cancel token.
@@ -906,16 +1103,6 @@ enum lcd_status lcd_process_wait(const struct lcd_process *process,
                                  int64_t *exited_at_unix_nanos,
                                  struct lcd_error **err);
 
-// `lcd_process_wait` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-// readable, `lcd_pending_finish_exit` gives what `lcd_process_wait` would report.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_process_wait_async(const struct lcd_process *process,
-                                       const struct lcd_cancel *cancel,
-                                       struct lcd_pending **out,
-                                       struct lcd_error **err);
-
 // Deletes the exited process (one RPC) and removes its FIFOs; reports its exit code and time
 // (either may be NULL). The handle stays valid (free it with `lcd_process_free`).
 //
@@ -926,17 +1113,6 @@ enum lcd_status lcd_process_delete(const struct lcd_process *process,
                                    uint32_t *exit_code,
                                    int64_t *exited_at_unix_nanos,
                                    struct lcd_error **err);
-
-// `lcd_process_delete` without waiting: `*out` receives a pending call; when
-// `lcd_pending_fd` is readable, `lcd_pending_finish_exit` gives what `lcd_process_delete`
-// would report.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_process_delete_async(const struct lcd_process *process,
-                                         const struct lcd_cancel *cancel,
-                                         struct lcd_pending **out,
-                                         struct lcd_error **err);
 
 // Frees a process handle. NULL does nothing. The containerd process is not touched; the FIFOs
 // of a prepared process that was never added are removed.
@@ -958,16 +1134,6 @@ enum lcd_status lcd_task_stats(const struct lcd_task *task,
                                const struct lcd_cancel *cancel,
                                struct lcd_stats **out,
                                struct lcd_error **err);
-
-// `lcd_task_stats` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-// readable, `lcd_pending_finish_stats` gives what `lcd_task_stats` would report.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_task_stats_async(const struct lcd_task *task,
-                                     const struct lcd_cancel *cancel,
-                                     struct lcd_pending **out,
-                                     struct lcd_error **err);
 
 // The payload's type URL (`io.containerd.cgroups.v1.Metrics` or `...v2.Metrics`). Owned by
 // the sample, valid until `lcd_stats_free`; "" for NULL. Thread-safe.
@@ -1007,18 +1173,6 @@ enum lcd_status lcd_task_create(const struct lcd_container *container,
                                 struct lcd_task **out,
                                 struct lcd_error **err);
 
-// `lcd_task_create` without waiting: `*out` receives a pending call; when `lcd_pending_fd`
-// is readable, `lcd_pending_finish_task` gives the task or the error `lcd_task_create` would
-// give.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_task_create_async(const struct lcd_container *container,
-                                      bool with_stdin,
-                                      const struct lcd_cancel *cancel,
-                                      struct lcd_pending **out,
-                                      struct lcd_error **err);
-
 // Prepares the container's task without asking containerd for anything: makes the FIFO set
 // as `lcd_task_create` does, and `lcd_task_start` then creates and starts the task in one call
 // (Tasks.Create, Tasks.Start). For a caller that opens the FIFOs before the task exists, this
@@ -1050,17 +1204,6 @@ enum lcd_status lcd_container_task(const struct lcd_container *container,
                                    const struct lcd_cancel *cancel,
                                    struct lcd_task **out,
                                    struct lcd_error **err);
-
-// `lcd_container_task` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-// readable, `lcd_pending_finish_task` gives what `lcd_container_task` would report.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_container_task_async(const struct lcd_container *container,
-                                         bool attach,
-                                         const struct lcd_cancel *cancel,
-                                         struct lcd_pending **out,
-                                         struct lcd_error **err);
 
 // The path of one of the task's FIFOs (`stream` is an `lcd_stdio`), or NULL when the task has
 // no such FIFO (no stdin asked for, stderr with a terminal, a task loaded without IO, a NULL
@@ -1101,16 +1244,6 @@ enum lcd_status lcd_task_start(const struct lcd_task *task,
                                const struct lcd_cancel *cancel,
                                struct lcd_error **err);
 
-// `lcd_task_start` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-// readable, `lcd_pending_finish` gives what `lcd_task_start` would return.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_task_start_async(const struct lcd_task *task,
-                                     const struct lcd_cancel *cancel,
-                                     struct lcd_pending **out,
-                                     struct lcd_error **err);
-
 // Whether the client's event stream has reported the task's exit; if so, writes its exit code
 // and time (either out-parameter may be NULL). Lets a caller skip a status RPC before
 // `lcd_task_delete`. false for NULL. Thread-safe; no RPC, no wait.
@@ -1131,17 +1264,6 @@ enum lcd_status lcd_task_kill(const struct lcd_task *task,
                               const struct lcd_cancel *cancel,
                               struct lcd_error **err);
 
-// `lcd_task_kill` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-// readable, `lcd_pending_finish` gives what `lcd_task_kill` would report.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_task_kill_async(const struct lcd_task *task,
-                                    uint32_t signal,
-                                    const struct lcd_cancel *cancel,
-                                    struct lcd_pending **out,
-                                    struct lcd_error **err);
-
 // The task's state, exit code and exit time (one RPC). `*out` is written on success.
 //
 // Thread-safe. Errors: `LCD_NOT_FOUND` when the task was deleted; containerd's errors;
@@ -1150,16 +1272,6 @@ enum lcd_status lcd_task_get_status(const struct lcd_task *task,
                                     const struct lcd_cancel *cancel,
                                     struct lcd_task_status *out,
                                     struct lcd_error **err);
-
-// `lcd_task_get_status` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-// readable, `lcd_pending_finish_status` gives what `lcd_task_get_status` would report.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_task_get_status_async(const struct lcd_task *task,
-                                          const struct lcd_cancel *cancel,
-                                          struct lcd_pending **out,
-                                          struct lcd_error **err);
 
 // Blocks until the task exits, and reports its exit code and exit time (nanoseconds since the
 // Unix epoch); either out-parameter may be NULL. Uses the client's event stream: no RPC.
@@ -1173,16 +1285,6 @@ enum lcd_status lcd_task_wait(const struct lcd_task *task,
                               int64_t *exited_at_unix_nanos,
                               struct lcd_error **err);
 
-// `lcd_task_wait` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-// readable, `lcd_pending_finish_exit` gives what `lcd_task_wait` would report.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_task_wait_async(const struct lcd_task *task,
-                                    const struct lcd_cancel *cancel,
-                                    struct lcd_pending **out,
-                                    struct lcd_error **err);
-
 // Deletes the stopped task (one RPC), removes its FIFOs, and reports its exit code and exit
 // time; either out-parameter may be NULL.
 //
@@ -1194,16 +1296,6 @@ enum lcd_status lcd_task_delete(const struct lcd_task *task,
                                 uint32_t *exit_code,
                                 int64_t *exited_at_unix_nanos,
                                 struct lcd_error **err);
-
-// `lcd_task_delete` without waiting: `*out` receives a pending call; when `lcd_pending_fd`
-// is readable, `lcd_pending_finish_exit` gives what `lcd_task_delete` would report.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_task_delete_async(const struct lcd_task *task,
-                                      const struct lcd_cancel *cancel,
-                                      struct lcd_pending **out,
-                                      struct lcd_error **err);
 
 // Kills every process of the task with SIGKILL, waits for the exit (event stream), then
 // deletes the task and removes its FIFOs (two RPCs); reports the exit like `lcd_task_delete`.
@@ -1217,16 +1309,6 @@ enum lcd_status lcd_task_force_delete(const struct lcd_task *task,
                                       int64_t *exited_at_unix_nanos,
                                       struct lcd_error **err);
 
-// `lcd_task_force_delete` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-// readable, `lcd_pending_finish_exit` gives what `lcd_task_force_delete` would report.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_task_force_delete_async(const struct lcd_task *task,
-                                            const struct lcd_cancel *cancel,
-                                            struct lcd_pending **out,
-                                            struct lcd_error **err);
-
 // Freezes every process of the task (one RPC).
 //
 // Thread-safe. Errors: `LCD_NOT_FOUND` when the task is gone; `LCD_FAILED_PRECONDITION` or
@@ -1235,32 +1317,12 @@ enum lcd_status lcd_task_pause(const struct lcd_task *task,
                                const struct lcd_cancel *cancel,
                                struct lcd_error **err);
 
-// `lcd_task_pause` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-// readable, `lcd_pending_finish` gives what `lcd_task_pause` would report.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_task_pause_async(const struct lcd_task *task,
-                                     const struct lcd_cancel *cancel,
-                                     struct lcd_pending **out,
-                                     struct lcd_error **err);
-
 // Thaws a paused task (one RPC).
 //
 // Thread-safe. Errors: as `lcd_task_pause`.
 enum lcd_status lcd_task_resume(const struct lcd_task *task,
                                 const struct lcd_cancel *cancel,
                                 struct lcd_error **err);
-
-// `lcd_task_resume` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-// readable, `lcd_pending_finish` gives what `lcd_task_resume` would report.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_task_resume_async(const struct lcd_task *task,
-                                      const struct lcd_cancel *cancel,
-                                      struct lcd_pending **out,
-                                      struct lcd_error **err);
 
 // Resizes the task's terminal to `width` x `height` characters (one RPC).
 //
@@ -1281,16 +1343,6 @@ enum lcd_status lcd_task_close_stdin(const struct lcd_task *task,
                                      const struct lcd_cancel *cancel,
                                      struct lcd_error **err);
 
-// `lcd_task_close_stdin` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-// readable, `lcd_pending_finish` gives what `lcd_task_close_stdin` would report.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_task_close_stdin_async(const struct lcd_task *task,
-                                           const struct lcd_cancel *cancel,
-                                           struct lcd_pending **out,
-                                           struct lcd_error **err);
-
 // Updates the task's resources from a runtime-spec `LinuxResources` JSON document (sent to
 // containerd as it is after a syntax check; one RPC).
 //
@@ -1301,58 +1353,6 @@ enum lcd_status lcd_task_update_resources(const struct lcd_task *task,
                                           size_t resources_json_len,
                                           const struct lcd_cancel *cancel,
                                           struct lcd_error **err);
-
-// `lcd_task_update_resources` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-// readable, `lcd_pending_finish` gives what `lcd_task_update_resources` would report.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter (the JSON is checked when the call runs).
-enum lcd_status lcd_task_update_resources_async(const struct lcd_task *task,
-                                                const uint8_t *resources_json,
-                                                size_t resources_json_len,
-                                                const struct lcd_cancel *cancel,
-                                                struct lcd_pending **out,
-                                                struct lcd_error **err);
-
-// Lists the task's processes (one RPC): host pids, each with the info payload containerd sent
-// (for runc a `containerd.runc.v1.ProcessDetails` protobuf naming the exec id).
-//
-// Ownership: on success `*out` receives a list the caller frees with `lcd_pids_free`.
-// Thread-safe. Errors: `LCD_NOT_FOUND` when the task is gone; containerd's errors;
-// `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
-enum lcd_status lcd_task_pids(const struct lcd_task *task,
-                              const struct lcd_cancel *cancel,
-                              struct lcd_pids **out,
-                              struct lcd_error **err);
-
-// `lcd_task_pids` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-// readable, `lcd_pending_finish_pids` gives what `lcd_task_pids` would report.
-//
-// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-enum lcd_status lcd_task_pids_async(const struct lcd_task *task,
-                                    const struct lcd_cancel *cancel,
-                                    struct lcd_pending **out,
-                                    struct lcd_error **err);
-
-// The number of processes in the list; 0 for NULL. Thread-safe.
-size_t lcd_pids_count(const struct lcd_pids *pids);
-
-// The host pid of process `index`; 0 for NULL or an index out of range. Thread-safe.
-uint32_t lcd_pids_pid(const struct lcd_pids *pids,
-                      size_t index);
-
-// The info payload of process `index`: writes its type URL and bytes (owned by the list,
-// valid until `lcd_pids_free`) and returns true; false when there is none (NULL list, index
-// out of range, no payload). Any out-parameter may be NULL. Thread-safe.
-bool lcd_pids_info(const struct lcd_pids *pids,
-                   size_t index,
-                   const char **type_url,
-                   const uint8_t **data,
-                   size_t *data_len);
-
-// Frees a process list. NULL does nothing.
-void lcd_pids_free(struct lcd_pids *pids);
 
 // Frees a task handle. NULL does nothing. The containerd task itself is not touched; the
 // FIFOs of a prepared task that was never created are removed.

@@ -20,21 +20,25 @@ use std::any::Any as PanicPayload;
 use std::ffi::{c_char, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use libcontainerd::error::{Error, ErrorKind, Result};
 use libcontainerd::runtime::CancelToken;
 
+pub mod asynchronous;
 pub mod checkpoint;
 pub mod client;
 pub mod container;
 pub mod container_config;
+mod convert;
 pub mod events;
 pub mod logging;
-pub mod pending;
+pub mod pids;
 pub mod process;
 pub mod stats;
 pub mod task;
+
+pub(crate) use convert::*;
 
 /// Version of the C ABI described by this header. The library reports its own through
 /// `lcd_abi_version()`; a binding built against another version must refuse to run. Version 2:
@@ -118,75 +122,6 @@ fn panic_message(payload: &dyn PanicPayload) -> &str {
         .copied()
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("unknown panic")
-}
-
-/// Borrows a caller's `(pointer, length)` byte string. NULL is allowed only with length 0.
-pub(crate) unsafe fn bytes_arg<'a>(what: &str, ptr: *const u8, len: usize) -> Result<&'a [u8]> {
-    if ptr.is_null() {
-        return if len == 0 { Ok(&[]) } else { Err(Error::invalid_argument(format!("{what} is NULL with length {len}"))) };
-    }
-    if len > isize::MAX as usize {
-        return Err(Error::invalid_argument(format!("{what} length {len} is too large")));
-    }
-    // SAFETY: the caller guarantees `ptr` points to `len` readable bytes.
-    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
-}
-
-/// Borrows a caller's `(pointer, length)` string, which must be UTF-8.
-pub(crate) unsafe fn str_arg<'a>(what: &str, ptr: *const u8, len: usize) -> Result<&'a str> {
-    let bytes = unsafe { bytes_arg(what, ptr, len)? };
-    std::str::from_utf8(bytes).map_err(|e| Error::invalid_argument(format!("{what} is not valid UTF-8: {e}")))
-}
-
-/// Borrows a handle; NULL is an invalid-argument error.
-pub(crate) unsafe fn handle_arg<'a, T>(what: &str, ptr: *const T) -> Result<&'a T> {
-    // SAFETY: a non-NULL handle was returned by this library and not yet freed (caller's contract).
-    unsafe { ptr.as_ref() }.ok_or_else(|| Error::invalid_argument(format!("{what} handle is NULL")))
-}
-
-/// Checks an out-parameter is non-NULL before any work is done.
-pub(crate) fn out_arg<T>(what: &str, ptr: *mut T) -> Result<*mut T> {
-    if ptr.is_null() {
-        Err(Error::invalid_argument(format!("out-parameter {what} is NULL")))
-    } else {
-        Ok(ptr)
-    }
-}
-
-/// Writes an optional out-parameter (NULL means the caller does not want it).
-pub(crate) unsafe fn write_opt<T>(ptr: *mut T, value: T) {
-    if !ptr.is_null() {
-        // SAFETY: non-NULL out-parameters point to writable memory (caller's contract).
-        unsafe { ptr.write(value) };
-    }
-}
-
-/// The optional cancel token of a call.
-pub(crate) unsafe fn cancel_arg<'a>(cancel: *const lcd_cancel) -> Option<&'a CancelToken> {
-    // SAFETY: NULL or a live token from `lcd_cancel_new`.
-    unsafe { cancel.as_ref() }.map(|c| &c.token)
-}
-
-/// A library-owned C string for the caller, freed with `lcd_string_free`.
-pub(crate) fn owned_c_string(text: &str) -> *mut c_char {
-    CString::new(text.replace('\0', "\\0")).unwrap_or_default().into_raw()
-}
-
-/// Nanoseconds since the Unix epoch; 0 for "no time".
-pub(crate) fn unix_nanos(time: Option<SystemTime>) -> i64 {
-    time.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// Frees a handle made by `Box::into_raw`; NULL does nothing.
-pub(crate) unsafe fn free_handle<T>(ptr: *mut T) {
-    boundary_infallible((), || {
-        if !ptr.is_null() {
-            // SAFETY: the pointer came from Box::into_raw in this library and is freed once.
-            drop(unsafe { Box::from_raw(ptr) });
-        }
-    })
 }
 
 /// The ABI version of this library; compare with `LCD_ABI_VERSION`.

@@ -2,15 +2,14 @@
 
 use std::ffi::{c_char, CString};
 
-use super::task::{lcd_task, lcd_task_status, status_record, write_exit, write_known_exit, StdioCStrings};
-use super::pending::{self, lcd_pending, Outcome};
+use super::task::lcd_task;
 use super::*;
 use libcontainerd::process::Process;
 use libcontainerd::runtime::block_on;
 
 /// A process exec'd in a task.
 pub struct lcd_process {
-    process: Process,
+    pub(crate) process: Process,
     /// The exec id as a C string, lent out by `lcd_process_id`.
     id: CString,
     stdio: StdioCStrings,
@@ -25,7 +24,7 @@ impl lcd_process {
 }
 
 /// The arguments of every exec call: the task, the exec id and the process spec JSON.
-unsafe fn exec_args<'a>(
+pub(crate) unsafe fn exec_args<'a>(
     task: *const lcd_task,
     exec_id: *const u8,
     exec_id_len: usize,
@@ -75,29 +74,6 @@ pub unsafe extern "C" fn lcd_task_exec(
     })
 }
 
-/// `lcd_task_exec` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-/// readable, `lcd_pending_finish_process` gives what `lcd_task_exec` would report.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter or a string that is not UTF-8 (the rest is checked when the call runs).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_task_exec_async(
-    task: *const lcd_task,
-    exec_id: *const u8,
-    exec_id_len: usize,
-    spec_json: *const u8,
-    spec_json_len: usize,
-    with_stdin: bool,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let (task, exec_id, spec_json) = unsafe { exec_args(task, exec_id, exec_id_len, spec_json, spec_json_len)? };
-        let (task, exec_id, spec_json) = (task.task.clone(), exec_id.to_owned(), spec_json.to_vec());
-        Ok(async move { task.exec(&exec_id, &spec_json, with_stdin).await.map(Outcome::Process) })
-    })
-}
 
 /// Prepares a process of the task without asking containerd for anything: checks `exec_id`
 /// and `spec_json` and makes the FIFO set as `lcd_task_exec` does, and `lcd_process_start` then
@@ -162,24 +138,6 @@ pub unsafe extern "C" fn lcd_process_start(process: *const lcd_process, cancel: 
     })
 }
 
-/// `lcd_process_start` without waiting: `*out` receives a pending call; when
-/// `lcd_pending_fd` is readable, `lcd_pending_finish` gives what `lcd_process_start` would
-/// return.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_process_start_async(
-    process: *const lcd_process,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let process = unsafe { handle_arg("process", process)? }.process.clone();
-        Ok(async move { process.start().await.map(|()| Outcome::Done) })
-    })
-}
 
 /// `lcd_task_exited` for an exec: whether its exit has been reported, and how it exited.
 /// false for NULL. Thread-safe; no RPC, no wait.
@@ -234,24 +192,6 @@ pub unsafe extern "C" fn lcd_process_kill(
     })
 }
 
-/// `lcd_process_kill` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-/// readable, `lcd_pending_finish` gives what `lcd_process_kill` would report.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_process_kill_async(
-    process: *const lcd_process,
-    signal: u32,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let process = unsafe { handle_arg("process", process)? }.process.clone();
-        Ok(async move { process.kill(signal).await.map(|()| Outcome::Done) })
-    })
-}
 
 /// Resizes the process's terminal (one RPC).
 ///
@@ -283,23 +223,6 @@ pub unsafe extern "C" fn lcd_process_close_stdin(process: *const lcd_process, ca
     })
 }
 
-/// `lcd_process_close_stdin` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-/// readable, `lcd_pending_finish` gives what `lcd_process_close_stdin` would report.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_process_close_stdin_async(
-    process: *const lcd_process,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let process = unsafe { handle_arg("process", process)? }.process.clone();
-        Ok(async move { process.close_stdin().await.map(|()| Outcome::Done) })
-    })
-}
 
 /// The process's state, exit code and exit time (one RPC). `*out` is written on success.
 ///
@@ -321,23 +244,6 @@ pub unsafe extern "C" fn lcd_process_get_status(
     })
 }
 
-/// `lcd_process_get_status` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-/// readable, `lcd_pending_finish_status` gives what `lcd_process_get_status` would report.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_process_get_status_async(
-    process: *const lcd_process,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let process = unsafe { handle_arg("process", process)? }.process.clone();
-        Ok(async move { process.status().await.map(Outcome::Status) })
-    })
-}
 
 /// Blocks until the process exits; reports its exit code and time (either may be NULL). Uses
 /// the event stream: no RPC. Bound it with a cancel token.
@@ -359,23 +265,6 @@ pub unsafe extern "C" fn lcd_process_wait(
     })
 }
 
-/// `lcd_process_wait` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-/// readable, `lcd_pending_finish_exit` gives what `lcd_process_wait` would report.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_process_wait_async(
-    process: *const lcd_process,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let process = unsafe { handle_arg("process", process)? }.process.clone();
-        Ok(async move { process.wait().await.map(Outcome::Exit) })
-    })
-}
 
 /// Deletes the exited process (one RPC) and removes its FIFOs; reports its exit code and time
 /// (either may be NULL). The handle stays valid (free it with `lcd_process_free`).
@@ -398,24 +287,6 @@ pub unsafe extern "C" fn lcd_process_delete(
     })
 }
 
-/// `lcd_process_delete` without waiting: `*out` receives a pending call; when
-/// `lcd_pending_fd` is readable, `lcd_pending_finish_exit` gives what `lcd_process_delete`
-/// would report.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_process_delete_async(
-    process: *const lcd_process,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let process = unsafe { handle_arg("process", process)? }.process.clone();
-        Ok(async move { process.delete().await.map(Outcome::Exit) })
-    })
-}
 
 /// Frees a process handle. NULL does nothing. The containerd process is not touched; the FIFOs
 /// of a prepared process that was never added are removed.

@@ -2,7 +2,6 @@
 
 use std::ffi::{c_char, CString};
 
-use super::pending::{self, lcd_pending, Outcome};
 use super::task::lcd_task;
 use super::*;
 use libcontainerd::metrics::{Stats, StatsFigures};
@@ -75,23 +74,6 @@ pub unsafe extern "C" fn lcd_task_stats(
     })
 }
 
-/// `lcd_task_stats` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-/// readable, `lcd_pending_finish_stats` gives what `lcd_task_stats` would report.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_task_stats_async(
-    task: *const lcd_task,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let task = unsafe { handle_arg("task", task)? }.task.clone();
-        Ok(async move { task.stats().await.map(Outcome::Stats) })
-    })
-}
 
 /// The payload's type URL (`io.containerd.cgroups.v1.Metrics` or `...v2.Metrics`). Owned by
 /// the sample, valid until `lcd_stats_free`; "" for NULL. Thread-safe.

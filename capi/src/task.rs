@@ -1,16 +1,13 @@
 //! C ABI of tasks: create, start, stdio paths, pid, kill, status, wait, delete, free.
 
-use std::ffi::{c_char, CString};
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::c_char;
 
 use super::container::lcd_container;
-use super::pending::{self, lcd_pending, Outcome};
 use super::*;
-use libcontainerd::bundle::Stdio;
-use libcontainerd::events::ExitStatus;
 use libcontainerd::runtime::block_on;
-use libcontainerd::process::{ProcessState, StdioPaths, TaskStatus};
-use libcontainerd::task::{ProcessInfo, Task};
+use libcontainerd::task::Task;
+
+pub use super::convert::{lcd_process_state, lcd_stdio, lcd_task_status};
 
 /// A container's task (its init process).
 pub struct lcd_task {
@@ -22,92 +19,6 @@ impl lcd_task {
     pub(crate) fn boxed(task: Task) -> *mut lcd_task {
         let stdio = StdioCStrings::of(task.stdio());
         Box::into_raw(Box::new(lcd_task { task, stdio }))
-    }
-}
-
-/// A process's FIFO paths as C strings, made once with its handle, which lends them out until
-/// it is freed.
-pub(crate) struct StdioCStrings([Option<CString>; 3]);
-
-impl StdioCStrings {
-    pub(crate) fn of(paths: &StdioPaths) -> Self {
-        let c = |stream| paths.get(stream).and_then(|p| CString::new(p.as_os_str().as_bytes()).ok());
-        StdioCStrings([c(Stdio::Stdin), c(Stdio::Stdout), c(Stdio::Stderr)])
-    }
-
-    /// The C string of one FIFO path, or NULL. `stream` comes from C as an integer, so a
-    /// value that is no `lcd_stdio` gives NULL.
-    pub(crate) fn get(&self, stream: i32) -> *const c_char {
-        let index = match stream {
-            x if x == lcd_stdio::LCD_STDIN as i32 => 0,
-            x if x == lcd_stdio::LCD_STDOUT as i32 => 1,
-            x if x == lcd_stdio::LCD_STDERR as i32 => 2,
-            _ => return ptr::null(),
-        };
-        self.0[index].as_ref().map_or(ptr::null(), |p| p.as_ptr())
-    }
-}
-
-/// A standard stream of a process.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum lcd_stdio {
-    LCD_STDIN = 0,
-    LCD_STDOUT = 1,
-    LCD_STDERR = 2,
-}
-
-/// A process state as containerd reports it.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum lcd_process_state {
-    LCD_STATE_UNKNOWN = 0,
-    LCD_STATE_CREATED = 1,
-    LCD_STATE_RUNNING = 2,
-    LCD_STATE_STOPPED = 3,
-    LCD_STATE_PAUSED = 4,
-    LCD_STATE_PAUSING = 5,
-}
-
-/// A task's state; `exit_code` and `exited_at_unix_nanos` are 0 until it stopped.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct lcd_task_status {
-    pub state: lcd_process_state,
-    pub exit_code: u32,
-    pub exited_at_unix_nanos: i64,
-}
-
-pub(crate) fn state_of(state: ProcessState) -> lcd_process_state {
-    match state {
-        ProcessState::Unknown => lcd_process_state::LCD_STATE_UNKNOWN,
-        ProcessState::Created => lcd_process_state::LCD_STATE_CREATED,
-        ProcessState::Running => lcd_process_state::LCD_STATE_RUNNING,
-        ProcessState::Stopped => lcd_process_state::LCD_STATE_STOPPED,
-        ProcessState::Paused => lcd_process_state::LCD_STATE_PAUSED,
-        ProcessState::Pausing => lcd_process_state::LCD_STATE_PAUSING,
-    }
-}
-
-pub(crate) unsafe fn write_exit(exit: ExitStatus, exit_code: *mut u32, exited_at_unix_nanos: *mut i64) {
-    unsafe {
-        write_opt(exit_code, exit.code);
-        write_opt(exited_at_unix_nanos, unix_nanos(exit.exited_at));
-    }
-}
-
-/// Writes an exit the event stream reported, if any, to the optional out-parameters; whether
-/// there was one.
-pub(crate) unsafe fn write_known_exit(exit: Option<ExitStatus>, exit_code: *mut u32, exited_at_unix_nanos: *mut i64) -> bool {
-    exit.map(|exit| unsafe { write_exit(exit, exit_code, exited_at_unix_nanos) }).is_some()
-}
-
-/// The C form of a status.
-pub(crate) fn status_record(status: TaskStatus) -> lcd_task_status {
-    lcd_task_status {
-        state: state_of(status.state),
-        exit_code: status.exit_code,
-        exited_at_unix_nanos: unix_nanos(status.exited_at),
     }
 }
 
@@ -140,25 +51,6 @@ pub unsafe extern "C" fn lcd_task_create(
     })
 }
 
-/// `lcd_task_create` without waiting: `*out` receives a pending call; when `lcd_pending_fd`
-/// is readable, `lcd_pending_finish_task` gives the task or the error `lcd_task_create` would
-/// give.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_task_create_async(
-    container: *const lcd_container,
-    with_stdin: bool,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let container = unsafe { handle_arg("container", container)? }.container.clone();
-        Ok(async move { Task::create(&container, with_stdin).await.map(Outcome::Task) })
-    })
-}
 
 /// Prepares the container's task without asking containerd for anything: makes the FIFO set
 /// as `lcd_task_create` does, and `lcd_task_start` then creates and starts the task in one call
@@ -214,24 +106,6 @@ pub unsafe extern "C" fn lcd_container_task(
     })
 }
 
-/// `lcd_container_task` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-/// readable, `lcd_pending_finish_task` gives what `lcd_container_task` would report.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_container_task_async(
-    container: *const lcd_container,
-    attach: bool,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let container = unsafe { handle_arg("container", container)? }.container.clone();
-        Ok(async move { Task::get(&container, attach).await.map(Outcome::Task) })
-    })
-}
 
 /// The path of one of the task's FIFOs (`stream` is an `lcd_stdio`), or NULL when the task has
 /// no such FIFO (no stdin asked for, stderr with a terminal, a task loaded without IO, a NULL
@@ -284,23 +158,6 @@ pub unsafe extern "C" fn lcd_task_start(task: *const lcd_task, cancel: *const lc
     })
 }
 
-/// `lcd_task_start` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-/// readable, `lcd_pending_finish` gives what `lcd_task_start` would return.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_task_start_async(
-    task: *const lcd_task,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let task = unsafe { handle_arg("task", task)? }.task.clone();
-        Ok(async move { task.start().await.map(|()| Outcome::Done) })
-    })
-}
 
 /// Whether the client's event stream has reported the task's exit; if so, writes its exit code
 /// and time (either out-parameter may be NULL). Lets a caller skip a status RPC before
@@ -336,24 +193,6 @@ pub unsafe extern "C" fn lcd_task_kill(
     })
 }
 
-/// `lcd_task_kill` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-/// readable, `lcd_pending_finish` gives what `lcd_task_kill` would report.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_task_kill_async(
-    task: *const lcd_task,
-    signal: u32,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let task = unsafe { handle_arg("task", task)? }.task.clone();
-        Ok(async move { task.kill(signal).await.map(|()| Outcome::Done) })
-    })
-}
 
 /// The task's state, exit code and exit time (one RPC). `*out` is written on success.
 ///
@@ -375,23 +214,6 @@ pub unsafe extern "C" fn lcd_task_get_status(
     })
 }
 
-/// `lcd_task_get_status` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-/// readable, `lcd_pending_finish_status` gives what `lcd_task_get_status` would report.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_task_get_status_async(
-    task: *const lcd_task,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let task = unsafe { handle_arg("task", task)? }.task.clone();
-        Ok(async move { task.status().await.map(Outcome::Status) })
-    })
-}
 
 /// Blocks until the task exits, and reports its exit code and exit time (nanoseconds since the
 /// Unix epoch); either out-parameter may be NULL. Uses the client's event stream: no RPC.
@@ -415,23 +237,6 @@ pub unsafe extern "C" fn lcd_task_wait(
     })
 }
 
-/// `lcd_task_wait` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-/// readable, `lcd_pending_finish_exit` gives what `lcd_task_wait` would report.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_task_wait_async(
-    task: *const lcd_task,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let task = unsafe { handle_arg("task", task)? }.task.clone();
-        Ok(async move { task.wait().await.map(Outcome::Exit) })
-    })
-}
 
 /// Deletes the stopped task (one RPC), removes its FIFOs, and reports its exit code and exit
 /// time; either out-parameter may be NULL.
@@ -455,23 +260,6 @@ pub unsafe extern "C" fn lcd_task_delete(
     })
 }
 
-/// `lcd_task_delete` without waiting: `*out` receives a pending call; when `lcd_pending_fd`
-/// is readable, `lcd_pending_finish_exit` gives what `lcd_task_delete` would report.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_task_delete_async(
-    task: *const lcd_task,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let task = unsafe { handle_arg("task", task)? }.task.clone();
-        Ok(async move { task.delete().await.map(Outcome::Exit) })
-    })
-}
 
 /// Kills every process of the task with SIGKILL, waits for the exit (event stream), then
 /// deletes the task and removes its FIFOs (two RPCs); reports the exit like `lcd_task_delete`.
@@ -495,23 +283,6 @@ pub unsafe extern "C" fn lcd_task_force_delete(
     })
 }
 
-/// `lcd_task_force_delete` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-/// readable, `lcd_pending_finish_exit` gives what `lcd_task_force_delete` would report.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_task_force_delete_async(
-    task: *const lcd_task,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let task = unsafe { handle_arg("task", task)? }.task.clone();
-        Ok(async move { task.force_delete().await.map(Outcome::Exit) })
-    })
-}
 
 /// Freezes every process of the task (one RPC).
 ///
@@ -525,23 +296,6 @@ pub unsafe extern "C" fn lcd_task_pause(task: *const lcd_task, cancel: *const lc
     })
 }
 
-/// `lcd_task_pause` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-/// readable, `lcd_pending_finish` gives what `lcd_task_pause` would report.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_task_pause_async(
-    task: *const lcd_task,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let task = unsafe { handle_arg("task", task)? }.task.clone();
-        Ok(async move { task.pause().await.map(|()| Outcome::Done) })
-    })
-}
 
 /// Thaws a paused task (one RPC).
 ///
@@ -554,23 +308,6 @@ pub unsafe extern "C" fn lcd_task_resume(task: *const lcd_task, cancel: *const l
     })
 }
 
-/// `lcd_task_resume` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-/// readable, `lcd_pending_finish` gives what `lcd_task_resume` would report.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_task_resume_async(
-    task: *const lcd_task,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let task = unsafe { handle_arg("task", task)? }.task.clone();
-        Ok(async move { task.resume().await.map(|()| Outcome::Done) })
-    })
-}
 
 /// Resizes the task's terminal to `width` x `height` characters (one RPC).
 ///
@@ -603,23 +340,6 @@ pub unsafe extern "C" fn lcd_task_close_stdin(task: *const lcd_task, cancel: *co
     })
 }
 
-/// `lcd_task_close_stdin` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-/// readable, `lcd_pending_finish` gives what `lcd_task_close_stdin` would report.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_task_close_stdin_async(
-    task: *const lcd_task,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let task = unsafe { handle_arg("task", task)? }.task.clone();
-        Ok(async move { task.close_stdin().await.map(|()| Outcome::Done) })
-    })
-}
 
 /// Updates the task's resources from a runtime-spec `LinuxResources` JSON document (sent to
 /// containerd as it is after a syntax check; one RPC).
@@ -641,128 +361,6 @@ pub unsafe extern "C" fn lcd_task_update_resources(
     })
 }
 
-/// `lcd_task_update_resources` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-/// readable, `lcd_pending_finish` gives what `lcd_task_update_resources` would report.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter (the JSON is checked when the call runs).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_task_update_resources_async(
-    task: *const lcd_task,
-    resources_json: *const u8,
-    resources_json_len: usize,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let task = unsafe { handle_arg("task", task)? }.task.clone();
-        let json = unsafe { bytes_arg("resources JSON", resources_json, resources_json_len)? }.to_vec();
-        Ok(async move { task.update_resources(&json).await.map(|()| Outcome::Done) })
-    })
-}
-
-/// A process's info payload: its protobuf type URL and bytes.
-type ProcessInfoPayload = (CString, Vec<u8>);
-
-/// The processes of a task as containerd lists them.
-pub struct lcd_pids {
-    processes: Vec<(u32, Option<ProcessInfoPayload>)>,
-}
-
-impl lcd_pids {
-    pub(crate) fn boxed(pids: Vec<ProcessInfo>) -> *mut lcd_pids {
-        let processes = pids
-            .into_iter()
-            .map(|p| (p.pid, p.info.map(|any| (CString::new(any.type_url).unwrap_or_default(), any.value))))
-            .collect();
-        Box::into_raw(Box::new(lcd_pids { processes }))
-    }
-}
-
-/// Lists the task's processes (one RPC): host pids, each with the info payload containerd sent
-/// (for runc a `containerd.runc.v1.ProcessDetails` protobuf naming the exec id).
-///
-/// Ownership: on success `*out` receives a list the caller frees with `lcd_pids_free`.
-/// Thread-safe. Errors: `LCD_NOT_FOUND` when the task is gone; containerd's errors;
-/// `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_task_pids(
-    task: *const lcd_task,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pids,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    boundary(err, || {
-        let out = out_arg("out", out)?;
-        let task = unsafe { handle_arg("task", task)? };
-        let pids = block_on(unsafe { cancel_arg(cancel) }, task.task.pids())?;
-        unsafe { out.write(lcd_pids::boxed(pids)) };
-        Ok(())
-    })
-}
-
-/// `lcd_task_pids` without waiting: `*out` receives a pending call; when `lcd_pending_fd` is
-/// readable, `lcd_pending_finish_pids` gives what `lcd_task_pids` would report.
-///
-/// Ownership: `*out` is freed with `lcd_pending_free`. Thread-safe.
-/// Errors here: `LCD_INVALID_ARGUMENT` for a NULL handle or out-parameter.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_task_pids_async(
-    task: *const lcd_task,
-    cancel: *const lcd_cancel,
-    out: *mut *mut lcd_pending,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    pending::start(err, cancel, out, || {
-        let task = unsafe { handle_arg("task", task)? }.task.clone();
-        Ok(async move { task.pids().await.map(Outcome::Pids) })
-    })
-}
-
-/// The number of processes in the list; 0 for NULL. Thread-safe.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_pids_count(pids: *const lcd_pids) -> usize {
-    boundary_infallible(0, || unsafe { pids.as_ref() }.map(|p| p.processes.len()).unwrap_or(0))
-}
-
-/// The host pid of process `index`; 0 for NULL or an index out of range. Thread-safe.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_pids_pid(pids: *const lcd_pids, index: usize) -> u32 {
-    boundary_infallible(0, || {
-        unsafe { pids.as_ref() }.and_then(|p| p.processes.get(index)).map(|(pid, _)| *pid).unwrap_or(0)
-    })
-}
-
-/// The info payload of process `index`: writes its type URL and bytes (owned by the list,
-/// valid until `lcd_pids_free`) and returns true; false when there is none (NULL list, index
-/// out of range, no payload). Any out-parameter may be NULL. Thread-safe.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_pids_info(
-    pids: *const lcd_pids,
-    index: usize,
-    type_url: *mut *const c_char,
-    data: *mut *const u8,
-    data_len: *mut usize,
-) -> bool {
-    boundary_infallible(false, || {
-        let Some((_, Some((url, bytes)))) = (unsafe { pids.as_ref() }).and_then(|p| p.processes.get(index)) else {
-            return false;
-        };
-        unsafe {
-            write_opt(type_url, url.as_ptr());
-            write_opt(data, bytes.as_ptr());
-            write_opt(data_len, bytes.len());
-        }
-        true
-    })
-}
-
-/// Frees a process list. NULL does nothing.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_pids_free(pids: *mut lcd_pids) {
-    unsafe { free_handle(pids) }
-}
 
 /// Frees a task handle. NULL does nothing. The containerd task itself is not touched; the
 /// FIFOs of a prepared task that was never created are removed.

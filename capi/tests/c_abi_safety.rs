@@ -16,10 +16,11 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use libcontainerd_capi::client::{lcd_client, lcd_client_connect, lcd_client_free, lcd_client_version};
-use libcontainerd_capi::container::lcd_container_load_async;
+use libcontainerd_capi::asynchronous::container::lcd_container_load_async;
 use libcontainerd_capi::events::{lcd_client_subscribe, lcd_event, lcd_event_free, lcd_event_stream, lcd_event_stream_free, lcd_event_stream_next};
 use libcontainerd_capi::logging::{lcd_log_field, lcd_log_level, lcd_set_log_sink};
-use libcontainerd_capi::pending::{lcd_pending, lcd_pending_fd, lcd_pending_finish_container, lcd_pending_free, lcd_pending_notify};
+use libcontainerd_capi::asynchronous::finish::lcd_pending_finish_container;
+use libcontainerd_capi::asynchronous::pending::{lcd_pending, lcd_pending_fd, lcd_pending_free, lcd_pending_notify};
 use libcontainerd_capi::{lcd_cancel_free, lcd_cancel_new, lcd_error, lcd_error_free, lcd_status};
 
 /// The tests that register a log sink run one at a time.

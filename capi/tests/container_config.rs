@@ -10,9 +10,11 @@ use std::ptr;
 
 use common::*;
 use libcontainerd_capi::client::{lcd_client, lcd_client_connect, lcd_client_free};
-use libcontainerd_capi::container::{lcd_container, lcd_container_create, lcd_container_create_async, lcd_container_delete, lcd_container_free};
+use libcontainerd_capi::asynchronous::container::lcd_container_create_async;
+use libcontainerd_capi::container::{lcd_container, lcd_container_create, lcd_container_delete, lcd_container_free};
 use libcontainerd_capi::container_config::*;
-use libcontainerd_capi::pending::{lcd_pending, lcd_pending_fd, lcd_pending_finish_container, lcd_pending_free};
+use libcontainerd_capi::asynchronous::finish::lcd_pending_finish_container;
+use libcontainerd_capi::asynchronous::pending::{lcd_pending, lcd_pending_fd, lcd_pending_free};
 use libcontainerd_capi::{lcd_error, lcd_error_free, lcd_status};
 
 fn connect(ns: &str) -> *mut lcd_client {

@@ -1,21 +1,12 @@
-//! Calls that finish later: every call that makes an RPC or waits for an exit (except connect,
-//! version, resize and checkpoint) has an `_async` variant. The call runs on the library's
-//! runtime and the caller waits on a descriptor, in its own poller, instead of in a blocking
-//! call. The Go binding uses them so no goroutine sits in a cgo call while containerd works:
-//! while any goroutine is in a cgo call, Go's monitor thread (`sysmon`) stays awake and polls
-//! every 20 µs to 10 ms, and it takes the processor back from a call blocked for more than
-//! 10 ms; those wake-ups were the largest source of context switches in the benchmark's
-//! profile (BENCHMARKS.md).
+//! The pending call: its state, how its end is signalled, and the finish functions that have no
+//! handle to make (`lcd_pending_fd`, `lcd_pending_notify`, `lcd_pending_finish`,
+//! `lcd_pending_free`). Imports no handle module.
 
 use std::future::Future;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex};
 
-use super::container::lcd_container;
-use super::process::lcd_process;
-use super::stats::lcd_stats;
-use super::task::{lcd_pids, lcd_task, lcd_task_status, status_record, write_exit};
-use super::*;
+use crate::*;
 use libcontainerd::events::ExitStatus;
 use libcontainerd::metrics::Stats;
 use libcontainerd::process::{Process, TaskStatus};
@@ -126,7 +117,8 @@ fn notify_caller(fd: RawFd) -> Option<FailedNotification> {
     outcome.err().map(|error| FailedNotification { fd, error })
 }
 
-/// What a finished call produced.
+/// What a finished call produced: the core's value, which the finish function of its kind
+/// turns into the C handle or record (`finish.rs`).
 pub(crate) enum Outcome {
     Done,
     Container(Container),
@@ -186,7 +178,7 @@ where
 
 /// Takes the finished call's outcome (once) if `pick` accepts its kind (an error is an outcome
 /// of any kind). A result of another kind goes back for the right finish function.
-fn take<T>(pending: *const lcd_pending, wanted: &str, pick: impl FnOnce(Outcome) -> std::result::Result<T, Outcome>) -> Result<T> {
+pub(super) fn take<T>(pending: *const lcd_pending, wanted: &str, pick: impl FnOnce(Outcome) -> std::result::Result<T, Outcome>) -> Result<T> {
     let pending = unsafe { handle_arg("pending call", pending)? };
     let mut state = pending.shared.lock();
     let slot = &mut state.outcome;
@@ -296,7 +288,7 @@ pub unsafe extern "C" fn lcd_pending_finish(pending: *const lcd_pending, err: *m
 }
 
 /// Collects a finished call's output, of the kind `pick` accepts, into `*out`.
-fn finish_into<T>(
+pub(super) fn finish_into<T>(
     err: *mut *mut lcd_error,
     pending: *const lcd_pending,
     out: *mut T,
@@ -311,122 +303,12 @@ fn finish_into<T>(
     })
 }
 
-/// The container made by a finished `lcd_container_create_async` or `lcd_container_load_async`.
-///
-/// Ownership: on success `*out` receives a container the caller frees with
-/// `lcd_container_free`. Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_pending_finish_container(
-    pending: *const lcd_pending,
-    out: *mut *mut lcd_container,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    finish_into(err, pending, out, "a container", |o| match o {
-        Outcome::Container(container) => Ok(lcd_container::boxed(container)),
-        other => Err(other),
-    })
-}
 
-/// The task made by a finished `lcd_task_create_async`, or found by `lcd_container_task_async`.
-///
-/// Ownership: on success `*out` receives a task the caller frees with `lcd_task_free`.
-/// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_pending_finish_task(
-    pending: *const lcd_pending,
-    out: *mut *mut lcd_task,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    finish_into(err, pending, out, "a task", |o| match o {
-        Outcome::Task(task) => Ok(lcd_task::boxed(task)),
-        other => Err(other),
-    })
-}
 
-/// The process added by a finished `lcd_task_exec_async`.
-///
-/// Ownership: on success `*out` receives a process the caller frees with `lcd_process_free`.
-/// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_pending_finish_process(
-    pending: *const lcd_pending,
-    out: *mut *mut lcd_process,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    finish_into(err, pending, out, "a process", |o| match o {
-        Outcome::Process(process) => Ok(lcd_process::boxed(process)),
-        other => Err(other),
-    })
-}
 
-/// The status read by a finished `lcd_task_get_status_async` or `lcd_process_get_status_async`.
-///
-/// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_pending_finish_status(
-    pending: *const lcd_pending,
-    out: *mut lcd_task_status,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    finish_into(err, pending, out, "a status", |o| match o {
-        Outcome::Status(status) => Ok(status_record(status)),
-        other => Err(other),
-    })
-}
 
-/// The sample read by a finished `lcd_task_stats_async`.
-///
-/// Ownership: on success `*out` receives a sample the caller frees with `lcd_stats_free`.
-/// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_pending_finish_stats(
-    pending: *const lcd_pending,
-    out: *mut *mut lcd_stats,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    finish_into(err, pending, out, "a stats sample", |o| match o {
-        Outcome::Stats(stats) => Ok(lcd_stats::boxed(stats)),
-        other => Err(other),
-    })
-}
 
-/// The process list read by a finished `lcd_task_pids_async`.
-///
-/// Ownership: on success `*out` receives a list the caller frees with `lcd_pids_free`.
-/// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_pending_finish_pids(
-    pending: *const lcd_pending,
-    out: *mut *mut lcd_pids,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    finish_into(err, pending, out, "a process list", |o| match o {
-        Outcome::Pids(pids) => Ok(lcd_pids::boxed(pids)),
-        other => Err(other),
-    })
-}
 
-/// The exit reported by a finished `lcd_task_delete_async`, `lcd_task_force_delete_async`,
-/// `lcd_task_wait_async`, `lcd_process_delete_async` or `lcd_process_wait_async` (either
-/// out-parameter may be NULL), as the blocking call reports it.
-///
-/// Thread-safe; no RPC. Errors: as `lcd_pending_finish`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lcd_pending_finish_exit(
-    pending: *const lcd_pending,
-    exit_code: *mut u32,
-    exited_at_unix_nanos: *mut i64,
-    err: *mut *mut lcd_error,
-) -> lcd_status {
-    boundary(err, || {
-        let exit = take(pending, "an exit", |o| match o {
-            Outcome::Exit(exit) => Ok(exit),
-            other => Err(other),
-        })?;
-        unsafe { write_exit(exit, exit_code, exited_at_unix_nanos) };
-        Ok(())
-    })
-}
 
 /// Frees a pending handle. A call still running is not cancelled (fire its cancel token for
 /// that): it runs to its end and its result is dropped (a task it made is not deleted), and
