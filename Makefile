@@ -33,8 +33,10 @@ $(BUILD):
 example: lib | $(BUILD)
 	$(CC) $(CFLAGS) -o $(BUILD)/run_container capi/examples/run_container.c $(STATIC_LIB) $(NATIVE_LIBS)
 
+# The C harness: one binary (lifecycle_test) from its files by topic (capi/tests/c/harness.h).
+HARNESS_SRC := $(wildcard capi/tests/c/*.c)
 harness: lib | $(BUILD)
-	$(CC) $(CFLAGS) -o $(BUILD)/lifecycle_test capi/tests/c/lifecycle_test.c $(STATIC_LIB) $(NATIVE_LIBS)
+	$(CC) $(CFLAGS) -o $(BUILD)/lifecycle_test $(HARNESS_SRC) $(STATIC_LIB) $(NATIVE_LIBS)
 
 # pkg-config file for the uninstalled tree (build/pkgconfig) or an installed prefix.
 $(BUILD)/pkgconfig/libcontainerd_ffi.pc: capi/pkgconfig/libcontainerd_ffi.pc.in Cargo.toml | $(BUILD)
@@ -188,7 +190,7 @@ asan-build:
 	$(ASAN_CARGO) build $(ASAN_CARGO_FLAGS) -p libcontainerd-ffi
 	$(ASAN_CARGO) test --no-run $(ASAN_CARGO_FLAGS) --tests
 test-c-asan: asan-build | $(BUILD)
-	$(CC) $(CFLAGS) -fsanitize=address -o $(BUILD)/lifecycle_test_asan capi/tests/c/lifecycle_test.c $(ASAN_LIB) $(NATIVE_LIBS)
+	$(CC) $(CFLAGS) -fsanitize=address -o $(BUILD)/lifecycle_test_asan $(HARNESS_SRC) $(ASAN_LIB) $(NATIVE_LIBS)
 	rm -rf $(C_TEST_STATE)-asan
 	$(ASAN_RUN_OPTIONS) $(BUILD)/lifecycle_test_asan "$$LCD_CONTAINERD_SOCKET" "$$LCD_TEST_ROOTFS" $(C_TEST_STATE)-asan
 # Every Rust test but memory.rs, which counts live heap blocks with its own allocator against a
