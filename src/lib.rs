@@ -16,11 +16,11 @@ pub mod error;
 pub mod events;
 pub mod identifiers;
 pub mod logging;
-pub mod metrics;
 pub mod process;
 pub mod runtime;
 pub mod socket;
 pub mod spec;
+pub mod stats;
 pub mod task;
 pub mod transport;
 

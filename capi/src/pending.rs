@@ -17,7 +17,7 @@ use super::stats::lcd_stats;
 use super::task::{lcd_pids, lcd_task, lcd_task_status, status_record, write_exit};
 use super::*;
 use libcontainerd::events::ExitStatus;
-use libcontainerd::metrics::Stats;
+use libcontainerd::stats::Stats;
 use libcontainerd::process::{Process, TaskStatus};
 use libcontainerd::task::{ProcessInfo, Task};
 use libcontainerd::Container;

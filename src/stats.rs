@@ -1,5 +1,6 @@
-//! Task stats: the metrics payload exactly as containerd sent it (for the Go side to decode
-//! into containerd/cgroups types), plus a few key figures decoded here for C callers.
+//! Task stats (containerd's Tasks.Metrics): the metrics payload exactly as containerd sent it
+//! (for the Go side to decode into containerd/cgroups types), plus a few key figures decoded
+//! here for C callers.
 //!
 //! The prost messages below cover only the fields the figures need, with the field numbers of
 //! containerd/cgroups `stats/v1/metrics.proto` (package `io.containerd.cgroups.v1`) and
