@@ -40,7 +40,7 @@ mod reconcile;
 mod stream;
 mod subscription;
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 pub use decode::decode;
 pub(crate) use deferred::DeferredCleanup;
@@ -72,20 +72,4 @@ pub struct Event {
     pub pid: u32,
     pub exit_code: u32,
     pub exited_at: Option<SystemTime>,
-}
-
-/// How a process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExitStatus {
-    pub code: u32,
-    pub exited_at: Option<SystemTime>,
-}
-
-pub fn system_time(ts: Option<&prost_types::Timestamp>) -> Option<SystemTime> {
-    let ts = ts?;
-    if ts.seconds <= 0 && ts.nanos <= 0 {
-        return None; // containerd's zero time: the process has not exited
-    }
-    let since_epoch = Duration::new(ts.seconds.max(0) as u64, ts.nanos.clamp(0, 999_999_999) as u32);
-    SystemTime::UNIX_EPOCH.checked_add(since_epoch)
 }

@@ -17,7 +17,8 @@ use serde::Deserialize;
 use crate::bundle::{FifoSet, Stdio};
 use crate::container::ContainerShared;
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::{system_time, DeferredCleanup, ExitSlot, ExitStatus};
+use crate::events::{DeferredCleanup, ExitSlot};
+use crate::exit::{system_time, ExitStatus};
 use crate::identifiers;
 
 /// The type URL of a runtime-spec `Process` carried in an `Any`.
@@ -43,13 +44,13 @@ pub enum ProcessState {
 /// A process's state, exit status and exit time (exit fields are zero / `None` until it
 /// stopped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TaskStatus {
+pub struct ProcessStatus {
     pub state: ProcessState,
     pub exit_code: u32,
     pub exited_at: Option<SystemTime>,
 }
 
-impl TaskStatus {
+impl ProcessStatus {
     pub(crate) fn from_record(process: &ProcessRecord) -> Self {
         let state = match Status::try_from(process.status).unwrap_or(Status::Unknown) {
             Status::Unknown => ProcessState::Unknown,
@@ -59,7 +60,7 @@ impl TaskStatus {
             Status::Paused => ProcessState::Paused,
             Status::Pausing => ProcessState::Pausing,
         };
-        TaskStatus { state, exit_code: process.exit_status, exited_at: system_time(process.exited_at.as_ref()) }
+        ProcessStatus { state, exit_code: process.exit_status, exited_at: system_time(process.exited_at.as_ref()) }
     }
 }
 
@@ -303,10 +304,10 @@ impl ProcessShared {
         self.containerd().kill(&self.container.id, &self.exec_id, signal, false).await
     }
 
-    pub async fn status(&self) -> Result<TaskStatus> {
+    pub async fn status(&self) -> Result<ProcessStatus> {
         self.require_created()?;
         let record = self.containerd().get_process(&self.container.id, &self.exec_id).await?;
-        Ok(TaskStatus::from_record(&record))
+        Ok(ProcessStatus::from_record(&record))
     }
 
     pub async fn resize(&self, width: u32, height: u32) -> Result<()> {
@@ -462,7 +463,7 @@ impl ProcessShared {
             return;
         }
         let state = match self.containerd().get_process(&self.container.id, &self.exec_id).await {
-            Ok(record) => TaskStatus::from_record(&record).state,
+            Ok(record) => ProcessStatus::from_record(&record).state,
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 self.remove_fifos();
                 return;
@@ -665,7 +666,7 @@ impl Process {
     }
 
     /// The process's state. One RPC (Tasks.Get with the exec id).
-    pub async fn status(&self) -> Result<TaskStatus> {
+    pub async fn status(&self) -> Result<ProcessStatus> {
         self.shared.status().await
     }
 

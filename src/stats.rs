@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use crate::containerd::Containerd;
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::system_time;
+use crate::exit::system_time;
 use crate::task::Task;
 
 pub const CGROUP_V1_METRICS: &str = "io.containerd.cgroups.v1.Metrics";

@@ -11,8 +11,8 @@ use prost_types::Any;
 use crate::bundle::{FifoSet, Stdio};
 use crate::container::Container;
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::ExitStatus;
-use crate::process::{Creation, PreparedRequest, Process, ProcessShared, ProcessState, StdioPaths, TaskStatus};
+use crate::exit::ExitStatus;
+use crate::process::{Creation, PreparedRequest, Process, ProcessShared, ProcessState, StdioPaths, ProcessStatus};
 
 /// The task's init process is a [`ProcessShared`] with an empty exec id.
 pub(crate) type TaskShared = ProcessShared;
@@ -102,7 +102,7 @@ impl Task {
         })?;
         shared.task_presence.may_exist();
         let exit = shared.client.events.exit_slot(&shared.id, &shared.id, false);
-        let status = TaskStatus::from_record(&record);
+        let status = ProcessStatus::from_record(&record);
         if status.state == ProcessState::Stopped {
             exit.settle(ExitStatus { code: status.exit_code, exited_at: status.exited_at });
         }
@@ -166,7 +166,7 @@ impl Task {
     }
 
     /// The task's state. One RPC (Tasks.Get).
-    pub async fn status(&self) -> Result<TaskStatus> {
+    pub async fn status(&self) -> Result<ProcessStatus> {
         self.shared.status().await
     }
 

@@ -16,9 +16,9 @@ use super::process::lcd_process;
 use super::stats::lcd_stats;
 use super::task::{lcd_pids, lcd_task, lcd_task_status, status_record, write_exit};
 use super::*;
-use libcontainerd::events::ExitStatus;
+use libcontainerd::exit::ExitStatus;
 use libcontainerd::stats::Stats;
-use libcontainerd::process::{Process, TaskStatus};
+use libcontainerd::process::{Process, ProcessStatus};
 use libcontainerd::task::{ProcessInfo, Task};
 use libcontainerd::Container;
 
@@ -133,7 +133,7 @@ pub(crate) enum Outcome {
     Task(Task),
     Process(Process),
     Exit(ExitStatus),
-    Status(TaskStatus),
+    Status(ProcessStatus),
     Stats(Stats),
     Pids(Vec<ProcessInfo>),
 }

@@ -7,9 +7,9 @@ use super::container::lcd_container;
 use super::pending::{self, lcd_pending, Outcome};
 use super::*;
 use libcontainerd::bundle::Stdio;
-use libcontainerd::events::ExitStatus;
+use libcontainerd::exit::ExitStatus;
 use libcontainerd::runtime::block_on;
-use libcontainerd::process::{ProcessState, StdioPaths, TaskStatus};
+use libcontainerd::process::{ProcessState, StdioPaths, ProcessStatus};
 use libcontainerd::task::{ProcessInfo, Task};
 
 /// A container's task (its init process).
@@ -103,7 +103,7 @@ pub(crate) unsafe fn write_known_exit(exit: Option<ExitStatus>, exit_code: *mut 
 }
 
 /// The C form of a status.
-pub(crate) fn status_record(status: TaskStatus) -> lcd_task_status {
+pub(crate) fn status_record(status: ProcessStatus) -> lcd_task_status {
     lcd_task_status {
         state: state_of(status.state),
         exit_code: status.exit_code,

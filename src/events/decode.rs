@@ -4,7 +4,8 @@ use containerd_client::events as ev;
 use containerd_client::types::Envelope;
 use prost::Message;
 
-use super::{system_time, Event, EventKind};
+use super::{Event, EventKind};
+use crate::exit::system_time;
 use crate::error::{Error, Result};
 
 /// Decodes one envelope; `None` for events the library does not report.

@@ -10,7 +10,8 @@ use tokio::sync::watch;
 
 use super::reconcile::ProcessTable;
 use super::stream::{stream_closed, EventStream, Subscriber};
-use super::{deferred, subscription, DeferredCleanup, Event, EventKind, ExitStatus};
+use super::{deferred, subscription, DeferredCleanup, Event, EventKind};
+use crate::exit::ExitStatus;
 use crate::containerd::Containerd;
 use crate::error::{Error, ErrorKind, Result};
 

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant, SystemTime};
 use containerd_client::types::v1::{Process as ProcessRecord, Status};
 
 use super::hub::{dispatch, lock, HubShared, ProcessKey};
-use super::{system_time, Event, EventKind, ExitStatus};
+use super::{Event, EventKind};
+use crate::exit::{system_time, ExitStatus};
 use crate::containerd::Containerd;
 use crate::error::ErrorKind;
 
