@@ -11,7 +11,7 @@ use std::path::Path;
 
 use prost_types::Any;
 
-use crate::container::{Container, RUNC_OPTIONS_TYPE};
+use crate::container::Container;
 use crate::content::{self, Lease, CRIU_CHECKPOINT_MEDIA_TYPE};
 use crate::error::{Error, Result};
 use crate::process::ProcessState;
@@ -52,7 +52,7 @@ impl Task {
     async fn dump_into(&self, dir: &Path, exit: bool) -> Result<()> {
         let container = &self.shared.container;
         let containerd = &container.client.containerd;
-        let options = container.runtime_options.as_ref().filter(|o| o.type_url.rsplit('/').next() == Some(RUNC_OPTIONS_TYPE)).map(|_| {
+        let options = container.runc_options().map(|_| {
             let mut value = Vec::new();
             if exit {
                 prost::encoding::bool::encode(1, &true, &mut value);

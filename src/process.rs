@@ -246,10 +246,7 @@ impl ProcessShared {
         let in_flight = CreationInFlight { shared: self, armed: true };
         let created = match *request {
             PreparedRequest::Task(request) => self.create_task(request).await.map(Some),
-            PreparedRequest::Exec(request) => self.containerd().exec(request).await.map(|()| None).map_err(|e| match e.kind() {
-                ErrorKind::AlreadyExists => Error::new(ErrorKind::AlreadyExists, format!("id already in use: {}", e.message())),
-                _ => e,
-            }),
+            PreparedRequest::Exec(request) => self.containerd().exec(request).await.map(|()| None).map_err(|e| e.id_in_use(None)),
         };
         in_flight.disarm();
         match created {
@@ -602,10 +599,8 @@ impl Process {
     pub(crate) fn prepare(container: &Arc<ContainerShared>, exec_id: &str, spec_json: &[u8], with_stdin: bool) -> Result<Process> {
         identifiers::validate("exec id", exec_id)?;
         let terminal = process_spec_terminal(spec_json)?;
-        let fifos = FifoSet::create(&container.bundle, exec_id, with_stdin, terminal).map_err(|e| match e.kind() {
-            ErrorKind::AlreadyExists => Error::new(ErrorKind::AlreadyExists, format!("id already in use: exec {exec_id}: {e}")),
-            _ => e,
-        })?;
+        let fifos = FifoSet::create(&container.bundle, exec_id, with_stdin, terminal)
+            .map_err(|e| e.id_in_use(Some(&format!("exec {exec_id}"))))?;
         let exit = container.client.events.exit_slot(&container.id, exec_id, true);
         let request = ExecProcessRequest {
             container_id: container.id.clone(),
