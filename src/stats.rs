@@ -18,6 +18,8 @@ use tokio::sync::watch;
 use crate::containerd::Containerd;
 use crate::error::{Error, ErrorKind, Result};
 use crate::exit::system_time;
+use crate::container::ContainerShared;
+#[cfg(doc)]
 use crate::task::Task;
 
 pub const CGROUP_V1_METRICS: &str = "io.containerd.cgroups.v1.Metrics";
@@ -315,35 +317,31 @@ impl RoundRequest<'_> {
     }
 }
 
-impl Task {
-    /// The task's current stats. One RPC (Tasks.Metrics filtered on the container id), or
-    /// none when a sample of it came with another task's request of this round (see
-    /// [`StatsRounds`]); when containerd returns no sample, a second RPC (Tasks.Get) tells a
-    /// missing task (not found) from an empty answer, as moby's client does.
-    pub async fn stats(&self) -> Result<Stats> {
-        let client = &self.shared.container.client;
-        let (containerd, rounds) = (&*client.containerd, &client.stats_rounds);
-        let id = self.shared.container.id.as_str();
-        let metric = match rounds.ask(id, Instant::now()) {
-            Ask::Served(metric) => Some(metric),
-            Ask::Fetch(request) => request.send(containerd, id).await?,
-            Ask::Wait(mut done) => {
-                // Err once the request in flight has ended, whichever way.
-                let _ = done.changed().await;
-                match rounds.take(id) {
-                    Some(metric) => Some(metric),
-                    None => containerd.metrics(&[id]).await?.into_iter().next(),
-                }
+/// [`Task::stats`] of `container`'s task: a sample from this round's request (see
+/// [`StatsRounds`]), or a request of its own.
+pub(crate) async fn sample(container: &ContainerShared) -> Result<Stats> {
+    let client = &container.client;
+    let (containerd, rounds) = (&*client.containerd, &client.stats_rounds);
+    let id = container.id.as_str();
+    let metric = match rounds.ask(id, Instant::now()) {
+        Ask::Served(metric) => Some(metric),
+        Ask::Fetch(request) => request.send(containerd, id).await?,
+        Ask::Wait(mut done) => {
+            // Err once the request in flight has ended, whichever way.
+            let _ = done.changed().await;
+            match rounds.take(id) {
+                Some(metric) => Some(metric),
+                None => containerd.metrics(&[id]).await?.into_iter().next(),
             }
-        };
-        let Some(metric) = metric else {
-            containerd.get_process(id, "").await?;
-            return Err(Error::new(ErrorKind::Unknown, format!("get metrics of task of container {id}: no metrics received")));
-        };
-        let data = metric.data.unwrap_or_default();
-        let figures = decode_figures(&data.type_url, &data.value)?;
-        Ok(Stats { read: system_time(metric.timestamp.as_ref()), type_url: data.type_url, payload: data.value, figures })
-    }
+        }
+    };
+    let Some(metric) = metric else {
+        containerd.get_process(id, "").await?;
+        return Err(Error::new(ErrorKind::Unknown, format!("get metrics of task of container {id}: no metrics received")));
+    };
+    let data = metric.data.unwrap_or_default();
+    let figures = decode_figures(&data.type_url, &data.value)?;
+    Ok(Stats { read: system_time(metric.timestamp.as_ref()), type_url: data.type_url, payload: data.value, figures })
 }
 
 #[cfg(test)]
