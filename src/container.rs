@@ -1,5 +1,5 @@
 //! Containers: the containerd record plus its bundle directory, with the metadata later calls
-//! need kept in the handle so that nothing is fetched twice (seeds 000 and 002).
+//! need kept in the handle so that nothing is fetched twice.
 
 use std::collections::HashMap;
 use std::future::Future;
