@@ -1,6 +1,7 @@
 //! The library's one error type. Every failure, whether it comes from containerd over gRPC,
 //! from the filesystem or from caller input, becomes an [`Error`] with an [`ErrorKind`]; the
-//! C ABI maps the kind to `lcd_status` in exactly one place (`ffi::status_of`).
+//! C ABI maps the kind to `lcd_status` in exactly one place (`status_of` in the
+//! `libcontainerd-capi` crate).
 
 use std::fmt;
 
