@@ -5,7 +5,9 @@ STATIC_LIB := $(PROFILE_DIR)/libcontainerd_ffi.a
 SHARED_LIB := $(PROFILE_DIR)/libcontainerd_ffi.so
 # What the Rust static library needs from the system (`cargo rustc -p libcontainerd-ffi -- --print native-static-libs`).
 NATIVE_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
-CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pedantic -O1 -g -Icapi/include
+# The C example and harness read the busybox spec fixture at run time (capi/examples/busybox_spec.h).
+CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pedantic -O1 -g -Icapi/include \
+	-DLCD_BUSYBOX_SPEC_JSON='"$(CURDIR)/tests/fixtures/busybox_spec.json"'
 BUILD := build
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite --track-fds=no

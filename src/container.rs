@@ -1,5 +1,5 @@
 //! Containers: the containerd record plus its bundle directory, with the metadata later calls
-//! need kept in the handle so that nothing is fetched twice (seeds 000 and 002).
+//! need kept in the handle so that nothing is fetched twice.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -149,10 +149,7 @@ impl Container {
             ..Default::default()
         };
         let containerd = &client.shared.containerd;
-        let created = containerd.create_container(record).await.map_err(|e| match e.kind() {
-            ErrorKind::AlreadyExists => Error::new(ErrorKind::AlreadyExists, format!("id already in use: {}", e.message())),
-            _ => e,
-        })?;
+        let created = containerd.create_container(record).await.map_err(|e| e.id_in_use(None))?;
         if answer.is_closed() {
             // The caller was told the create failed: undo it. The directory goes with the
             // dropped `new_bundle` only once containerd no longer has a container that uses it.
@@ -311,14 +308,15 @@ impl Container {
 }
 
 impl ContainerShared {
+    /// The container's runtime options when they are runc's ([`RUNC_OPTIONS_TYPE`]).
+    pub(crate) fn runc_options(&self) -> Option<&Any> {
+        self.runtime_options.as_ref().filter(|o| o.type_url.rsplit('/').next() == Some(RUNC_OPTIONS_TYPE))
+    }
+
     /// The options for a task of this container: the container's runc options with the IO
     /// owner set to the user-namespace root. Other runtimes' options are not touched.
     pub fn task_options(&self) -> Option<Any> {
-        let options = self.runtime_options.as_ref()?;
-        if options.type_url.rsplit('/').next() != Some(RUNC_OPTIONS_TYPE) {
-            return None;
-        }
-        let mut options = options.clone();
+        let mut options = self.runc_options()?.clone();
         if self.spec.host_uid != 0 || self.spec.host_gid != 0 {
             // Protobuf keeps the last value of a repeated scalar field, so appending io_uid (4)
             // and io_gid (5) overrides them without decoding the rest of the message.

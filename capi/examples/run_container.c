@@ -76,7 +76,7 @@ int main(int argc, char **argv) {
   char spec[4096];
   const char *args = "[\"sh\",\"-c\",\"echo hello from $(hostname); echo running as pid $$; exit 3\"]";
   if (lcd_example_spec(spec, sizeof spec, rootfs, id, "lcd-demo", args, false) < 0) {
-    fprintf(stderr, "spec too long\n");
+    fprintf(stderr, "cannot make the container's spec\n");
     goto out;
   }
   /* The configuration is filled field by field; each setter checks its input at once. The

@@ -11,8 +11,8 @@ use std::time::SystemTime;
 use crate::lcd_cancel;
 use libcontainerd::bundle::Stdio;
 use libcontainerd::error::{Error, Result};
-use libcontainerd::events::ExitStatus;
-use libcontainerd::process::{ProcessState, StdioPaths, TaskStatus};
+use libcontainerd::exit::ExitStatus;
+use libcontainerd::process::{ProcessState, ProcessStatus, StdioPaths};
 use libcontainerd::runtime::CancelToken;
 
 /// Borrows a caller's `(pointer, length)` byte string. NULL is allowed only with length 0.
@@ -162,7 +162,7 @@ pub(crate) unsafe fn write_known_exit(exit: Option<ExitStatus>, exit_code: *mut 
 }
 
 /// The C form of a status.
-pub(crate) fn status_record(status: TaskStatus) -> lcd_task_status {
+pub(crate) fn status_record(status: ProcessStatus) -> lcd_task_status {
     lcd_task_status {
         state: state_of(status.state),
         exit_code: status.exit_code,

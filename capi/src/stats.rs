@@ -4,7 +4,7 @@ use std::ffi::{c_char, CString};
 
 use super::task::lcd_task;
 use super::*;
-use libcontainerd::metrics::{Stats, StatsFigures};
+use libcontainerd::stats::{Stats, StatsFigures};
 use libcontainerd::runtime::block_on;
 
 /// One stats sample of a task.

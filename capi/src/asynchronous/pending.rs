@@ -7,9 +7,9 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex};
 
 use crate::*;
-use libcontainerd::events::ExitStatus;
-use libcontainerd::metrics::Stats;
-use libcontainerd::process::{Process, TaskStatus};
+use libcontainerd::exit::ExitStatus;
+use libcontainerd::process::{Process, ProcessStatus};
+use libcontainerd::stats::Stats;
 use libcontainerd::task::{ProcessInfo, Task};
 use libcontainerd::Container;
 
@@ -125,7 +125,7 @@ pub(crate) enum Outcome {
     Task(Task),
     Process(Process),
     Exit(ExitStatus),
-    Status(TaskStatus),
+    Status(ProcessStatus),
     Stats(Stats),
     Pids(Vec<ProcessInfo>),
 }
