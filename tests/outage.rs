@@ -185,6 +185,82 @@ fn exits_during_an_outage_longer_than_the_shims_retries_arrive_once_in_order() {
     }
 }
 
+/// containerd's Tasks.List leaves out a task whose shim does not answer its State within 2 s
+/// (and one whose create is still under way when the listing is made): the catch-up after an
+/// outage must not take such a task for one that vanished. A false exit (255) makes dockerd
+/// mark a running container exited, and its delete then waits for the IO of a process that
+/// still runs (a `docker exec` on it hung for the 100 s its `sleep` had left, in the fault test
+/// of tests/dockerd_faults.sh). Here the running task's shim is stopped (SIGSTOP) right after
+/// containerd's return, until the stream is back.
+#[test]
+fn a_running_task_the_listing_leaves_out_is_not_reported_exited() {
+    if skipped() {
+        return;
+    }
+    let _outage = outage_lock();
+    let records = capture_logs();
+    let client = client("slow-shim");
+    let ns = client.namespace().to_owned();
+    let events = client.subscribe().unwrap();
+    let container = create_container(&client, "slow", &["sleep", "1000"], false).unwrap();
+    let task = run(Task::create(&container, false)).unwrap();
+    run(task.start()).unwrap();
+    let shim = parent_pid(task.pid());
+
+    // The stream must come back while the shim is stopped; when the pump was quicker than the
+    // SIGSTOP (it retries every second), another outage.
+    let mut observed = false;
+    for _ in 0..3 {
+        let backs = || {
+            let records = records.lock().unwrap();
+            records.iter().filter(|(_, r)| r.message == "task event stream is back" && r.fields.iter().any(|(k, v)| k == "namespace" && v == &ns)).count()
+        };
+        let backs_before = backs();
+        testbed_command("down");
+        std::thread::sleep(Duration::from_secs(2));
+        testbed_command("up");
+        // SAFETY: kill(2) on the shim's pid, a child of PID 1 that the test bed started.
+        assert_eq!(unsafe { libc::kill(shim as i32, libc::SIGSTOP) }, 0);
+        let stopped = Instant::now();
+        until("the stream back", Duration::from_secs(15), || backs() > backs_before);
+        let back = logged_at_last(&records, "task event stream is back", &ns).expect("logged");
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::kill(shim as i32, libc::SIGCONT) }, 0);
+        // Back after the stop: the listing asked the stopped shim (and waited 2 s for it).
+        if back > stopped + Duration::from_millis(500) {
+            observed = true;
+            break;
+        }
+    }
+    assert!(observed, "the stream never came back while the shim was stopped");
+
+    let mut exits = Vec::new();
+    let until_quiet = Instant::now() + Duration::from_secs(3);
+    while let Some(left) = until_quiet.checked_duration_since(Instant::now()) {
+        match next_event(&events, left) {
+            Some(event) if event.kind == EventKind::Exit => exits.push(event),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    assert!(exits.is_empty(), "no exit for a task that runs: {exits:?}");
+    assert_eq!(task.exited(), None, "the task's exit is not settled");
+    assert_eq!(run(task.status()).unwrap().state, libcontainerd::ProcessState::Running, "the task still runs");
+    run(task.force_delete()).unwrap();
+    run(container.delete()).unwrap();
+}
+
+/// When the last record with `message` and field `namespace` = `namespace` was logged.
+fn logged_at_last(records: &Mutex<Vec<(Instant, LogRecord)>>, message: &str, namespace: &str) -> Option<Instant> {
+    records
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|(_, r)| r.message == message && r.fields.iter().any(|(k, v)| k == "namespace" && v == namespace))
+        .map(|(at, _)| *at)
+}
+
 /// Polls `done` every 50 ms until it holds; fails loudly after `limit`.
 fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
