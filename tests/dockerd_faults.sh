@@ -4,14 +4,16 @@
 #     CLI (`run -d` of a container that exits with its own code after a second, and of one that
 #     sleeps, which gets an `exec`, a `stop -t 1` and an `rm -f`), while containerd is killed -9
 #     and restarted at random moments (every 1-5 s, at least LCD_FAULT_KILLS (10) times);
-#  2. LCD_FAULT_OUTAGE_CONTAINERS (5) containers that exit 1-3 s in, with containerd stopped for
-#     LCD_FAULT_OUTAGE_SECS (30) s meanwhile.
+#  2. LCD_FAULT_OUTAGE_CONTAINERS (5) containers that exit 1-3 s in, and two execs (codes 42 and
+#     43) in a container that keeps running, with containerd stopped for LCD_FAULT_OUTAGE_SECS
+#     (30) s meanwhile.
 # Then, every docker command having run under a timeout:
 #  - hung: commands that did not end within their timeout (must be 0);
 #  - lost exits: containers whose `docker run -d` succeeded and that exit on their own, for
 #    which `docker wait` does not return their code (must be 0); an exit that containerd
 #    itself discarded at its boot (its log says it cleaned the task's shim as leaked; docker
-#    then shows 255) is counted apart, as "discarded_by_containerd";
+#    then shows 255) is counted apart, as "discarded_by_containerd"; the outage's execs must
+#    show their codes (Engine API exec inspect);
 #  - orphans, once every container is removed: containerd containers and tasks, shims, bundle
 #    folders under the exec root and shim state folders that docker does not know (must be 0);
 #    a shim that containerd itself forgot at its boot is counted apart (see tests/dockerd_probe.sh);
@@ -159,6 +161,20 @@ for i in $(seq 1 "$outage_containers"); do
   code=$((60 + i))
   id=$(logged o run -d --name "outage-$i" "$image" sh -c "sleep $(( (i % 3) + 1 )); exit $code") && echo "$id $code" >>"$dir/w/o.expect"
 done
+# And execs in a container that keeps running: containerd keeps that task's shim at its boot,
+# so their codes must come back (through the Engine API: the CLI does not tell a detached
+# exec's id).
+api() { # method path [json]
+  curl -s --max-time 20 --unix-socket "$dir/docker.sock" -X "$1" ${3:+-H 'Content-Type: application/json' -d "$3"} "http://localhost$2"
+}
+execs=()
+if logged o run -d --name outage-host "$image" sleep 1000 >/dev/null; then
+  for code in 42 43; do
+    eid=$(api POST /containers/outage-host/exec "{\"Cmd\":[\"sh\",\"-c\",\"sleep $((code - 41)); exit $code\"]}" | sed -n 's/.*"Id":"\([0-9a-f]*\)".*/\1/p')
+    [ -n "$eid" ] && api POST "/exec/$eid/start" '{"Detach":true}' >/dev/null && execs+=("$eid $code")
+  done
+fi
+[ ${#execs[@]} -eq 2 ] || say "could not start the outage's execs (${#execs[@]} of 2 started)"
 testbed down || { failure="could not stop containerd"; exit 1; }
 sleep "$outage_secs"
 containerd_up || exit 1
@@ -204,7 +220,16 @@ while read -r id code got; do
     echo "  lost exit: ${id:0:12} expected $code, docker wait gave '$got' ($(dk inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$id" 2>&1 | head -c 100))"
   fi
 done < <(cat "$dir"/w/wait.* 2>/dev/null)
-say "exits: $lost lost, $discarded discarded by containerd's boot"
+# The execs' codes (the containers' exits were waited for above: theirs are in by now).
+for e in "${execs[@]}"; do
+  read -r eid code <<<"$e"
+  got=$(api GET "/exec/$eid/json")
+  if ! [[ $got == *'"Running":false'* && $got == *"\"ExitCode\":$code,"* ]]; then
+    lost=$((lost + 1))
+    echo "  lost exec exit: ${eid:0:12} expected $code, got $(echo "$got" | grep -o '"Running":[a-z]*,"ExitCode":[-0-9a-z]*' | head -c 100)"
+  fi
+done
+say "exits: ${#execs[@]} execs exited during the outage; $lost exits lost in all, $discarded discarded by containerd's boot"
 
 ids=$(dk ps -aq)
 # shellcheck disable=SC2086
