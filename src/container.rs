@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use containerd_client::services::v1::{container::Runtime, Container as ContainerRecord};
 use prost_types::Any;
@@ -98,6 +99,66 @@ impl TaskPresence {
     }
 }
 
+/// A container create whose answer was lost with the connection (containerd killed after it made
+/// the container, before its answer went out): its caller, told that the create failed, will
+/// not delete it. Once containerd answers again, the record is deleted if that call made it: it
+/// carries that call's bundle label, was made no later than the failure (a container made again
+/// since is left alone), and has no task. Under the bundle lock, as creates are.
+struct LostCreate {
+    client: Arc<ClientShared>,
+    id: String,
+    bundle: String,
+    failed_at: SystemTime,
+}
+
+impl LostCreate {
+    fn defer(self) {
+        let what = format!("delete container {} if the create whose answer was lost made it", self.id);
+        let client = self.client.clone();
+        client.events.defer_cleanup(DeferredCleanup::new(what, move || self.undo()));
+    }
+
+    async fn undo(self) {
+        let containerd = &self.client.containerd;
+        let bundle_lock = BundleLock::acquire(&self.client.state_dir, &self.id).await;
+        let record = match containerd.get_container(&self.id).await {
+            Ok(record) => record,
+            Err(e) if e.kind() == ErrorKind::NotFound => return,
+            Err(e) if e.kind() == ErrorKind::Unavailable => {
+                drop(bundle_lock);
+                return self.defer();
+            }
+            Err(e) => {
+                tracing::warn!(container = %self.id, error = %e, "cannot look up a container whose create lost its answer");
+                return;
+            }
+        };
+        let made_by_that_call = record.labels.get(BUNDLE_PATH_LABEL) == Some(&self.bundle)
+            && crate::events::system_time(record.created_at.as_ref()).is_some_and(|at| at <= self.failed_at);
+        if !made_by_that_call {
+            tracing::info!(container = %self.id, "container made again since a create of it lost its answer; left alone");
+            return;
+        }
+        let outcome = match containerd.get_process(&self.id, "").await {
+            Ok(_) => {
+                tracing::info!(container = %self.id, "a container whose create lost its answer has a task; left alone");
+                return;
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => containerd.delete_container(&self.id).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => tracing::info!(container = %self.id, "deleted a container whose create lost its answer with the connection"),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) if e.kind() == ErrorKind::Unavailable => {
+                drop(bundle_lock);
+                self.defer();
+            }
+            Err(e) => tracing::warn!(container = %self.id, error = %e, "cannot delete a container whose create lost its answer"),
+        }
+    }
+}
+
 /// A containerd container this library manages.
 #[derive(Debug, Clone)]
 pub struct Container {
@@ -136,7 +197,7 @@ impl Container {
         let new_bundle = bundle::create(client.state_dir(), id, &spec)?;
         let bundle_path = new_bundle.path().to_string_lossy().into_owned();
         let mut labels = config.labels;
-        labels.insert(BUNDLE_PATH_LABEL.to_owned(), bundle_path);
+        labels.insert(BUNDLE_PATH_LABEL.to_owned(), bundle_path.clone());
         let record = ContainerRecord {
             id: id.to_owned(),
             labels,
@@ -149,10 +210,19 @@ impl Container {
             ..Default::default()
         };
         let containerd = &client.shared.containerd;
-        let created = containerd.create_container(record).await.map_err(|e| match e.kind() {
-            ErrorKind::AlreadyExists => Error::new(ErrorKind::AlreadyExists, format!("id already in use: {}", e.message())),
-            _ => e,
-        })?;
+        let created = match containerd.create_container(record).await {
+            Ok(created) => created,
+            Err(e) => {
+                if e.kind() == ErrorKind::Unavailable {
+                    // The connection went with the call: containerd may have made the container.
+                    LostCreate { client: client.shared.clone(), id: id.to_owned(), bundle: bundle_path, failed_at: SystemTime::now() }.defer();
+                }
+                return Err(match e.kind() {
+                    ErrorKind::AlreadyExists => Error::new(ErrorKind::AlreadyExists, format!("id already in use: {}", e.message())),
+                    _ => e,
+                });
+            }
+        };
         if answer.is_closed() {
             // The caller was told the create failed: undo it. The directory goes with the
             // dropped `new_bundle` only once containerd no longer has a container that uses it.
