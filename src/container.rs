@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -59,6 +59,9 @@ pub(crate) struct ContainerShared {
     /// When containerd made the record this handle is for: a delete finished after an outage
     /// removes that record only, never one made since under the same id.
     pub record_created_at: Option<prost_types::Timestamp>,
+    /// Cleanups of this container's task after a failed start that wait for containerd (or
+    /// run): a delete refused because of that task meanwhile follows them.
+    pub task_cleanups_deferred: AtomicUsize,
 }
 
 /// Whether a container is known to have no task. Absence is known from the container's create
@@ -281,6 +284,7 @@ impl Container {
                 exec_start_lock: tokio::sync::Mutex::new(()),
                 task_presence,
                 record_created_at: None,
+                task_cleanups_deferred: AtomicUsize::new(0),
             }),
         }
     }
@@ -303,11 +307,21 @@ impl Container {
     /// and no task since, or deleted the last one; otherwise two (Tasks.Get to check first).
     /// A delete that cannot reach containerd fails (unavailable) and is also remembered: the
     /// library completes it once containerd is back, if the record is still the one this handle
-    /// is for and it has no task by then.
+    /// is for and it has no task by then. So is one refused because of a task whose failed
+    /// start the library is still to clean up (containerd was away): it follows that cleanup.
     pub async fn delete(&self) -> Result<()> {
+        let task_cleanup_pending = self.shared.task_cleanups_deferred.load(Ordering::Acquire) > 0;
         let deleted = self.delete_now().await;
-        if matches!(&deleted, Err(e) if e.kind() == ErrorKind::Unavailable) {
-            self.defer_delete();
+        match &deleted {
+            Err(e) if e.kind() == ErrorKind::Unavailable => self.defer_delete(),
+            // The task is there until the library's own cleanup of its failed start, which
+            // waited for containerd, removes it: the delete follows that cleanup.
+            Err(e) if e.kind() == ErrorKind::FailedPrecondition
+                && (task_cleanup_pending || self.shared.task_cleanups_deferred.load(Ordering::Acquire) > 0) =>
+            {
+                self.defer_delete()
+            }
+            _ => {}
         }
         deleted
     }

@@ -324,6 +324,42 @@ fn cleanup_of_a_start_that_failed_in_an_outage_is_completed_when_containerd_is_b
     assert!(logged("containerd is back: running a cleanup left by the outage"), "the deferred cleanup is logged");
 }
 
+/// The caller's container delete after a failed start can come once containerd is back but
+/// before the library's deferred cleanup has removed the task (dockerd's did, in the fault test
+/// of tests/dockerd_faults.sh): containerd refuses it (the task is still there). The delete is
+/// then done after that cleanup, record and bundle.
+#[test]
+fn a_container_delete_refused_for_a_task_whose_cleanup_is_deferred_follows_that_cleanup() {
+    if skipped() {
+        return;
+    }
+    let _outage = outage_lock();
+    let client = client("deferred-start-delete");
+    let container = create_container(&client, "stranded", &["sh", "-c", "exit 3"], false).unwrap();
+    let bundle = container.bundle_dir().to_path_buf();
+    let task = run(Task::create(&container, true)).unwrap();
+
+    testbed_command("down");
+    let start = run(task.start()).expect_err("a start with containerd away fails");
+    assert_eq!(start.kind(), libcontainerd::ErrorKind::Unavailable, "{start}");
+    drop(task);
+    testbed_command("up");
+    // At once: the stream is not back yet (100 ms after its resubscription at the earliest),
+    // so the task is still there.
+    let delete = run(container.delete()).expect_err("the task is still there");
+    assert_eq!(delete.kind(), libcontainerd::ErrorKind::FailedPrecondition, "{delete}");
+    drop(container);
+
+    let checker = libcontainerd::Client::clone(&client);
+    until("the stranded task deleted", Duration::from_secs(15), || {
+        matches!(run(checker.containerd().get_process("stranded", "")), Err(e) if e.kind() == libcontainerd::ErrorKind::NotFound)
+    });
+    until("the container record deleted", Duration::from_secs(15), || {
+        matches!(run(checker.containerd().get_container("stranded")), Err(e) if e.kind() == libcontainerd::ErrorKind::NotFound)
+    });
+    until("the bundle directory removed", Duration::from_secs(5), || !bundle.exists());
+}
+
 /// The same for an exec that failed to start during an outage: once containerd is back the
 /// exec is deleted and its FIFOs removed, and the task it was added to keeps running.
 #[test]
