@@ -165,7 +165,8 @@ test-dockerd:
 # sanitizers), with dockerd FAULTS_DOCKERD (v24 by default). Bounded: the fault test by
 # LCD_FAULT_DEADLINE_SECS (every wait in it has a deadline), the leak test by a timeout.
 # Measured on 2 CPUs shared with other agents' builds: the fault test 80-94 s (a failing one
-# up to ~150 s), the leak test ~80 s; the whole target 162 s with the test bed's start and stop.
+# up to ~150 s), the leak test ~80 s; the whole target 162 s and 198 s with the test bed's start
+# and stop.
 # `bash tests/dockerd_faults.sh stock` and `LCD_LEAK_FAILURES=1000 bash tests/dockerd_leaks.sh
 # lcd|stock` give the numbers to compare (stock loses exits).
 FAULTS_CONTAINERD ?= $(firstword $(TEST_CONTAINERD_VERSIONS))
