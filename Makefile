@@ -3,9 +3,11 @@ SHELL := /bin/bash
 PROFILE_DIR := target/release
 STATIC_LIB := $(PROFILE_DIR)/libcontainerd_ffi.a
 SHARED_LIB := $(PROFILE_DIR)/libcontainerd_ffi.so
-# What the Rust static library needs from the system (`cargo rustc -p libcontainerd-ffi-clib -- --print native-static-libs`).
+# What the Rust static library needs from the system (`cargo rustc -p libcontainerd-ffi -- --print native-static-libs`).
 NATIVE_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
-CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pedantic -O1 -g -Iinclude
+# The C example and harness read the busybox spec fixture at run time (capi/examples/busybox_spec.h).
+CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pedantic -O1 -g -Icapi/include \
+	-DLCD_BUSYBOX_SPEC_JSON='"$(CURDIR)/tests/fixtures/busybox_spec.json"'
 BUILD := build
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite --track-fds=no
@@ -23,7 +25,7 @@ setup:
 lib:
 	cargo build --release --locked
 
-# Regenerates include/libcontainerd_ffi.h after a change of the C ABI; commit the result.
+# Regenerates capi/include/libcontainerd_ffi.h after a change of the C ABI; commit the result.
 header:
 	LCD_WRITE_HEADER=1 cargo build --release --locked
 
@@ -31,34 +33,34 @@ $(BUILD):
 	mkdir -p $(BUILD)
 
 example: lib | $(BUILD)
-	$(CC) $(CFLAGS) -o $(BUILD)/run_container bindings/examples/run_container.c $(STATIC_LIB) $(NATIVE_LIBS)
+	$(CC) $(CFLAGS) -o $(BUILD)/run_container capi/examples/run_container.c $(STATIC_LIB) $(NATIVE_LIBS)
 
 harness: lib | $(BUILD)
-	$(CC) $(CFLAGS) -o $(BUILD)/lifecycle_test tests/c/lifecycle_test.c $(STATIC_LIB) $(NATIVE_LIBS)
+	$(CC) $(CFLAGS) -o $(BUILD)/lifecycle_test capi/tests/c/lifecycle_test.c $(STATIC_LIB) $(NATIVE_LIBS)
 
 # pkg-config file for the uninstalled tree (build/pkgconfig) or an installed prefix.
-$(BUILD)/pkgconfig/libcontainerd_ffi.pc: bindings/pkgconfig/libcontainerd_ffi.pc.in Cargo.toml | $(BUILD)
+$(BUILD)/pkgconfig/libcontainerd_ffi.pc: capi/pkgconfig/libcontainerd_ffi.pc.in Cargo.toml | $(BUILD)
 	mkdir -p $(BUILD)/pkgconfig
-	sed -e 's|@PREFIX@|$(CURDIR)|; s|@LIBDIR@|$(CURDIR)/$(PROFILE_DIR)|; s|@INCLUDEDIR@|$(CURDIR)/include|; s|@VERSION@|$(VERSION)|' $< > $@
+	sed -e 's|@PREFIX@|$(CURDIR)|; s|@LIBDIR@|$(CURDIR)/$(PROFILE_DIR)|; s|@INCLUDEDIR@|$(CURDIR)/capi/include|; s|@VERSION@|$(VERSION)|' $< > $@
 
 install: lib
-	install -D -m 0644 include/libcontainerd_ffi.h $(DESTDIR)$(PREFIX)/include/libcontainerd_ffi.h
+	install -D -m 0644 capi/include/libcontainerd_ffi.h $(DESTDIR)$(PREFIX)/include/libcontainerd_ffi.h
 	install -D -m 0644 $(STATIC_LIB) $(DESTDIR)$(PREFIX)/lib/libcontainerd_ffi.a
 	install -D -m 0755 $(SHARED_LIB) $(DESTDIR)$(PREFIX)/lib/libcontainerd_ffi.so
 	mkdir -p $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$${prefix}/lib|; s|@INCLUDEDIR@|$${prefix}/include|; s|@VERSION@|$(VERSION)|' \
-		bindings/pkgconfig/libcontainerd_ffi.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libcontainerd_ffi.pc
+		capi/pkgconfig/libcontainerd_ffi.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libcontainerd_ffi.pc
 
 # The example builds against the shared library through pkg-config, as a C user would.
 test-pkgconfig: lib $(BUILD)/pkgconfig/libcontainerd_ffi.pc
 	PKG_CONFIG_PATH=$(BUILD)/pkgconfig $(CC) $(CFLAGS) -o $(BUILD)/run_container_shared \
-		bindings/examples/run_container.c $$(PKG_CONFIG_PATH=$(BUILD)/pkgconfig pkg-config --cflags --libs libcontainerd_ffi)
+		capi/examples/run_container.c $$(PKG_CONFIG_PATH=$(BUILD)/pkgconfig pkg-config --cflags --libs libcontainerd_ffi)
 	LD_LIBRARY_PATH=$(CURDIR)/$(PROFILE_DIR) ldd $(BUILD)/run_container_shared | grep -q 'libcontainerd_ffi.so => $(CURDIR)'
 	@echo "pkg-config build of the example links $(SHARED_LIB)"
 
 # The shared library exports exactly the header's functions; the archive got link-time optimisation.
 test-lib: lib
-	bash tests/c/check_libraries.sh include/libcontainerd_ffi.h $(STATIC_LIB) $(SHARED_LIB)
+	bash capi/tests/c/check_libraries.sh capi/include/libcontainerd_ffi.h $(STATIC_LIB) $(SHARED_LIB)
 
 # The demonstration: a real container's lifecycle through the C ABI, on a private containerd
 # (or the one named by LCD_CONTAINERD_ADDRESS).
@@ -199,16 +201,16 @@ ASAN_RUN_OPTIONS := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1
 # (`sanitizer-build`, outside the test bed).
 SANITIZER_CONTAINERD ?= 2
 asan-build:
-	$(ASAN_CARGO) build $(ASAN_CARGO_FLAGS) -p libcontainerd-ffi-clib
+	$(ASAN_CARGO) build $(ASAN_CARGO_FLAGS) -p libcontainerd-ffi
 	$(ASAN_CARGO) test --no-run $(ASAN_CARGO_FLAGS) --tests
 test-c-asan: asan-build | $(BUILD)
-	$(CC) $(CFLAGS) -fsanitize=address -o $(BUILD)/lifecycle_test_asan tests/c/lifecycle_test.c $(ASAN_LIB) $(NATIVE_LIBS)
+	$(CC) $(CFLAGS) -fsanitize=address -o $(BUILD)/lifecycle_test_asan capi/tests/c/lifecycle_test.c $(ASAN_LIB) $(NATIVE_LIBS)
 	rm -rf $(C_TEST_STATE)-asan
 	$(ASAN_RUN_OPTIONS) $(BUILD)/lifecycle_test_asan "$$LCD_CONTAINERD_SOCKET" "$$LCD_TEST_ROOTFS" $(C_TEST_STATE)-asan
 # Every Rust test but memory.rs, which counts live heap blocks with its own allocator against a
 # threshold set for normal timing (under ASan it saw 28 blocks over 192 lifecycles, limit 24);
 # LeakSanitizer checks for leaks here instead.
-ASAN_RUST_TESTS ?= $(filter-out memory,$(basename $(notdir $(wildcard tests/*.rs))))
+ASAN_RUST_TESTS ?= $(filter-out memory,$(basename $(notdir $(wildcard tests/*.rs capi/tests/*.rs))))
 test-rust-asan: asan-build
 	$(ASAN_RUN_OPTIONS) $(ASAN_CARGO) test $(ASAN_CARGO_FLAGS) --lib $(foreach t,$(ASAN_RUST_TESTS),--test $(t)) -- --test-threads=8
 test-asan: test-c-asan test-rust-asan

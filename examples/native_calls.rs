@@ -20,6 +20,10 @@ use std::time::{Duration, Instant};
 use libcontainerd::runtime::block_on;
 use libcontainerd::{CancelToken, Client, Container, ContainerConfig, Result, Task};
 
+#[path = "../tests/common/busybox_spec.rs"]
+mod busybox_spec;
+use busybox_spec::busybox_spec;
+
 fn run<T>(fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     block_on(Some(&CancelToken::with_timeout(Duration::from_secs(60))), fut)
 }
@@ -31,13 +35,8 @@ fn main() -> Result<()> {
     let state_dir = std::env::temp_dir().join("lcd-bench-state").join(&namespace);
 
     let client = block_on(None, Client::connect(&socket, &namespace, &state_dir))?;
-    let spec = serde_json::json!({
-        "ociVersion": "1.0.2",
-        "process": {"args": ["sleep", "1000"], "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}},
-        "root": {"path": rootfs, "readonly": true},
-        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
-        "linux": {"cgroupsPath": format!("/lcd-bench/{namespace}"), "namespaces": [{"type": "pid"}, {"type": "mount"}]}
-    });
+    // The busybox spec of every test and of lcdbench's containers (tests/fixtures/busybox_spec.json).
+    let spec = busybox_spec(&rootfs, &["sleep", "1000"], false, "native", &format!("/lcd-bench/{namespace}"));
     let config = ContainerConfig {
         spec_json: serde_json::to_vec(&spec).expect("spec JSON"),
         runtime: "io.containerd.runc.v2".into(),

@@ -1,4 +1,5 @@
-//! Checkpoint a task into a directory, and create a task from such a directory.
+//! Checkpoint a task into a directory, and create a task from such a directory: the work
+//! behind [`Task::create_checkpoint`] and [`Task::create_from_checkpoint`].
 //!
 //! The task is paused around the dump and resumed afterwards, as containerd's Go client does
 //! (dockerd shows the task's Paused and Resumed events to its users as "pause" and "unpause").
@@ -11,7 +12,7 @@ use std::path::Path;
 
 use prost_types::Any;
 
-use crate::container::{Container, RUNC_OPTIONS_TYPE};
+use crate::container::Container;
 use crate::content::{self, Lease, CRIU_CHECKPOINT_MEDIA_TYPE};
 use crate::error::{Error, Result};
 use crate::process::ProcessState;
@@ -20,82 +21,69 @@ use crate::task::Task;
 /// The runc shim's checkpoint options (`containerd.runc.v1.CheckpointOptions`).
 pub const RUNC_CHECKPOINT_OPTIONS_TYPE: &str = "containerd.runc.v1.CheckpointOptions";
 
-impl Task {
-    /// Checkpoints the task with CRIU into `dir` (absolute; absent or empty), leaving the task
-    /// running, or stopping it when `exit`. `exit` reaches the runtime only for runc (it is
-    /// carried in runc's checkpoint options). A task that is not paused is paused for the dump
-    /// and resumed after it, also when the dump failed (with `exit` too: then the task runs on);
-    /// one that was paused stays paused. RPCs: Tasks.Get, Tasks.Pause, Leases.Create,
-    /// Tasks.Checkpoint, Content.Read of the CRIU image, Leases.Delete (which removes the
-    /// checkpoint content), Tasks.Resume (not after a successful dump with `exit`: no task is
-    /// left to resume). On failure nothing is left in the content store and nothing is written
-    /// in `dir`.
-    pub async fn create_checkpoint(&self, dir: &Path, exit: bool) -> Result<()> {
-        self.shared.require_created()?;
-        content::check_target_dir(dir)?;
-        let container = &self.shared.container;
-        let containerd = &container.client.containerd;
-        let paused_here = self.status().await?.state != ProcessState::Paused;
-        if paused_here {
-            self.pause().await?;
-        }
-        let result = self.dump_into(dir, exit).await;
-        if paused_here && !(exit && result.is_ok()) {
-            // containerd's client ignores a failed resume too: the dump's result is the answer.
-            if let Err(e) = containerd.resume(&container.id).await {
-                tracing::warn!(container = %container.id, error = %e, "failed to resume the task after its checkpoint");
-            }
-        }
-        result
+/// [`Task::create_checkpoint`].
+pub(crate) async fn create(task: &Task, dir: &Path, exit: bool) -> Result<()> {
+    task.shared.require_created()?;
+    content::check_target_dir(dir)?;
+    let container = &task.shared.container;
+    let containerd = &container.client.containerd;
+    let paused_here = task.status().await?.state != ProcessState::Paused;
+    if paused_here {
+        task.pause().await?;
     }
-
-    async fn dump_into(&self, dir: &Path, exit: bool) -> Result<()> {
-        let container = &self.shared.container;
-        let containerd = &container.client.containerd;
-        let options = container.runtime_options.as_ref().filter(|o| o.type_url.rsplit('/').next() == Some(RUNC_OPTIONS_TYPE)).map(|_| {
-            let mut value = Vec::new();
-            if exit {
-                prost::encoding::bool::encode(1, &true, &mut value);
-            }
-            Any { type_url: RUNC_CHECKPOINT_OPTIONS_TYPE.to_owned(), value }
-        });
-        let lease = Lease::create(containerd, "checkpoint").await?;
-        let result = async {
-            let descriptors = containerd.checkpoint_task_leased(&container.id, options, lease.id()).await?;
-            let image = descriptors.iter().find(|d| d.media_type == CRIU_CHECKPOINT_MEDIA_TYPE).ok_or_else(|| {
-                Error::internal(format!("checkpoint of container {} produced no CRIU image", container.id))
-            })?;
-            content::download_tar_into_dir(containerd, &image.digest, dir).await
+    let result = dump_into(task, dir, exit).await;
+    if paused_here && !(exit && result.is_ok()) {
+        // containerd's client ignores a failed resume too: the dump's result is the answer.
+        if let Err(e) = containerd.resume(&container.id).await {
+            tracing::warn!(container = %container.id, error = %e, "failed to resume the task after its checkpoint");
         }
-        .await;
-        let released = lease.release().await;
-        result.and(released)
     }
+    result
+}
 
-    /// Creates the container's task restored from the checkpoint directory `dir` (as written
-    /// by [`Task::create_checkpoint`]), with a FIFO set like [`Task::create`]. RPCs:
-    /// Leases.Create, Content.Write, Tasks.Create, Leases.Delete (which removes the uploaded
-    /// checkpoint whatever happened). runc restores the processes when the task is started, so
-    /// a bad checkpoint shows at [`Task::start`], which then deletes the task as usual.
-    pub async fn create_from_checkpoint(container: &Container, with_stdin: bool, dir: &Path) -> Result<Task> {
-        if !dir.is_absolute() {
-            return Err(Error::invalid_argument(format!("checkpoint directory {} is not absolute", crate::identifiers::shorten(&dir.to_string_lossy()))));
+/// Tasks.Checkpoint under a lease, and the CRIU image read into `dir`.
+async fn dump_into(task: &Task, dir: &Path, exit: bool) -> Result<()> {
+    let container = &task.shared.container;
+    let containerd = &container.client.containerd;
+    let options = container.runc_options().map(|_| {
+        let mut value = Vec::new();
+        if exit {
+            prost::encoding::bool::encode(1, &true, &mut value);
         }
-        let containerd = &container.shared.client.containerd;
-        let lease = Lease::create(containerd, "restore").await?;
-        let result = async {
-            let image = content::upload_dir_as_tar(containerd, &lease, dir, CRIU_CHECKPOINT_MEDIA_TYPE).await?;
-            Task::create_with(container, with_stdin, Some(image)).await
+        Any { type_url: RUNC_CHECKPOINT_OPTIONS_TYPE.to_owned(), value }
+    });
+    let lease = Lease::create(containerd, "checkpoint").await?;
+    let result = async {
+        let descriptors = containerd.checkpoint_task_leased(&container.id, options, lease.id()).await?;
+        let image = descriptors.iter().find(|d| d.media_type == CRIU_CHECKPOINT_MEDIA_TYPE).ok_or_else(|| {
+            Error::internal(format!("checkpoint of container {} produced no CRIU image", container.id))
+        })?;
+        content::download_tar_into_dir(containerd, &image.digest, dir).await
+    }
+    .await;
+    let released = lease.release().await;
+    result.and(released)
+}
+
+/// [`Task::create_from_checkpoint`].
+pub(crate) async fn restore(container: &Container, with_stdin: bool, dir: &Path) -> Result<Task> {
+    if !dir.is_absolute() {
+        return Err(Error::invalid_argument(format!("checkpoint directory {} is not absolute", crate::identifiers::shorten(&dir.to_string_lossy()))));
+    }
+    let containerd = &container.shared.client.containerd;
+    let lease = Lease::create(containerd, "restore").await?;
+    let result = async {
+        let image = content::upload_dir_as_tar(containerd, &lease, dir, CRIU_CHECKPOINT_MEDIA_TYPE).await?;
+        Task::create_with(container, with_stdin, Some(image)).await
+    }
+    .await;
+    let released = lease.release().await;
+    match (result, released) {
+        (Ok(task), Ok(())) => Ok(task),
+        (Ok(task), Err(e)) => {
+            tracing::warn!(container = %container.id(), error = %e, "failed to release the checkpoint lease");
+            Ok(task)
         }
-        .await;
-        let released = lease.release().await;
-        match (result, released) {
-            (Ok(task), Ok(())) => Ok(task),
-            (Ok(task), Err(e)) => {
-                tracing::warn!(container = %container.id(), error = %e, "failed to release the checkpoint lease");
-                Ok(task)
-            }
-            (Err(e), _) => Err(e),
-        }
+        (Err(e), _) => Err(e),
     }
 }

@@ -7,7 +7,7 @@ use crate::containerd::{Containerd, RpcCounts};
 use crate::error::{Error, Result};
 use crate::events::{ClientOpen, EventHub, EventStream};
 use crate::identifiers;
-use crate::metrics::StatsRounds;
+use crate::stats::StatsRounds;
 
 /// What every handle made from a client shares.
 #[derive(Debug)]

@@ -1,5 +1,5 @@
 //! Containers: the containerd record plus its bundle directory, with the metadata later calls
-//! need kept in the handle so that nothing is fetched twice (seeds 000 and 002).
+//! need kept in the handle so that nothing is fetched twice.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -137,7 +137,7 @@ impl LostCreate {
             }
         };
         let made_by_that_call = record.labels.get(BUNDLE_PATH_LABEL) == Some(&self.bundle)
-            && crate::events::system_time(record.created_at.as_ref()).is_some_and(|at| at <= self.failed_at);
+            && crate::exit::system_time(record.created_at.as_ref()).is_some_and(|at| at <= self.failed_at);
         if !made_by_that_call {
             tracing::info!(container = %self.id, "container made again since a create of it lost its answer; left alone");
             return;
@@ -220,10 +220,7 @@ impl Container {
                     // The connection went with the call: containerd may have made the container.
                     LostCreate { client: client.shared.clone(), id: id.to_owned(), bundle: bundle_path, failed_at: SystemTime::now() }.defer();
                 }
-                return Err(match e.kind() {
-                    ErrorKind::AlreadyExists => Error::new(ErrorKind::AlreadyExists, format!("id already in use: {}", e.message())),
-                    _ => e,
-                });
+                return Err(e.id_in_use(None));
             }
         };
         if answer.is_closed() {
@@ -395,14 +392,15 @@ impl Container {
 }
 
 impl ContainerShared {
+    /// The container's runtime options when they are runc's ([`RUNC_OPTIONS_TYPE`]).
+    pub(crate) fn runc_options(&self) -> Option<&Any> {
+        self.runtime_options.as_ref().filter(|o| o.type_url.rsplit('/').next() == Some(RUNC_OPTIONS_TYPE))
+    }
+
     /// The options for a task of this container: the container's runc options with the IO
     /// owner set to the user-namespace root. Other runtimes' options are not touched.
     pub fn task_options(&self) -> Option<Any> {
-        let options = self.runtime_options.as_ref()?;
-        if options.type_url.rsplit('/').next() != Some(RUNC_OPTIONS_TYPE) {
-            return None;
-        }
-        let mut options = options.clone();
+        let mut options = self.runc_options()?.clone();
         if self.spec.host_uid != 0 || self.spec.host_gid != 0 {
             // Protobuf keeps the last value of a repeated scalar field, so appending io_uid (4)
             // and io_gid (5) overrides them without decoding the rest of the message.

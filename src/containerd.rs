@@ -3,14 +3,14 @@
 //! Every request goes through [`Containerd::request`], which adds the namespace metadata and
 //! counts the RPC, and every failure is mapped by [`Error::from_grpc`] with what was being done.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use containerd_client::services::v1 as api;
 use containerd_client::services::v1::{
     containers_client::ContainersClient, events_client::EventsClient, tasks_client::TasksClient,
-    version_client::VersionClient, content_client::ContentClient, leases_client::LeasesClient, images_client::ImagesClient,
+    version_client::VersionClient, content_client::ContentClient, leases_client::LeasesClient,
 };
 use containerd_client::types::Envelope;
 use tonic::metadata::AsciiMetadataValue;
@@ -24,113 +24,62 @@ use crate::transport::Transport;
 const MAX_MESSAGE_BYTES: usize = 16 << 20;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The containerd RPCs this library sends, for counting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(usize)]
-pub enum Rpc {
-    Version,
-    ContainersCreate,
-    ContainersGet,
-    ContainersDelete,
-    TasksCreate,
-    TasksStart,
-    TasksGet,
-    TasksList,
-    TasksKill,
-    TasksDelete,
-    TasksExec,
-    TasksDeleteProcess,
-    TasksPause,
-    TasksResume,
-    TasksListPids,
-    TasksUpdate,
-    TasksResizePty,
-    TasksCloseIo,
-    TasksMetrics,
-    TasksCheckpoint,
-    LeasesCreate,
-    LeasesDelete,
-    ContentWrite,
-    ContentRead,
-    ContentDelete,
-    LeasesList,
-    ContentList,
-    ImagesList,
-    EventsSubscribe,
+/// Declares the RPCs, each once: its variant and the gRPC method name as containerd's metrics
+/// label it.
+macro_rules! rpcs {
+    ($($rpc:ident => $method:literal,)*) => {
+        /// The containerd RPCs this library sends, for counting.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(usize)]
+        pub enum Rpc {
+            $($rpc,)*
+        }
+
+        impl Rpc {
+            /// How many there are.
+            const COUNT: usize = [$(Rpc::$rpc),*].len();
+
+            /// The gRPC method name as containerd's metrics label it.
+            pub fn method(self) -> &'static str {
+                match self {
+                    $(Rpc::$rpc => $method,)*
+                }
+            }
+        }
+    };
 }
 
-impl Rpc {
-    pub const ALL: [Rpc; 29] = [
-        Rpc::Version,
-        Rpc::ContainersCreate,
-        Rpc::ContainersGet,
-        Rpc::ContainersDelete,
-        Rpc::TasksCreate,
-        Rpc::TasksStart,
-        Rpc::TasksGet,
-        Rpc::TasksList,
-        Rpc::TasksKill,
-        Rpc::TasksDelete,
-        Rpc::TasksExec,
-        Rpc::TasksDeleteProcess,
-        Rpc::TasksPause,
-        Rpc::TasksResume,
-        Rpc::TasksListPids,
-        Rpc::TasksUpdate,
-        Rpc::TasksResizePty,
-        Rpc::TasksCloseIo,
-        Rpc::TasksMetrics,
-        Rpc::TasksCheckpoint,
-        Rpc::LeasesCreate,
-        Rpc::LeasesDelete,
-        Rpc::ContentWrite,
-        Rpc::ContentRead,
-        Rpc::ContentDelete,
-        Rpc::LeasesList,
-        Rpc::ContentList,
-        Rpc::ImagesList,
-        Rpc::EventsSubscribe,
-    ];
-
-    /// The gRPC method name as containerd's metrics label it.
-    pub fn method(self) -> &'static str {
-        match self {
-            Rpc::Version => "containerd.services.version.v1.Version/Version",
-            Rpc::ContainersCreate => "containerd.services.containers.v1.Containers/Create",
-            Rpc::ContainersGet => "containerd.services.containers.v1.Containers/Get",
-            Rpc::ContainersDelete => "containerd.services.containers.v1.Containers/Delete",
-            Rpc::TasksCreate => "containerd.services.tasks.v1.Tasks/Create",
-            Rpc::TasksStart => "containerd.services.tasks.v1.Tasks/Start",
-            Rpc::TasksGet => "containerd.services.tasks.v1.Tasks/Get",
-            Rpc::TasksList => "containerd.services.tasks.v1.Tasks/List",
-            Rpc::TasksKill => "containerd.services.tasks.v1.Tasks/Kill",
-            Rpc::TasksDelete => "containerd.services.tasks.v1.Tasks/Delete",
-            Rpc::TasksExec => "containerd.services.tasks.v1.Tasks/Exec",
-            Rpc::TasksDeleteProcess => "containerd.services.tasks.v1.Tasks/DeleteProcess",
-            Rpc::TasksPause => "containerd.services.tasks.v1.Tasks/Pause",
-            Rpc::TasksResume => "containerd.services.tasks.v1.Tasks/Resume",
-            Rpc::TasksListPids => "containerd.services.tasks.v1.Tasks/ListPids",
-            Rpc::TasksUpdate => "containerd.services.tasks.v1.Tasks/Update",
-            Rpc::TasksResizePty => "containerd.services.tasks.v1.Tasks/ResizePty",
-            Rpc::TasksCloseIo => "containerd.services.tasks.v1.Tasks/CloseIO",
-            Rpc::TasksMetrics => "containerd.services.tasks.v1.Tasks/Metrics",
-            Rpc::TasksCheckpoint => "containerd.services.tasks.v1.Tasks/Checkpoint",
-            Rpc::LeasesCreate => "containerd.services.leases.v1.Leases/Create",
-            Rpc::LeasesDelete => "containerd.services.leases.v1.Leases/Delete",
-            Rpc::ContentWrite => "containerd.services.content.v1.Content/Write",
-            Rpc::ContentRead => "containerd.services.content.v1.Content/Read",
-            Rpc::ContentDelete => "containerd.services.content.v1.Content/Delete",
-            Rpc::LeasesList => "containerd.services.leases.v1.Leases/List",
-            Rpc::ContentList => "containerd.services.content.v1.Content/List",
-            Rpc::ImagesList => "containerd.services.images.v1.Images/List",
-            Rpc::EventsSubscribe => "containerd.services.events.v1.Events/Subscribe",
-        }
-    }
+rpcs! {
+    Version => "containerd.services.version.v1.Version/Version",
+    ContainersCreate => "containerd.services.containers.v1.Containers/Create",
+    ContainersGet => "containerd.services.containers.v1.Containers/Get",
+    ContainersDelete => "containerd.services.containers.v1.Containers/Delete",
+    TasksCreate => "containerd.services.tasks.v1.Tasks/Create",
+    TasksStart => "containerd.services.tasks.v1.Tasks/Start",
+    TasksGet => "containerd.services.tasks.v1.Tasks/Get",
+    TasksList => "containerd.services.tasks.v1.Tasks/List",
+    TasksKill => "containerd.services.tasks.v1.Tasks/Kill",
+    TasksDelete => "containerd.services.tasks.v1.Tasks/Delete",
+    TasksExec => "containerd.services.tasks.v1.Tasks/Exec",
+    TasksDeleteProcess => "containerd.services.tasks.v1.Tasks/DeleteProcess",
+    TasksPause => "containerd.services.tasks.v1.Tasks/Pause",
+    TasksResume => "containerd.services.tasks.v1.Tasks/Resume",
+    TasksListPids => "containerd.services.tasks.v1.Tasks/ListPids",
+    TasksUpdate => "containerd.services.tasks.v1.Tasks/Update",
+    TasksResizePty => "containerd.services.tasks.v1.Tasks/ResizePty",
+    TasksCloseIo => "containerd.services.tasks.v1.Tasks/CloseIO",
+    TasksMetrics => "containerd.services.tasks.v1.Tasks/Metrics",
+    TasksCheckpoint => "containerd.services.tasks.v1.Tasks/Checkpoint",
+    LeasesCreate => "containerd.services.leases.v1.Leases/Create",
+    LeasesDelete => "containerd.services.leases.v1.Leases/Delete",
+    ContentWrite => "containerd.services.content.v1.Content/Write",
+    ContentRead => "containerd.services.content.v1.Content/Read",
+    EventsSubscribe => "containerd.services.events.v1.Events/Subscribe",
 }
 
 /// Per-method RPC counters of one client.
 #[derive(Debug, Default)]
-pub struct RpcCounts([AtomicU64; Rpc::ALL.len()]);
+pub struct RpcCounts([AtomicU64; Rpc::COUNT]);
 
 impl RpcCounts {
     fn add(&self, rpc: Rpc) {
@@ -153,7 +102,6 @@ pub struct Containerd {
     /// Scheme and authority of every request's URI (HTTP/2 requires both; the socket is what
     /// is dialled).
     origin: http::Uri,
-    socket: PathBuf,
     namespace: String,
     namespace_header: AsciiMetadataValue,
     counts: RpcCounts,
@@ -170,7 +118,6 @@ impl Containerd {
         Ok(Containerd {
             transport,
             origin: http::Uri::from_static("http://containerd.sock"),
-            socket: socket.to_path_buf(),
             namespace: namespace.to_owned(),
             namespace_header,
             counts: RpcCounts::default(),
@@ -179,10 +126,6 @@ impl Containerd {
 
     pub fn namespace(&self) -> &str {
         &self.namespace
-    }
-
-    pub fn socket(&self) -> &Path {
-        &self.socket
     }
 
     pub fn counts(&self) -> &RpcCounts {
@@ -463,52 +406,6 @@ impl Containerd {
             .await
             .map(|r| r.into_inner())
             .map_err(|s| Error::from_grpc(&format!("read content {digest}"), &s))
-    }
-
-    pub async fn delete_content(&self, digest: &str) -> Result<()> {
-        let request = api::DeleteContentRequest { digest: digest.to_owned() };
-        self.content()
-            .delete(self.request(Rpc::ContentDelete, request))
-            .await
-            .map(drop)
-            .map_err(|s| Error::from_grpc(&format!("delete content {digest}"), &s))
-    }
-
-    /// The ids of the namespace's leases (for checks that nothing was left behind).
-    pub async fn list_leases(&self) -> Result<Vec<String>> {
-        let request = api::ListRequest { filters: Vec::new() };
-        self.leases()
-            .list(self.request(Rpc::LeasesList, request))
-            .await
-            .map(|r| r.into_inner().leases.into_iter().map(|l| l.id).collect())
-            .map_err(|s| Error::from_grpc("list leases", &s))
-    }
-
-    /// The digests in the namespace's content store.
-    pub async fn list_content(&self) -> Result<Vec<String>> {
-        let request = api::ListContentRequest { filters: Vec::new() };
-        let mut stream = self
-            .content()
-            .list(self.request(Rpc::ContentList, request))
-            .await
-            .map_err(|s| Error::from_grpc("list content", &s))?
-            .into_inner();
-        let mut digests = Vec::new();
-        while let Some(page) = stream.message().await.map_err(|s| Error::from_grpc("list content", &s))? {
-            digests.extend(page.info.into_iter().map(|i| i.digest));
-        }
-        Ok(digests)
-    }
-
-    /// The names of the namespace's images.
-    pub async fn list_images(&self) -> Result<Vec<String>> {
-        let request = api::ListImagesRequest { filters: Vec::new() };
-        ImagesClient::with_origin(self.transport.clone(), self.origin.clone())
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .list(self.request(Rpc::ImagesList, request))
-            .await
-            .map(|r| r.into_inner().images.into_iter().map(|i| i.name).collect())
-            .map_err(|s| Error::from_grpc("list images", &s))
     }
 
     /// Tasks.Checkpoint, with the checkpoint's content written under `lease`.

@@ -1,6 +1,7 @@
 //! The library's one error type. Every failure, whether it comes from containerd over gRPC,
 //! from the filesystem or from caller input, becomes an [`Error`] with an [`ErrorKind`]; the
-//! C ABI maps the kind to `lcd_status` in exactly one place (`ffi::status_of`).
+//! C ABI maps the kind to `lcd_status` in exactly one place (`status_of` in the
+//! `libcontainerd-capi` crate).
 
 use std::fmt;
 
@@ -148,6 +149,21 @@ impl Error {
         self
     }
 
+    /// moby's error for an id that is taken, from an already-exists error: "id already in use: "
+    /// before this error's message, or before `what` and this error when `what` names the
+    /// object the error does not (a FIFO's error names a path, not the exec id). Other errors
+    /// pass unchanged.
+    pub(crate) fn id_in_use(self, what: Option<&str>) -> Self {
+        if self.kind != ErrorKind::AlreadyExists {
+            return self;
+        }
+        let message = match what {
+            None => format!("id already in use: {}", self.message),
+            Some(what) => format!("id already in use: {what}: {self}"),
+        };
+        Error::new(ErrorKind::AlreadyExists, message)
+    }
+
     /// A new error of this class whose message puts `prefix` in front of this one's message;
     /// the context stays.
     pub fn with_message_prefix(mut self, prefix: &str) -> Self {
@@ -194,6 +210,18 @@ impl std::error::Error for Error {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_in_use_is_worded_as_moby_words_it_and_other_errors_pass() {
+        let taken = Error::from_grpc("create container c1", &tonic::Status::already_exists("container \"c1\": already exists"));
+        let mapped = taken.id_in_use(None);
+        assert_eq!(mapped.kind(), ErrorKind::AlreadyExists);
+        assert_eq!(mapped.to_string(), "id already in use: container \"c1\": already exists");
+        let fifo = Error::new(ErrorKind::AlreadyExists, "create fifo /b/e1-stdout: in use").id_in_use(Some("exec e1"));
+        assert_eq!(fifo.message(), "id already in use: exec e1: create fifo /b/e1-stdout: in use");
+        let other = Error::not_found("gone");
+        assert_eq!(other.clone().id_in_use(None), other);
+    }
 
     #[test]
     fn grpc_not_found_keeps_server_text_and_class_suffix() {

@@ -1,9 +1,10 @@
-//! libcontainerd-ffi: moby's libcontainerd client layer (the part of dockerd that drives
-//! containerd) in Rust, with a C ABI.
+//! libcontainerd: moby's libcontainerd client layer (the part of dockerd that drives
+//! containerd) in Rust, the safe core. Its C ABI is the `libcontainerd-capi` crate (`capi/`),
+//! which only converts and delegates; nothing here knows about C.
 //!
-//! The safe core lives in [`client`], [`container`], [`task`], [`events`], [`bundle`] and
+//! The core lives in [`client`], [`container`], [`task`], [`events`], [`bundle`] and
 //! [`error`]; [`containerd`] is the one place that sends containerd RPCs, over the socket in
-//! [`socket`]; [`ffi`] is the C ABI, which only converts and delegates.
+//! [`socket`].
 
 pub mod bundle;
 pub mod checkpoint;
@@ -13,21 +14,22 @@ pub mod containerd;
 pub mod content;
 pub mod error;
 pub mod events;
-pub mod ffi;
+pub mod exit;
 pub mod identifiers;
 pub mod logging;
-pub mod metrics;
 pub mod process;
 pub mod runtime;
 pub mod socket;
 pub mod spec;
+pub mod stats;
 pub mod task;
 pub mod transport;
 
 pub use client::{Client, Version};
 pub use container::{Container, ContainerConfig};
 pub use error::{Error, ErrorKind, Result};
-pub use events::{Event, EventKind, EventStream, ExitStatus};
+pub use events::{Event, EventKind, EventStream};
+pub use exit::ExitStatus;
 pub use runtime::CancelToken;
-pub use process::{Process, ProcessState, TaskStatus};
+pub use process::{Process, ProcessState, ProcessStatus};
 pub use task::{ProcessInfo, Task};

@@ -1,7 +1,9 @@
 //! Tasks: a container's init process, started with its FIFO set in the bundle directory, and
-//! the operations on the whole task (pause, resume, pids, update, exec, delete).
+//! the operations on the whole task (pause, resume, pids, update, exec, stats, checkpoint,
+//! delete). Every method of [`Task`] is declared here; stats and checkpoints delegate to
+//! [`crate::stats`] and [`crate::checkpoint`], which hold that work.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use containerd_client::services::v1::CreateTaskRequest;
@@ -9,10 +11,12 @@ use containerd_client::types::Descriptor;
 use prost_types::Any;
 
 use crate::bundle::{FifoSet, Stdio};
+use crate::checkpoint;
 use crate::container::Container;
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::ExitStatus;
-use crate::process::{Creation, PreparedRequest, Process, ProcessShared, ProcessState, StdioPaths, TaskStatus};
+use crate::exit::ExitStatus;
+use crate::process::{Creation, PreparedRequest, Process, ProcessShared, ProcessState, ProcessStatus, StdioPaths};
+use crate::stats::{self, Stats};
 
 /// The task's init process is a [`ProcessShared`] with an empty exec id.
 pub(crate) type TaskShared = ProcessShared;
@@ -102,7 +106,7 @@ impl Task {
         })?;
         shared.task_presence.may_exist();
         let exit = shared.client.events.exit_slot(&shared.id, &shared.id, false);
-        let status = TaskStatus::from_record(&record);
+        let status = ProcessStatus::from_record(&record);
         if status.state == ProcessState::Stopped {
             exit.settle(ExitStatus { code: status.exit_code, exited_at: status.exited_at });
         }
@@ -166,7 +170,7 @@ impl Task {
     }
 
     /// The task's state. One RPC (Tasks.Get).
-    pub async fn status(&self) -> Result<TaskStatus> {
+    pub async fn status(&self) -> Result<ProcessStatus> {
         self.shared.status().await
     }
 
@@ -233,6 +237,36 @@ impl Task {
     pub fn prepare_exec(&self, exec_id: &str, spec_json: &[u8], with_stdin: bool) -> Result<Process> {
         self.shared.require_created()?;
         Process::prepare(&self.shared.container, exec_id, spec_json, with_stdin)
+    }
+
+    /// The task's current stats. One RPC (Tasks.Metrics filtered on the container id), or
+    /// none when a sample of it came with another task's request of this round (see
+    /// `StatsRounds`); when containerd returns no sample, a second RPC (Tasks.Get) tells a
+    /// missing task (not found) from an empty answer, as moby's client does.
+    pub async fn stats(&self) -> Result<Stats> {
+        stats::sample(&self.shared.container).await
+    }
+
+    /// Checkpoints the task with CRIU into `dir` (absolute; absent or empty), leaving the task
+    /// running, or stopping it when `exit`. `exit` reaches the runtime only for runc (it is
+    /// carried in runc's checkpoint options). A task that is not paused is paused for the dump
+    /// and resumed after it, also when the dump failed (with `exit` too: then the task runs on);
+    /// one that was paused stays paused. RPCs: Tasks.Get, Tasks.Pause, Leases.Create,
+    /// Tasks.Checkpoint, Content.Read of the CRIU image, Leases.Delete (which removes the
+    /// checkpoint content), Tasks.Resume (not after a successful dump with `exit`: no task is
+    /// left to resume). On failure nothing is left in the content store and nothing is written
+    /// in `dir`.
+    pub async fn create_checkpoint(&self, dir: &Path, exit: bool) -> Result<()> {
+        checkpoint::create(self, dir, exit).await
+    }
+
+    /// Creates the container's task restored from the checkpoint directory `dir` (as written
+    /// by [`Task::create_checkpoint`]), with a FIFO set like [`Task::create`]. RPCs:
+    /// Leases.Create, Content.Write, Tasks.Create, Leases.Delete (which removes the uploaded
+    /// checkpoint whatever happened). runc restores the processes when the task is started, so
+    /// a bad checkpoint shows at [`Task::start`], which then deletes the task as usual.
+    pub async fn create_from_checkpoint(container: &Container, with_stdin: bool, dir: &Path) -> Result<Task> {
+        checkpoint::restore(container, with_stdin, dir).await
     }
 
     /// Deletes the stopped task and removes its FIFOs; returns how it exited. One RPC

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use common::*;
 use libcontainerd::containerd::Rpc;
-use libcontainerd::metrics::decode_figures;
+use libcontainerd::stats::decode_figures;
 use libcontainerd::{Container, ErrorKind, Task};
 
 #[test]

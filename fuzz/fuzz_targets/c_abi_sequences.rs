@@ -15,13 +15,17 @@ use std::ptr;
 use std::sync::{OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use libcontainerd::ffi::client::*;
-use libcontainerd::ffi::container::*;
-use libcontainerd::ffi::process::*;
-use libcontainerd::ffi::task::*;
-use libcontainerd::ffi::*;
+use libcontainerd_capi::client::*;
+use libcontainerd_capi::container::*;
+use libcontainerd_capi::process::*;
+use libcontainerd_capi::task::*;
+use libcontainerd_capi::*;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
+
+#[path = "../../tests/common/busybox_spec.rs"]
+mod busybox_spec;
+use busybox_spec::busybox_spec;
 
 const CONTAINERS: usize = 3;
 const MAX_CALLS: usize = 24;
@@ -119,17 +123,15 @@ fn message(err: *mut lcd_error) -> String {
     text
 }
 
+/// The busybox spec of every test (`tests/fixtures/busybox_spec.json`) running the command.
 fn spec(id: &str, command: Command, terminal: bool) -> String {
     let bed = bed();
-    let args = match command {
-        Command::True => r#"["true"]"#,
-        Command::Sleep => r#"["sleep","1000"]"#,
-        Command::Exit3 => r#"["sh","-c","exit 3"]"#,
+    let args: &[&str] = match command {
+        Command::True => &["true"],
+        Command::Sleep => &["sleep", "1000"],
+        Command::Exit3 => &["sh", "-c", "exit 3"],
     };
-    format!(
-        r#"{{"ociVersion":"1.0.2","process":{{"terminal":{terminal},"user":{{"uid":0,"gid":0}},"args":{args},"env":["PATH=/bin"],"cwd":"/"}},"root":{{"path":"{}","readonly":true}},"hostname":"{id}","mounts":[{{"destination":"/proc","type":"proc","source":"proc"}},{{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","mode=755"]}}],"linux":{{"cgroupsPath":"/lcd-fuzz/{}-{id}","namespaces":[{{"type":"pid"}},{{"type":"ipc"}},{{"type":"uts"}},{{"type":"mount"}}]}}}}"#,
-        bed.rootfs, bed.namespace
-    )
+    busybox_spec(&bed.rootfs, args, terminal, id, &format!("/lcd-fuzz/{}-{id}", bed.namespace)).to_string()
 }
 
 fn container_id(index: usize) -> String {

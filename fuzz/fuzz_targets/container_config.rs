@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let (labels_ptr, labels_len) = arg(labels);
     let (record_ptr, record_len) = arg(record);
     let config = unsafe {
-        libcontainerd::ffi::container::container_config_arg(
+        libcontainerd_capi::container::container_config_arg(
             spec_ptr, spec_len, runtime_ptr, runtime_len, type_url_ptr, type_url_len, options_ptr, options_len,
             labels_ptr, labels_len, record_ptr, record_len,
         )

@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 mod common;
 
 fuzz_target!(|data: &[u8]| {
-    match libcontainerd::ffi::container::parse_labels(data) {
+    match libcontainerd_capi::container::parse_labels(data) {
         Ok(labels) => {
             // Every label came from one key and one value of the input, NUL-free, key non-empty.
             let nuls = data.iter().filter(|&&b| b == 0).count();

@@ -17,7 +17,7 @@ const TYPE_URLS: &[&str] = &[
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, payload)) = data.split_first() else { return };
     let type_url = TYPE_URLS[selector as usize % TYPE_URLS.len()];
-    if let Err(err) = libcontainerd::metrics::decode_figures(type_url, payload) {
+    if let Err(err) = libcontainerd::stats::decode_figures(type_url, payload) {
         assert!(matches!(err.kind(), ErrorKind::Internal | ErrorKind::Unknown | ErrorKind::InvalidArgument), "{err}");
         common::assert_refusal(&err, err.kind(), data.len());
     }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lcd-ffi/libcontainerd-ffi/go/internal/busybox"
 )
 
 // The test bed (tests/testbed.sh) names the private containerd and the busybox root
@@ -34,21 +36,10 @@ func connect(t *testing.T, name string) *Client {
 	return c
 }
 
+// spec is the busybox spec of every test (tests/fixtures/busybox_spec.json) running args.
 func spec(t *testing.T, id string, args []string, terminal bool) []byte {
 	_, rootfs := testbed(t)
-	b, err := json.Marshal(map[string]any{
-		"ociVersion": "1.0.2",
-		"process": map[string]any{"terminal": terminal, "user": map[string]int{"uid": 0, "gid": 0}, "args": args,
-			"env": []string{"PATH=/bin"}, "cwd": "/"},
-		"root":     map[string]any{"path": rootfs, "readonly": true},
-		"hostname": id,
-		"mounts": []map[string]any{
-			{"destination": "/proc", "type": "proc", "source": "proc"},
-			{"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": []string{"nosuid", "mode=755"}},
-		},
-		"linux": map[string]any{"cgroupsPath": "/lcd-test/go-" + id,
-			"namespaces": []map[string]string{{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}}},
-	})
+	b, err := json.Marshal(busybox.Spec(rootfs, args, terminal, id, "/lcd-test/go-"+id))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/lcd-ffi/libcontainerd-ffi/go/internal/busybox"
 )
 
 // TestBed is the test bed's containerd socket and busybox root filesystem.
@@ -27,24 +29,10 @@ func TestBed(t *testing.T) (socket, rootfs string) {
 	return socket, rootfs
 }
 
-// OCISpec is a small runtime spec running args in the busybox root filesystem.
+// OCISpec is the busybox spec of every test (tests/fixtures/busybox_spec.json) running args in
+// the busybox root filesystem, with id as hostname and a cgroup of its own.
 func OCISpec(rootfs, id string, args ...string) *specs.Spec {
-	return &specs.Spec{
-		Version:  "1.0.2",
-		Process:  &specs.Process{Args: args, Cwd: "/", Env: []string{"PATH=/bin"}},
-		Root:     &specs.Root{Path: rootfs, Readonly: true},
-		Hostname: id,
-		Mounts: []specs.Mount{
-			{Destination: "/proc", Type: "proc", Source: "proc"},
-			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755"}},
-			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
-		},
-		Linux: &specs.Linux{
-			CgroupsPath: "/lcd-test/moby-" + id,
-			Namespaces: []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace},
-				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace}},
-		},
-	}
+	return busybox.Spec(rootfs, args, false, id, "/lcd-test/moby-"+id)
 }
 
 // RPCCounts reads grpc_server_handled_total by method from containerd's metrics endpoint.

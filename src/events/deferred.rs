@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{lock, HubShared};
+use super::hub::{lock, HubShared};
 
 /// How long after the stream is back the deferred cleanups start: containerd has just
 /// answered a listing, and its shims reconnect meanwhile.

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use containerd_client::types::v1::{Process as ProcessRecord, Status};
 
-use super::{dispatch, lock, system_time, Event, EventKind, ExitStatus, HubShared, ProcessKey};
+use super::hub::{dispatch, lock, HubShared, ProcessKey};
+use super::{Event, EventKind};
+use crate::exit::{system_time, ExitStatus};
 use crate::containerd::Containerd;
 use crate::error::ErrorKind;
 

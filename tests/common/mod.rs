@@ -1,6 +1,6 @@
 //! Shared support for the integration tests: the real containerd test bed (started once by
 //! `tests/testbed.sh`, or named by the environment), a client per test in its own namespace,
-//! and busybox runtime specs.
+//! and busybox runtime specs (`busybox_spec.rs`).
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -11,6 +11,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use libcontainerd::{CancelToken, Client, Container, ContainerConfig, Result};
+
+mod busybox_spec;
+use busybox_spec::busybox_spec;
 
 pub struct Testbed {
     pub socket: PathBuf,
@@ -71,34 +74,11 @@ pub fn client(test: &str) -> Client {
     run(Client::connect(&testbed().socket, &ns, &state_dir(&ns))).expect("connect to the test bed's containerd")
 }
 
-/// A runtime spec that runs `args` in the shared busybox root filesystem (read-only, so any
-/// number of containers can share it).
+/// The busybox spec (`tests/fixtures/busybox_spec.json`) running `args` in the shared busybox
+/// root filesystem, with the container's id as hostname and a cgroup of the test's namespace.
 pub fn spec_json(namespace: &str, id: &str, args: &[&str], terminal: bool) -> Vec<u8> {
-    let spec = serde_json::json!({
-        "ociVersion": "1.0.2",
-        "process": {
-            "terminal": terminal,
-            "user": {"uid": 0, "gid": 0},
-            "args": args,
-            "env": ["PATH=/bin", "TERM=xterm"],
-            "cwd": "/",
-            "noNewPrivileges": true
-        },
-        "root": {"path": testbed().rootfs, "readonly": true},
-        "hostname": id,
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
-            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "size=16m"]}
-        ],
-        "linux": {
-            "cgroupsPath": format!("/lcd-test/{namespace}-{id}"),
-            "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
-            "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list"],
-            "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"]
-        }
-    });
+    let rootfs = testbed().rootfs.to_str().expect("the test bed's root filesystem path is UTF-8");
+    let spec = busybox_spec(rootfs, args, terminal, id, &format!("/lcd-test/{namespace}-{id}"));
     serde_json::to_vec(&spec).expect("encode spec")
 }
 

@@ -20,6 +20,8 @@ import (
 	"github.com/containerd/containerd/cio"
 	libcontainerdtypes "github.com/docker/docker/libcontainerd/types"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/lcd-ffi/libcontainerd-ffi/go/internal/busybox"
 )
 
 // drain is a stdio callback that discards the output, as a log driver would consume it.
@@ -45,22 +47,9 @@ func attachDrain(dio *cio.DirectIO) (cio.IO, error) {
 
 func (d *drain) Wait() { d.wg.Wait() }
 
+// spec is the busybox spec of every test (tests/fixtures/busybox_spec.json) running args.
 func spec(rootfs, id string, args ...string) *specs.Spec {
-	return &specs.Spec{
-		Version:  "1.0.2",
-		Process:  &specs.Process{Args: args, Cwd: "/", Env: []string{"PATH=/bin"}},
-		Root:     &specs.Root{Path: rootfs, Readonly: true},
-		Hostname: id,
-		Mounts: []specs.Mount{
-			{Destination: "/proc", Type: "proc", Source: "proc"},
-			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755"}},
-		},
-		Linux: &specs.Linux{
-			CgroupsPath: "/lcd-bench/" + id,
-			Namespaces: []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace},
-				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace}},
-		},
-	}
+	return busybox.Spec(rootfs, args, false, id, "/lcd-bench/"+id)
 }
 
 var metricLine = regexp.MustCompile(`^grpc_server_handled_total\{.*grpc_method="([^"]+)",grpc_service="(?:containerd\.services\.)?([^"]+)".*\} (\d+)`)
