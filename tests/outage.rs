@@ -531,6 +531,8 @@ fn a_container_create_whose_answer_was_lost_is_undone_once_containerd_answers() 
     if skipped() {
         return;
     }
+    // Another test's outage would cut the relay's connections too.
+    let _outage = outage_lock();
     let relay = HangUpRelay::start("lost-answer");
     let ns = namespace("lost-answer");
     let client = run(libcontainerd::Client::connect(&relay.path, &ns, &state_dir(&ns))).unwrap();
