@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use containerd_client::services::v1::{container::Runtime, Container as ContainerRecord};
 use prost_types::Any;
@@ -58,6 +59,9 @@ pub(crate) struct ContainerShared {
     /// When containerd made the record this handle is for: a delete finished after an outage
     /// removes that record only, never one made since under the same id.
     pub record_created_at: Option<prost_types::Timestamp>,
+    /// Cleanups of this container's task after a failed start that wait for containerd (or
+    /// run): a delete refused because of that task meanwhile follows them.
+    pub task_cleanups_deferred: AtomicUsize,
 }
 
 /// Whether a container is known to have no task. Absence is known from the container's create
@@ -95,6 +99,66 @@ impl TaskPresence {
 
     pub fn is_known_absent(&self) -> bool {
         self.absent_at.load(Ordering::SeqCst) == self.generation.load(Ordering::SeqCst) + 1
+    }
+}
+
+/// A container create whose answer was lost with the connection (containerd killed after it made
+/// the container, before its answer went out): its caller, told that the create failed, will
+/// not delete it. Once containerd answers again, the record is deleted if that call made it: it
+/// carries that call's bundle label, was made no later than the failure (a container made again
+/// since is left alone), and has no task. Under the bundle lock, as creates are.
+struct LostCreate {
+    client: Arc<ClientShared>,
+    id: String,
+    bundle: String,
+    failed_at: SystemTime,
+}
+
+impl LostCreate {
+    fn defer(self) {
+        let what = format!("delete container {} if the create whose answer was lost made it", self.id);
+        let client = self.client.clone();
+        client.events.defer_cleanup(DeferredCleanup::new(what, move || self.undo()));
+    }
+
+    async fn undo(self) {
+        let containerd = &self.client.containerd;
+        let bundle_lock = BundleLock::acquire(&self.client.state_dir, &self.id).await;
+        let record = match containerd.get_container(&self.id).await {
+            Ok(record) => record,
+            Err(e) if e.kind() == ErrorKind::NotFound => return,
+            Err(e) if e.kind() == ErrorKind::Unavailable => {
+                drop(bundle_lock);
+                return self.defer();
+            }
+            Err(e) => {
+                tracing::warn!(container = %self.id, error = %e, "cannot look up a container whose create lost its answer");
+                return;
+            }
+        };
+        let made_by_that_call = record.labels.get(BUNDLE_PATH_LABEL) == Some(&self.bundle)
+            && crate::exit::system_time(record.created_at.as_ref()).is_some_and(|at| at <= self.failed_at);
+        if !made_by_that_call {
+            tracing::info!(container = %self.id, "container made again since a create of it lost its answer; left alone");
+            return;
+        }
+        let outcome = match containerd.get_process(&self.id, "").await {
+            Ok(_) => {
+                tracing::info!(container = %self.id, "a container whose create lost its answer has a task; left alone");
+                return;
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => containerd.delete_container(&self.id).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => tracing::info!(container = %self.id, "deleted a container whose create lost its answer with the connection"),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) if e.kind() == ErrorKind::Unavailable => {
+                drop(bundle_lock);
+                self.defer();
+            }
+            Err(e) => tracing::warn!(container = %self.id, error = %e, "cannot delete a container whose create lost its answer"),
+        }
     }
 }
 
@@ -136,7 +200,7 @@ impl Container {
         let new_bundle = bundle::create(client.state_dir(), id, &spec)?;
         let bundle_path = new_bundle.path().to_string_lossy().into_owned();
         let mut labels = config.labels;
-        labels.insert(BUNDLE_PATH_LABEL.to_owned(), bundle_path);
+        labels.insert(BUNDLE_PATH_LABEL.to_owned(), bundle_path.clone());
         let record = ContainerRecord {
             id: id.to_owned(),
             labels,
@@ -149,7 +213,16 @@ impl Container {
             ..Default::default()
         };
         let containerd = &client.shared.containerd;
-        let created = containerd.create_container(record).await.map_err(|e| e.id_in_use(None))?;
+        let created = match containerd.create_container(record).await {
+            Ok(created) => created,
+            Err(e) => {
+                if e.kind() == ErrorKind::Unavailable {
+                    // The connection went with the call: containerd may have made the container.
+                    LostCreate { client: client.shared.clone(), id: id.to_owned(), bundle: bundle_path, failed_at: SystemTime::now() }.defer();
+                }
+                return Err(e.id_in_use(None));
+            }
+        };
         if answer.is_closed() {
             // The caller was told the create failed: undo it. The directory goes with the
             // dropped `new_bundle` only once containerd no longer has a container that uses it.
@@ -208,6 +281,7 @@ impl Container {
                 exec_start_lock: tokio::sync::Mutex::new(()),
                 task_presence,
                 record_created_at: None,
+                task_cleanups_deferred: AtomicUsize::new(0),
             }),
         }
     }
@@ -230,11 +304,21 @@ impl Container {
     /// and no task since, or deleted the last one; otherwise two (Tasks.Get to check first).
     /// A delete that cannot reach containerd fails (unavailable) and is also remembered: the
     /// library completes it once containerd is back, if the record is still the one this handle
-    /// is for and it has no task by then.
+    /// is for and it has no task by then. So is one refused because of a task whose failed
+    /// start the library is still to clean up (containerd was away): it follows that cleanup.
     pub async fn delete(&self) -> Result<()> {
+        let task_cleanup_pending = self.shared.task_cleanups_deferred.load(Ordering::Acquire) > 0;
         let deleted = self.delete_now().await;
-        if matches!(&deleted, Err(e) if e.kind() == ErrorKind::Unavailable) {
-            self.defer_delete();
+        match &deleted {
+            Err(e) if e.kind() == ErrorKind::Unavailable => self.defer_delete(),
+            // The task is there until the library's own cleanup of its failed start, which
+            // waited for containerd, removes it: the delete follows that cleanup.
+            Err(e) if e.kind() == ErrorKind::FailedPrecondition
+                && (task_cleanup_pending || self.shared.task_cleanups_deferred.load(Ordering::Acquire) > 0) =>
+            {
+                self.defer_delete()
+            }
+            _ => {}
         }
         deleted
     }

@@ -40,8 +40,18 @@ stop_dockerd() {
   ids=$("$docker_bin" ps -aq 2>/dev/null)
   [ -n "$ids" ] && timeout 60 "$docker_bin" rm -f $ids >/dev/null 2>&1
   kill -TERM "$dockerd_pid" 2>/dev/null
+  # Up to 30 s for its shutdown, then killed (with containerd away it may wait for it).
+  for _ in $(seq 1 300); do dockerd_running || break; sleep 0.1; done
+  dockerd_running && { echo "dockerd did not stop within 30 s; killing it"; kill -KILL "$dockerd_pid"; }
   wait "$dockerd_pid" 2>/dev/null
   dockerd_pid=
+}
+
+# Whether dockerd runs (a zombie awaiting this script's wait does not).
+dockerd_running() {
+  local state
+  state=$(awk '{print $3}' "/proc/$dockerd_pid/stat" 2>/dev/null)
+  [ -n "$state" ] && [ "$state" != Z ]
 }
 
 dockerd_fds() { ls "/proc/$dockerd_pid/fd" 2>/dev/null | wc -l; }

@@ -185,6 +185,82 @@ fn exits_during_an_outage_longer_than_the_shims_retries_arrive_once_in_order() {
     }
 }
 
+/// containerd's Tasks.List leaves out a task whose shim does not answer its State within 2 s
+/// (and one whose create is still under way when the listing is made): the catch-up after an
+/// outage must not take such a task for one that vanished. A false exit (255) makes dockerd
+/// mark a running container exited, and its delete then waits for the IO of a process that
+/// still runs (a `docker exec` on it hung for the 100 s its `sleep` had left, in the fault test
+/// of tests/dockerd_faults.sh). Here the running task's shim is stopped (SIGSTOP) right after
+/// containerd's return, until the stream is back.
+#[test]
+fn a_running_task_the_listing_leaves_out_is_not_reported_exited() {
+    if skipped() {
+        return;
+    }
+    let _outage = outage_lock();
+    let records = capture_logs();
+    let client = client("slow-shim");
+    let ns = client.namespace().to_owned();
+    let events = client.subscribe().unwrap();
+    let container = create_container(&client, "slow", &["sleep", "1000"], false).unwrap();
+    let task = run(Task::create(&container, false)).unwrap();
+    run(task.start()).unwrap();
+    let shim = parent_pid(task.pid());
+
+    // The stream must come back while the shim is stopped; when the pump was quicker than the
+    // SIGSTOP (it retries every second), another outage.
+    let mut observed = false;
+    for _ in 0..3 {
+        let backs = || {
+            let records = records.lock().unwrap();
+            records.iter().filter(|(_, r)| r.message == "task event stream is back" && r.fields.iter().any(|(k, v)| k == "namespace" && v == &ns)).count()
+        };
+        let backs_before = backs();
+        testbed_command("down");
+        std::thread::sleep(Duration::from_secs(2));
+        testbed_command("up");
+        // SAFETY: kill(2) on the shim's pid, a child of PID 1 that the test bed started.
+        assert_eq!(unsafe { libc::kill(shim as i32, libc::SIGSTOP) }, 0);
+        let stopped = Instant::now();
+        until("the stream back", Duration::from_secs(15), || backs() > backs_before);
+        let back = logged_at_last(&records, "task event stream is back", &ns).expect("logged");
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::kill(shim as i32, libc::SIGCONT) }, 0);
+        // Back after the stop: the listing asked the stopped shim (and waited 2 s for it).
+        if back > stopped + Duration::from_millis(500) {
+            observed = true;
+            break;
+        }
+    }
+    assert!(observed, "the stream never came back while the shim was stopped");
+
+    let mut exits = Vec::new();
+    let until_quiet = Instant::now() + Duration::from_secs(3);
+    while let Some(left) = until_quiet.checked_duration_since(Instant::now()) {
+        match next_event(&events, left) {
+            Some(event) if event.kind == EventKind::Exit => exits.push(event),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    assert!(exits.is_empty(), "no exit for a task that runs: {exits:?}");
+    assert_eq!(task.exited(), None, "the task's exit is not settled");
+    assert_eq!(run(task.status()).unwrap().state, libcontainerd::ProcessState::Running, "the task still runs");
+    run(task.force_delete()).unwrap();
+    run(container.delete()).unwrap();
+}
+
+/// When the last record with `message` and field `namespace` = `namespace` was logged.
+fn logged_at_last(records: &Mutex<Vec<(Instant, LogRecord)>>, message: &str, namespace: &str) -> Option<Instant> {
+    records
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|(_, r)| r.message == message && r.fields.iter().any(|(k, v)| k == "namespace" && v == namespace))
+        .map(|(at, _)| *at)
+}
+
 /// Polls `done` every 50 ms until it holds; fails loudly after `limit`.
 fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
@@ -246,6 +322,42 @@ fn cleanup_of_a_start_that_failed_in_an_outage_is_completed_when_containerd_is_b
     let logged = |message: &str| records.lock().unwrap().iter().any(|(_, r)| r.message == message);
     assert!(logged("containerd is away: the cleanup waits until it is back"), "the deferral is logged");
     assert!(logged("containerd is back: running a cleanup left by the outage"), "the deferred cleanup is logged");
+}
+
+/// The caller's container delete after a failed start can come once containerd is back but
+/// before the library's deferred cleanup has removed the task (dockerd's did, in the fault test
+/// of tests/dockerd_faults.sh): containerd refuses it (the task is still there). The delete is
+/// then done after that cleanup, record and bundle.
+#[test]
+fn a_container_delete_refused_for_a_task_whose_cleanup_is_deferred_follows_that_cleanup() {
+    if skipped() {
+        return;
+    }
+    let _outage = outage_lock();
+    let client = client("deferred-start-delete");
+    let container = create_container(&client, "stranded", &["sh", "-c", "exit 3"], false).unwrap();
+    let bundle = container.bundle_dir().to_path_buf();
+    let task = run(Task::create(&container, true)).unwrap();
+
+    testbed_command("down");
+    let start = run(task.start()).expect_err("a start with containerd away fails");
+    assert_eq!(start.kind(), libcontainerd::ErrorKind::Unavailable, "{start}");
+    drop(task);
+    testbed_command("up");
+    // At once: the stream is not back yet (100 ms after its resubscription at the earliest),
+    // so the task is still there.
+    let delete = run(container.delete()).expect_err("the task is still there");
+    assert_eq!(delete.kind(), libcontainerd::ErrorKind::FailedPrecondition, "{delete}");
+    drop(container);
+
+    let checker = libcontainerd::Client::clone(&client);
+    until("the stranded task deleted", Duration::from_secs(15), || {
+        matches!(run(checker.containerd().get_process("stranded", "")), Err(e) if e.kind() == libcontainerd::ErrorKind::NotFound)
+    });
+    until("the container record deleted", Duration::from_secs(15), || {
+        matches!(run(checker.containerd().get_container("stranded")), Err(e) if e.kind() == libcontainerd::ErrorKind::NotFound)
+    });
+    until("the bundle directory removed", Duration::from_secs(5), || !bundle.exists());
 }
 
 /// The same for an exec that failed to start during an outage: once containerd is back the
@@ -318,4 +430,140 @@ fn resubscription_stops_once_the_client_is_closed_and_containerd_is_gone() {
     let container = run(libcontainerd::Container::load(&cleaner, "left")).unwrap();
     run(run(Task::load(&container)).unwrap().force_delete()).unwrap();
     run(container.delete()).unwrap();
+}
+
+/// A relay between the library and the test bed's containerd, on a socket of its own: it passes
+/// bytes both ways until armed; armed, it hangs up on the library instead of passing on the next
+/// answer to a call (containerd carried the call out), its own connection to containerd staying
+/// open for 2 s more. As when containerd is killed after it made something and
+/// before its answer went out (tests/dockerd_faults.sh met it: a containerd container record
+/// that neither dockerd nor the library knew).
+struct HangUpRelay {
+    path: std::path::PathBuf,
+    armed: Arc<std::sync::atomic::AtomicBool>,
+    /// New connections are closed at once (containerd away) while set.
+    blocked: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HangUpRelay {
+    fn start(name: &str) -> HangUpRelay {
+        use std::io::{Read, Write};
+        use std::os::unix::net::{UnixListener, UnixStream};
+        use std::sync::atomic::Ordering;
+        let path = std::env::temp_dir().join(format!("lcd-relay-{name}-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let blocked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let target = testbed().socket.clone();
+        let (trigger, refuse) = (armed.clone(), blocked.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(client) = conn else { return };
+                if refuse.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let Ok(server) = UnixStream::connect(&target) else { continue };
+                let (mut from_client, mut to_server) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_client, &mut to_server);
+                    // containerd must not see the hang-up before it has carried the call out.
+                    std::thread::sleep(Duration::from_secs(2));
+                    let _ = to_server.shutdown(std::net::Shutdown::Both);
+                });
+                let (mut from_server, mut to_client, trigger) = (server, client, trigger.clone());
+                // containerd's side frame by frame (HTTP/2: a 9-byte header with a 24-bit
+                // length, the type, flags and stream id): armed, the first HEADERS frame of a
+                // stream, a call's answer, is not passed on and the library is hung up on.
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16384];
+                    let mut pending = Vec::new();
+                    loop {
+                        let n = match from_server.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        pending.extend_from_slice(&buf[..n]);
+                        while pending.len() >= 9 {
+                            let len = (usize::from(pending[0]) << 16) | (usize::from(pending[1]) << 8) | usize::from(pending[2]);
+                            if pending.len() < 9 + len {
+                                break;
+                            }
+                            let stream = u32::from_be_bytes([pending[5], pending[6], pending[7], pending[8]]) & 0x7fff_ffff;
+                            if pending[3] == 1 && stream != 0 && trigger.swap(false, Ordering::SeqCst) {
+                                let _ = to_client.shutdown(std::net::Shutdown::Both);
+                                let _ = from_server.set_read_timeout(Some(Duration::from_secs(2)));
+                                while matches!(from_server.read(&mut buf), Ok(n) if n > 0) {}
+                                return;
+                            }
+                            if to_client.write_all(&pending[..9 + len]).is_err() {
+                                return;
+                            }
+                            pending.drain(..9 + len);
+                        }
+                    }
+                });
+            }
+        });
+        HangUpRelay { path, armed, blocked }
+    }
+
+    fn arm(&self) {
+        self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn block(&self, blocked: bool) {
+        self.blocked.store(blocked, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for HangUpRelay {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Issue 21: a container create whose answer is lost with the connection may have been carried
+/// out by containerd; the caller, told it failed, never deletes it. The library remembers it and,
+/// once containerd answers again, deletes the record that call made (and no other).
+#[test]
+fn a_container_create_whose_answer_was_lost_is_undone_once_containerd_answers() {
+    if skipped() {
+        return;
+    }
+    // Another test's outage would cut the relay's connections too.
+    let _outage = outage_lock();
+    let relay = HangUpRelay::start("lost-answer");
+    let ns = namespace("lost-answer");
+    let client = run(libcontainerd::Client::connect(&relay.path, &ns, &state_dir(&ns))).unwrap();
+    let _events = client.subscribe().unwrap();
+    // The connection is up before the relay is armed.
+    let ready = run(client.containerd().get_container("lost")).expect_err("no container yet");
+    assert_eq!(ready.kind(), libcontainerd::ErrorKind::NotFound, "{ready}");
+
+    relay.arm();
+    let err = create_container(&client, "lost", &["true"], false).expect_err("the answer is lost");
+    assert_eq!(err.kind(), libcontainerd::ErrorKind::Unavailable, "{err}");
+    let direct = self::client("lost-answer");
+    assert_eq!(direct.namespace(), ns);
+    until("containerd made the container", Duration::from_secs(5), || run(direct.containerd().get_container("lost")).is_ok());
+
+    until("the record of the lost create deleted", Duration::from_secs(15), || {
+        matches!(run(direct.containerd().get_container("lost")), Err(e) if e.kind() == libcontainerd::ErrorKind::NotFound)
+    });
+    assert!(!state_dir(&ns).join("lost").exists(), "no bundle directory left");
+
+    // A container made again under that id after the failed create, while the library could
+    // not reach containerd, is left alone once it can.
+    relay.block(true);
+    relay.arm();
+    create_container(&client, "again", &["true"], false).expect_err("the answer is lost");
+    until("containerd made it", Duration::from_secs(5), || run(direct.containerd().get_container("again")).is_ok());
+    run(direct.containerd().delete_container("again")).unwrap();
+    let remade = create_container(&direct, "again", &["true"], false).unwrap();
+    relay.block(false);
+    until("the library's client reconnected", Duration::from_secs(10), || run(client.containerd().get_container("none")).is_err_and(|e| e.kind() == libcontainerd::ErrorKind::NotFound));
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(run(direct.containerd().get_container("again")).is_ok(), "the container made again stays");
+    run(remade.delete()).unwrap();
 }

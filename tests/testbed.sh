@@ -125,12 +125,17 @@ descendants() {
 }
 
 # Whether a process exists and is not a zombie (daemons here are children of PID 1, which may be
-# slow to reap them).
+# slow to reap them). Every thread counts: after a SIGKILL the thread-group leader shows as a
+# zombie while another thread is still finishing a system call in the kernel, and the process
+# keeps its descriptors (and containerd its bolt database lock) until the last thread is gone.
 alive() {
-  local stat
-  { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
-  stat=${stat##*) }
-  [[ ${stat:0:1} != [ZX] ]]
+  local stat task
+  for task in "/proc/$1/task/"*/stat; do
+    { read -r stat <"$task"; } 2>/dev/null || continue
+    stat=${stat##*) }
+    [[ ${stat:0:1} != [ZX] ]] && return 0
+  done
+  return 1
 }
 
 wait_gone() { # pid, tenths of a second
@@ -140,6 +145,40 @@ wait_gone() { # pid, tenths of a second
     sleep 0.1
   done
   return 1
+}
+
+# containerd's metadata database: one containerd at a time holds its lock (bolt's flock); a
+# second one waits for it ("waiting for response from boltdb open").
+BOLT_DB=$DIR/root/io.containerd.metadata.v1.bolt/meta.db
+
+# The PIDs that hold a lock on the bolt database, from /proc/locks ("N: FLOCK ADVISORY WRITE
+# PID MAJ:MIN:INODE START END").
+bolt_lock_holders() {
+  local inode
+  inode=$(stat -c %i "$BOLT_DB" 2>/dev/null) || return 0
+  awk -v ino="$inode" '{ n = split($0, f, " "); for (i = 1; i <= n; i++) if (f[i] ~ /^[0-9a-f]+:[0-9a-f]+:[0-9]+$/) { split(f[i], d, ":"); if (d[3] == ino) print f[i - 1] } }' /proc/locks | sort -u
+}
+
+# A process and each of its threads (state, kernel wait channel, kernel stack), to stderr.
+describe_pid() {
+  local pid=$1 task stat
+  log "  pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-200)"
+  for task in "/proc/$pid/task/"*; do
+    [[ -d $task ]] || continue
+    { read -r stat <"$task/stat"; } 2>/dev/null || continue
+    stat=${stat##*) }
+    log "    thread ${task##*/}: state ${stat:0:1} wchan $(cat "$task/wchan" 2>/dev/null)$(
+      [[ ${stat:0:1} == D ]] && { cat "$task/stack" 2>/dev/null | head -n 6 | awk '{printf " | %s", $2}'; })"
+  done
+}
+
+# Why a containerd cannot take its database: who holds the lock, and the test bed's containerd
+# processes still around.
+diagnose_bolt() {
+  local pid holders
+  holders=$(bolt_lock_holders | tr '\n' ' ')
+  log "bolt database $BOLT_DB locked by: ${holders:-nobody}"
+  for pid in $holders $(containerd_pids); do describe_pid "$pid"; done
 }
 
 build_rootfs() {
@@ -240,6 +279,18 @@ start_containerd() {
   write_config "$version"
   echo "$version" >"$VERSION_FILE"
   rm -f "$SOCK" "$SOCK.ttrpc"
+  # A killed containerd keeps the database locked until its last thread has left the kernel:
+  # starting another one before would only make it wait for the lock.
+  local holder waited=0
+  for holder in $(bolt_lock_holders); do
+    if ! wait_gone "$holder" 600; then
+      log "the bolt database is still locked by pid $holder after 60 s"
+      diagnose_bolt
+      return 1
+    fi
+    waited=1
+  done
+  ((waited == 0)) || log "waited for the previous containerd to release the bolt database"
   log "starting containerd $version ($CONTAINERD) on $SOCK (log: $LOG)"
   echo "=== $(date '+%F %T') testbed.sh starts containerd $version" >>"$LOG"
   # In its own session, immune to the caller's hangup, with no descriptor of the caller's. Its
@@ -257,7 +308,9 @@ start_containerd() {
     sleep 0.1
   done
   if alive "$pid"; then
-    log "containerd did not answer on $SOCK within 20 s; last log lines:"
+    log "containerd did not answer on $SOCK within 20 s"
+    diagnose_bolt
+    log "last log lines:"
   else
     log "containerd exited; last log lines:"
   fi
@@ -292,9 +345,27 @@ do_down() {
   local pid
   for pid in $(containerd_pids); do
     kill -KILL "$pid" 2>/dev/null || true
-    wait_gone "$pid" 100 || die "containerd $pid survived SIGKILL"
+    wait_killed "$pid" || die "containerd $pid survived SIGKILL"
   done
   rm -f "$PIDFILE"
+}
+
+# Up to 10 s for a killed process to be gone, every thread of it; says so when its main thread
+# was gone before the others (which keep its descriptors and locks meanwhile).
+wait_killed() { # pid
+  local i stat noted=
+  for ((i = 0; i < 100; i++)); do
+    alive "$1" || return 0
+    if [[ -z $noted ]] && { read -r stat <"/proc/$1/stat"; } 2>/dev/null && stat=${stat##*) } && [[ ${stat:0:1} == [ZX] ]]; then
+      log "killed containerd $1: its main thread has exited, other threads have not yet:"
+      describe_pid "$1"
+      noted=1
+    fi
+    sleep 0.1
+  done
+  log "killed containerd $1 still has threads after 10 s:"
+  describe_pid "$1"
+  return 1
 }
 
 do_restart() {
@@ -366,9 +437,22 @@ cmd_down() {
   locked do_down
 }
 
+# Starts containerd unless it is running and answers (one that does not answer is killed first).
+do_up() {
+  if running_pid >/dev/null; then
+    use_version "$(recorded_version)"
+    if answers; then
+      log "containerd already running on $SOCK (pid $(<"$PIDFILE"))"
+      return 0
+    fi
+    do_down
+  fi
+  start_containerd
+}
+
 cmd_up() {
   external && die "LCD_CONTAINERD_ADDRESS is set: cannot start a containerd the test bed does not own"
-  locked start_containerd
+  locked do_up
 }
 
 cmd_restart() {

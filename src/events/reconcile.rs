@@ -5,7 +5,9 @@
 //! subscription are not replayed either. So the hub keeps a table of the namespace's processes
 //! as the events told of them, and after an outage looks up every one it knows to be running,
 //! and every process a handle waits on: one Tasks.List for all tasks (it carries each init
-//! process's status and exit, but no execs), and one Tasks.Get per such exec of a listed task.
+//! process's status and exit, but no execs), and one Tasks.Get per such exec and per such task
+//! the listing left out (containerd omits a task whose shim is slow to answer, or whose create
+//! is under way: only Tasks.Get's "not found" says that a process vanished).
 //! The exits found go out in the order the processes exited, through the same path as the
 //! stream's, and the table drops an exit that was delivered already, so a shim's late retry of
 //! one of them is not reported twice.
@@ -113,19 +115,20 @@ pub(super) async fn reconcile(containerd: &Containerd, hub: &HubShared, tasks: V
     let now = SystemTime::now();
     let mut exits = Vec::new();
     for ((container_id, process_id), candidate) in candidates {
-        let record = if process_id == container_id {
-            listed.get(&container_id).cloned()
-        } else if listed.contains_key(&container_id) {
-            match containerd.get_process(&container_id, &process_id).await {
+        let is_init = process_id == container_id;
+        // A task the listing left out is asked for: containerd's listing omits a task whose shim
+        // did not answer in time (2 s) and one whose create was still under way, so only a
+        // Tasks.Get's "not found" says that it vanished.
+        let record = match listed.get(&container_id).filter(|_| is_init) {
+            Some(record) => Some(record.clone()),
+            None => match containerd.get_process(&container_id, if is_init { "" } else { &process_id }).await {
                 Ok(record) => Some(record),
                 Err(e) if e.kind() == ErrorKind::NotFound => None,
                 Err(e) => {
                     tracing::warn!(container = %container_id, process = %process_id, error = %e, "cannot look up a process after the task event stream came back");
                     continue;
                 }
-            }
-        } else {
-            None
+            },
         };
         let (pid, exit) = match record {
             Some(record) if record.status == Status::Stopped as i32 => {

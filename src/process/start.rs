@@ -153,12 +153,21 @@ impl ProcessShared {
     /// event hub runs it once containerd is back (see `events::deferred`).
     fn defer_failed_start_cleanup(self: &Arc<Self>) {
         let what = format!("remove {}, which failed to start", self.describe());
+        if self.exec_id.is_empty() {
+            // Until it is done, a delete of the container refused because of this task follows it.
+            self.container.task_cleanups_deferred.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
         let shared = self.clone();
         self.container.client.events.defer_cleanup(DeferredCleanup::new(what, move || shared.deferred_failed_start_cleanup()));
     }
 
     fn deferred_failed_start_cleanup(self: Arc<Self>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        Box::pin(async move { self.clean_up_failed_start().await })
+        Box::pin(async move {
+            self.clean_up_failed_start().await;
+            if self.exec_id.is_empty() {
+                self.container.task_cleanups_deferred.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            }
+        })
     }
 
     /// Kills and deletes a process that this call made and started although its caller had
