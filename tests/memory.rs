@@ -71,11 +71,24 @@ fn lifecycles(client: &Arc<Client>, phase: &str, per_thread: usize) {
     }
 }
 
-/// Live heap once the runtime has had a moment to finish what the last calls left (event
-/// deliveries, connection bookkeeping).
+/// Live heap once the runtime has finished what the last calls left (event deliveries, exit
+/// waits, connection bookkeeping): the count has not moved for 500 ms, or 10 s have passed. On
+/// a loaded machine that work can lag the calls by more than a fixed pause.
 fn live() -> (isize, isize) {
-    std::thread::sleep(Duration::from_millis(300));
-    (LIVE_BYTES.load(Ordering::SeqCst), LIVE_BLOCKS.load(Ordering::SeqCst))
+    let read = || (LIVE_BYTES.load(Ordering::SeqCst), LIVE_BLOCKS.load(Ordering::SeqCst));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut last = read();
+    let mut stable_since = std::time::Instant::now();
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = read();
+        if now.1 != last.1 {
+            (last, stable_since) = (now, std::time::Instant::now());
+        } else if stable_since.elapsed() >= Duration::from_millis(500) {
+            break;
+        }
+    }
+    read()
 }
 
 #[test]
@@ -92,7 +105,9 @@ fn hundreds_of_lifecycles_on_eight_threads_leave_the_heap_where_it_was() {
         "live heap: {bytes_before} bytes in {blocks_before} blocks before, {bytes_after} in {blocks_after} after {} lifecycles",
         THREADS * 24
     );
-    // Anything kept per lifecycle would add at least one block each: 192 here.
-    assert!(blocks < 24, "the heap gained {blocks} blocks ({bytes} bytes) over {} lifecycles", THREADS * 24);
+    // Anything kept per lifecycle would add at least one block each: 192 here. What is not a
+    // leak stays well under that: buffers and queues that grew to the load's peak (up to 38
+    // blocks seen on a machine with a load average of 20).
+    assert!(blocks < 48, "the heap gained {blocks} blocks ({bytes} bytes) over {} lifecycles", THREADS * 24);
     assert!(bytes < 16 * 1024, "the heap gained {bytes} bytes ({blocks} blocks) over {} lifecycles", THREADS * 24);
 }
