@@ -20,7 +20,7 @@ func TestCreateContainerRefusesEachBadFieldBeforeAnyRPC(t *testing.T) {
 	}
 	cases := []struct {
 		name, id, want string
-		edit func(*ContainerConfig)
+		edit           func(*ContainerConfig)
 	}{
 		{"invalid id", "../x", "not a valid identifier", func(*ContainerConfig) {}},
 		{"empty id", "", "container id must not be empty", func(*ContainerConfig) {}},
