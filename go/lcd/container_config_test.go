@@ -37,7 +37,7 @@ func TestCreateContainerRefusesEachBadFieldBeforeAnyRPC(t *testing.T) {
 		{"extension without a type URL", "bad", "extension type URL must not be empty", func(cfg *ContainerConfig) { cfg.Extensions = map[string]Any{"e": {Value: []byte{1}}} }},
 		{"extension without a name", "bad", "extension name must not be empty", func(cfg *ContainerConfig) { cfg.Extensions = map[string]Any{"": {TypeURL: "t"}} }},
 	}
-	rpcs := c.RPCTotal()
+	rpcs := settledRPCTotal(t, c)
 	for _, tc := range cases {
 		cfg := good()
 		tc.edit(&cfg)

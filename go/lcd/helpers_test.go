@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/lcd-ffi/libcontainerd-ffi/go/internal/busybox"
 )
@@ -81,4 +82,21 @@ func openDescriptors(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(entries)
+}
+
+// settledRPCTotal is the client's RPC count once the RPCs it sends on its own after connecting
+// (its event subscription) are counted: the count has not moved for 200 ms (at most 5 s).
+func settledRPCTotal(t *testing.T, c *Client) uint64 {
+	deadline := time.Now().Add(5 * time.Second)
+	last, since := c.RPCTotal(), time.Now()
+	for time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		if n := c.RPCTotal(); n != last {
+			last, since = n, time.Now()
+		} else if time.Since(since) >= 200*time.Millisecond {
+			return n
+		}
+	}
+	t.Fatalf("the client's RPC count did not settle within 5 s (at %d)", last)
+	return 0
 }
