@@ -36,7 +36,7 @@ func connect(t *testing.T, name string) *Client {
 // spec is the busybox spec of every test (tests/fixtures/busybox_spec.json) running args.
 func spec(t *testing.T, id string, args []string, terminal bool) []byte {
 	_, rootfs := testbed(t)
-	b, err := json.Marshal(busybox.Spec(rootfs, args, terminal, id, "/lcd-test/go-"+id))
+	b, err := json.Marshal(busybox.Spec(rootfs, args, terminal, id, fmt.Sprintf("/lcd-test/go-%d-%s", os.Getpid(), id)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ package mobytest
 
 import (
 	"bufio"
+	"fmt"
 	"net/http"
 	"os"
 	"regexp"
@@ -32,7 +33,7 @@ func TestBed(t *testing.T) (socket, rootfs string) {
 // OCISpec is the busybox spec of every test (tests/fixtures/busybox_spec.json) running args in
 // the busybox root filesystem, with id as hostname and a cgroup of its own.
 func OCISpec(rootfs, id string, args ...string) *specs.Spec {
-	return busybox.Spec(rootfs, args, false, id, "/lcd-test/moby-"+id)
+	return busybox.Spec(rootfs, args, false, id, fmt.Sprintf("/lcd-test/moby-%d-%s", os.Getpid(), id))
 }
 
 // RPCCounts reads grpc_server_handled_total by method from containerd's metrics endpoint.
