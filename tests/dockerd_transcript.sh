@@ -389,8 +389,10 @@ transcript_steps() {
   step "running again" docker inspect -f '{{.State.Status}}' t-attach
   step "attach to a missing container" docker attach t-no-such-container
   # The pause before the exit: stock's attach can end before it copied output written just
-  # before the process exited (seen once in CI: "got hello" missing from stock's transcript).
-  step "run -di without a terminal" docker run -di --name t-attach-i "$i" sh -c 'read line; echo "got $line"; sleep 1; exit 3'
+  # before the process exited (seen once in CI with a 1 s pause, and once more with 1 s for
+  # dockerd v27 on a machine running two test passes at once: "got hello" missing from stock's
+  # transcript).
+  step "run -di without a terminal" docker run -di --name t-attach-i "$i" sh -c 'read line; echo "got $line"; sleep 3; exit 3'
   state t-attach-i "running 0"
   input $'hello\n' step "attach with piped input" docker attach t-attach-i
   state t-attach-i "exited 3"
