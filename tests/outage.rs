@@ -35,14 +35,20 @@ fn capture_logs() -> Arc<Mutex<Vec<(Instant, LogRecord)>>> {
     records
 }
 
-/// When the first record with `message` and field `namespace` = `namespace` was logged.
-fn logged_at(records: &Mutex<Vec<(Instant, LogRecord)>>, message: &str, namespace: &str) -> Option<Instant> {
+/// When each record with `message` and field `namespace` = `namespace` was logged, in order.
+fn logged(records: &Mutex<Vec<(Instant, LogRecord)>>, message: &str, namespace: &str) -> Vec<Instant> {
     records
         .lock()
         .unwrap()
         .iter()
-        .find(|(_, r)| r.message == message && r.fields.iter().any(|(k, v)| k == "namespace" && v == namespace))
+        .filter(|(_, r)| r.message == message && r.fields.iter().any(|(k, v)| k == "namespace" && v == namespace))
         .map(|(at, _)| *at)
+        .collect()
+}
+
+/// When the first such record was logged.
+fn logged_at(records: &Mutex<Vec<(Instant, LogRecord)>>, message: &str, namespace: &str) -> Option<Instant> {
+    logged(records, message, namespace).first().copied()
 }
 
 /// The next event within `timeout`, or `None`.
@@ -205,25 +211,22 @@ fn a_running_task_the_listing_leaves_out_is_not_reported_exited() {
     let container = create_container(&client, "slow", &["sleep", "1000"], false).unwrap();
     let task = run(Task::create(&container, false)).unwrap();
     run(task.start()).unwrap();
-    let shim = parent_pid(task.pid());
+    let shim = shim_pid(task.pid());
 
     // The stream must come back while the shim is stopped; when the pump was quicker than the
     // SIGSTOP (it retries every second), another outage.
     let mut observed = false;
     for _ in 0..3 {
-        let backs = || {
-            let records = records.lock().unwrap();
-            records.iter().filter(|(_, r)| r.message == "task event stream is back" && r.fields.iter().any(|(k, v)| k == "namespace" && v == &ns)).count()
-        };
-        let backs_before = backs();
+        let backs = || logged(&records, "task event stream is back", &ns);
+        let backs_before = backs().len();
         testbed_command("down");
         std::thread::sleep(Duration::from_secs(2));
         testbed_command("up");
         // SAFETY: kill(2) on the shim's pid, a child of PID 1 that the test bed started.
         assert_eq!(unsafe { libc::kill(shim as i32, libc::SIGSTOP) }, 0);
         let stopped = Instant::now();
-        until("the stream back", Duration::from_secs(15), || backs() > backs_before);
-        let back = logged_at_last(&records, "task event stream is back", &ns).expect("logged");
+        until("the stream back", Duration::from_secs(15), || backs().len() > backs_before);
+        let back = *backs().last().expect("logged");
         // SAFETY: as above.
         assert_eq!(unsafe { libc::kill(shim as i32, libc::SIGCONT) }, 0);
         // Back after the stop: the listing asked the stopped shim (and waited 2 s for it).
@@ -250,33 +253,6 @@ fn a_running_task_the_listing_leaves_out_is_not_reported_exited() {
     run(container.delete()).unwrap();
 }
 
-/// When the last record with `message` and field `namespace` = `namespace` was logged.
-fn logged_at_last(records: &Mutex<Vec<(Instant, LogRecord)>>, message: &str, namespace: &str) -> Option<Instant> {
-    records
-        .lock()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|(_, r)| r.message == message && r.fields.iter().any(|(k, v)| k == "namespace" && v == namespace))
-        .map(|(at, _)| *at)
-}
-
-/// Polls `done` every 50 ms until it holds; fails loudly after `limit`.
-fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The parent of a process (for a task's init process: its shim).
-fn parent_pid(pid: u32) -> u32 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
-    after_name.split(' ').nth(1).unwrap().parse().unwrap()
-}
-
 fn process_alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
@@ -296,7 +272,7 @@ fn cleanup_of_a_start_that_failed_in_an_outage_is_completed_when_containerd_is_b
     let container = create_container(&client, "stranded", &["sh", "-c", "exit 3"], false).unwrap();
     let bundle = container.bundle_dir().to_path_buf();
     let task = run(Task::create(&container, true)).unwrap();
-    let shim = parent_pid(task.pid());
+    let shim = shim_pid(task.pid());
     assert!(dir_entries(&bundle).iter().any(|f| f.starts_with("stranded-std")), "the task's FIFOs are in the bundle");
 
     testbed_command("down");

@@ -17,19 +17,12 @@ fn fifo_paths(process: &Process) -> Vec<PathBuf> {
     [Stdio::Stdout, Stdio::Stderr].iter().filter_map(|s| process.stdio().get(*s)).map(|c| PathBuf::from(c.to_str().unwrap())).collect()
 }
 
-/// The runc shim of a task: the parent of its init process.
-fn shim_pid(init_pid: u32) -> i32 {
-    let stat = std::fs::read_to_string(format!("/proc/{init_pid}/stat")).unwrap();
-    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
-    after_name.split(' ').nth(1).unwrap().parse().unwrap()
-}
-
 /// Freezes the container's shim until dropped, so a start sent now stays in flight.
 struct FrozenShim(i32);
 
 impl FrozenShim {
     fn of(task: &Task) -> Self {
-        let shim = shim_pid(task.pid());
+        let shim = shim_pid(task.pid()) as i32;
         assert_eq!(unsafe { libc::kill(shim, libc::SIGSTOP) }, 0);
         FrozenShim(shim)
     }
@@ -46,14 +39,6 @@ fn start_cut_short<T>(start: impl std::future::Future<Output = libcontainerd::Re
     let err = block_on(Some(&CancelToken::with_timeout(Duration::from_millis(300))), start).err().expect("the start is cut short");
     assert_eq!(err.kind(), ErrorKind::DeadlineExceeded, "{err}");
     err
-}
-
-fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn cleanup(container: Container, task: Task) {

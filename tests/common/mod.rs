@@ -8,7 +8,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use libcontainerd::{CancelToken, Client, Container, ContainerConfig, Result};
 
@@ -147,6 +147,22 @@ pub fn testbed_command(command: &str) {
         "tests/testbed.sh {command} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Polls `done` every 50 ms until it holds; fails loudly, naming `what`, after `limit`.
+pub fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The runc shim of a task: the parent of its init process.
+pub fn shim_pid(init_pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{init_pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    after_name.split(' ').nth(1).unwrap().parse().unwrap()
 }
 
 /// The (major, minor) release of the containerd a client talks to, from its Version call
