@@ -14,6 +14,7 @@ use prost_types::Any;
 
 use crate::bundle::{self, BundleLock, BUNDLE_PATH_LABEL};
 use crate::client::{Client, ClientShared};
+use crate::containerd::Containerd;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::DeferredCleanup;
 use crate::identifiers;
@@ -124,30 +125,19 @@ impl LostCreate {
     async fn undo(self) {
         let containerd = &self.client.containerd;
         let bundle_lock = BundleLock::acquire(&self.client.state_dir, &self.id).await;
-        let record = match containerd.get_container(&self.id).await {
-            Ok(record) => record,
-            Err(e) if e.kind() == ErrorKind::NotFound => return,
-            Err(e) if e.kind() == ErrorKind::Unavailable => {
-                drop(bundle_lock);
-                return self.defer();
-            }
-            Err(e) => {
-                tracing::warn!(container = %self.id, error = %e, "cannot look up a container whose create lost its answer");
+        let outcome = match containerd.get_container(&self.id).await {
+            Ok(record) if !self.made(&record) => {
+                tracing::info!(container = %self.id, "container made again since a create of it lost its answer; left alone");
                 return;
             }
-        };
-        let made_by_that_call = record.labels.get(BUNDLE_PATH_LABEL) == Some(&self.bundle)
-            && crate::exit::system_time(record.created_at.as_ref()).is_some_and(|at| at <= self.failed_at);
-        if !made_by_that_call {
-            tracing::info!(container = %self.id, "container made again since a create of it lost its answer; left alone");
-            return;
-        }
-        let outcome = match containerd.get_process(&self.id, "").await {
-            Ok(_) => {
-                tracing::info!(container = %self.id, "a container whose create lost its answer has a task; left alone");
-                return;
-            }
-            Err(e) if e.kind() == ErrorKind::NotFound => containerd.delete_container(&self.id).await,
+            Ok(_) => match has_task(containerd, &self.id).await {
+                Ok(true) => {
+                    tracing::info!(container = %self.id, "a container whose create lost its answer has a task; left alone");
+                    return;
+                }
+                Ok(false) => containerd.delete_container(&self.id).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         match outcome {
@@ -159,6 +149,22 @@ impl LostCreate {
             }
             Err(e) => tracing::warn!(container = %self.id, error = %e, "cannot delete a container whose create lost its answer"),
         }
+    }
+
+    /// Whether `record` is the one the lost create made: it carries that call's bundle label
+    /// and was made no later than the failure.
+    fn made(&self, record: &ContainerRecord) -> bool {
+        record.labels.get(BUNDLE_PATH_LABEL) == Some(&self.bundle)
+            && crate::exit::system_time(record.created_at.as_ref()).is_some_and(|at| at <= self.failed_at)
+    }
+}
+
+/// Whether containerd has a task for container `id` (one RPC, Tasks.Get).
+async fn has_task(containerd: &Containerd, id: &str) -> Result<bool> {
+    match containerd.get_process(id, "").await {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -380,14 +386,13 @@ impl Container {
     }
 
     async fn refuse_if_task_exists(&self) -> Result<()> {
-        match self.shared.client.containerd.get_process(&self.shared.id, "").await {
-            Ok(_) => Err(Error::failed_precondition(format!(
+        if has_task(&self.shared.client.containerd, &self.shared.id).await? {
+            return Err(Error::failed_precondition(format!(
                 "cannot delete running task {}: failed precondition",
                 self.shared.id
-            ))),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
+            )));
         }
+        Ok(())
     }
 }
 
