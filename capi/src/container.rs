@@ -60,7 +60,6 @@ pub unsafe extern "C" fn lcd_container_create(
     })
 }
 
-
 /// Loads an existing container by id (one RPC) and keeps its metadata in the handle.
 ///
 /// Ownership: on success `*out` receives a container the caller frees with
@@ -85,7 +84,6 @@ pub unsafe extern "C" fn lcd_container_load(
         Ok(())
     })
 }
-
 
 /// The container's id. Owned by the handle, valid until `lcd_container_free`; "" for NULL.
 /// Thread-safe; no RPC.
@@ -126,7 +124,6 @@ pub unsafe extern "C" fn lcd_container_delete(
         block_on(unsafe { cancel_arg(cancel) }, container.container.delete())
     })
 }
-
 
 /// Frees a container handle. NULL does nothing. Tasks made from it stay usable.
 #[unsafe(no_mangle)]

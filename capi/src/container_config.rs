@@ -20,7 +20,8 @@ use libcontainerd::spec::SpecInfo;
 #[derive(Debug, Default, Clone)]
 pub struct lcd_container_config {
     id: Option<String>,
-    spec_set: bool,
+    /// Its `spec_json` is empty until `set_spec_json` accepted a document (an empty one is not
+    /// a spec).
     config: ContainerConfig,
 }
 
@@ -53,7 +54,6 @@ impl lcd_container_config {
     pub fn set_spec_json(&mut self, json: &[u8]) -> Result<()> {
         SpecInfo::from_spec_json(json)?;
         self.config.spec_json = json.to_vec();
-        self.spec_set = true;
         Ok(())
     }
 
@@ -116,7 +116,7 @@ impl lcd_container_config {
             Error::invalid_argument(format!("the container configuration has no {what}: set it with {setter}"))
         };
         let id = self.id.clone().ok_or_else(|| missing("id", "lcd_container_config_set_id"))?;
-        if !self.spec_set {
+        if self.config.spec_json.is_empty() {
             return Err(missing("spec", "lcd_container_config_set_spec_json"));
         }
         if self.config.runtime.is_empty() {

@@ -47,7 +47,6 @@ pub unsafe extern "C" fn lcd_task_pids(
     })
 }
 
-
 /// The number of processes in the list; 0 for NULL. Thread-safe.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_pids_count(pids: *const lcd_pids) -> usize {

@@ -74,7 +74,6 @@ pub unsafe extern "C" fn lcd_task_exec(
     })
 }
 
-
 /// Prepares a process of the task without asking containerd for anything: checks `exec_id`
 /// and `spec_json` and makes the FIFO set as `lcd_task_exec` does, and `lcd_process_start` then
 /// adds and starts the process in one call (Tasks.Exec, Tasks.Start). For a caller that opens
@@ -138,7 +137,6 @@ pub unsafe extern "C" fn lcd_process_start(process: *const lcd_process, cancel: 
     })
 }
 
-
 /// `lcd_task_exited` for an exec: whether its exit has been reported, and how it exited.
 /// false for NULL. Thread-safe; no RPC, no wait.
 #[unsafe(no_mangle)]
@@ -192,7 +190,6 @@ pub unsafe extern "C" fn lcd_process_kill(
     })
 }
 
-
 /// Resizes the process's terminal (one RPC).
 ///
 /// Thread-safe. Errors: containerd's errors; `LCD_CANCELLED` / `LCD_DEADLINE_EXCEEDED`.
@@ -223,7 +220,6 @@ pub unsafe extern "C" fn lcd_process_close_stdin(process: *const lcd_process, ca
     })
 }
 
-
 /// The process's state, exit code and exit time (one RPC). `*out` is written on success.
 ///
 /// Thread-safe. Errors: `LCD_NOT_FOUND` when the process was deleted; containerd's errors;
@@ -243,7 +239,6 @@ pub unsafe extern "C" fn lcd_process_get_status(
         Ok(())
     })
 }
-
 
 /// Blocks until the process exits; reports its exit code and time (either may be NULL). Uses
 /// the event stream: no RPC. Bound it with a cancel token.
@@ -265,7 +260,6 @@ pub unsafe extern "C" fn lcd_process_wait(
     })
 }
 
-
 /// Deletes the exited process (one RPC) and removes its FIFOs; reports its exit code and time
 /// (either may be NULL). The handle stays valid (free it with `lcd_process_free`).
 ///
@@ -286,7 +280,6 @@ pub unsafe extern "C" fn lcd_process_delete(
         Ok(())
     })
 }
-
 
 /// Frees a process handle. NULL does nothing. The containerd process is not touched; the FIFOs
 /// of a prepared process that was never added are removed.

@@ -74,7 +74,6 @@ pub unsafe extern "C" fn lcd_task_stats(
     })
 }
 
-
 /// The payload's type URL (`io.containerd.cgroups.v1.Metrics` or `...v2.Metrics`). Owned by
 /// the sample, valid until `lcd_stats_free`; "" for NULL. Thread-safe.
 #[unsafe(no_mangle)]

@@ -51,7 +51,6 @@ pub unsafe extern "C" fn lcd_task_create(
     })
 }
 
-
 /// Prepares the container's task without asking containerd for anything: makes the FIFO set
 /// as `lcd_task_create` does, and `lcd_task_start` then creates and starts the task in one call
 /// (Tasks.Create, Tasks.Start). For a caller that opens the FIFOs before the task exists, this
@@ -106,7 +105,6 @@ pub unsafe extern "C" fn lcd_container_task(
     })
 }
 
-
 /// The path of one of the task's FIFOs (`stream` is an `lcd_stdio`), or NULL when the task has
 /// no such FIFO (no stdin asked for, stderr with a terminal, a task loaded without IO, a NULL
 /// task or an unknown stream). Owned by the
@@ -158,7 +156,6 @@ pub unsafe extern "C" fn lcd_task_start(task: *const lcd_task, cancel: *const lc
     })
 }
 
-
 /// Whether the client's event stream has reported the task's exit; if so, writes its exit code
 /// and time (either out-parameter may be NULL). Lets a caller skip a status RPC before
 /// `lcd_task_delete`. false for NULL. Thread-safe; no RPC, no wait.
@@ -193,7 +190,6 @@ pub unsafe extern "C" fn lcd_task_kill(
     })
 }
 
-
 /// The task's state, exit code and exit time (one RPC). `*out` is written on success.
 ///
 /// Thread-safe. Errors: `LCD_NOT_FOUND` when the task was deleted; containerd's errors;
@@ -213,7 +209,6 @@ pub unsafe extern "C" fn lcd_task_get_status(
         Ok(())
     })
 }
-
 
 /// Blocks until the task exits, and reports its exit code and exit time (nanoseconds since the
 /// Unix epoch); either out-parameter may be NULL. Uses the client's event stream: no RPC.
@@ -237,7 +232,6 @@ pub unsafe extern "C" fn lcd_task_wait(
     })
 }
 
-
 /// Deletes the stopped task (one RPC), removes its FIFOs, and reports its exit code and exit
 /// time; either out-parameter may be NULL.
 ///
@@ -259,7 +253,6 @@ pub unsafe extern "C" fn lcd_task_delete(
         Ok(())
     })
 }
-
 
 /// Kills every process of the task with SIGKILL, waits for the exit (event stream), then
 /// deletes the task and removes its FIFOs (two RPCs); reports the exit like `lcd_task_delete`.
@@ -283,7 +276,6 @@ pub unsafe extern "C" fn lcd_task_force_delete(
     })
 }
 
-
 /// Freezes every process of the task (one RPC).
 ///
 /// Thread-safe. Errors: `LCD_NOT_FOUND` when the task is gone; `LCD_FAILED_PRECONDITION` or
@@ -296,7 +288,6 @@ pub unsafe extern "C" fn lcd_task_pause(task: *const lcd_task, cancel: *const lc
     })
 }
 
-
 /// Thaws a paused task (one RPC).
 ///
 /// Thread-safe. Errors: as `lcd_task_pause`.
@@ -307,7 +298,6 @@ pub unsafe extern "C" fn lcd_task_resume(task: *const lcd_task, cancel: *const l
         block_on(unsafe { cancel_arg(cancel) }, task.task.resume())
     })
 }
-
 
 /// Resizes the task's terminal to `width` x `height` characters (one RPC).
 ///
@@ -340,7 +330,6 @@ pub unsafe extern "C" fn lcd_task_close_stdin(task: *const lcd_task, cancel: *co
     })
 }
 
-
 /// Updates the task's resources from a runtime-spec `LinuxResources` JSON document (sent to
 /// containerd as it is after a syntax check; one RPC).
 ///
@@ -360,7 +349,6 @@ pub unsafe extern "C" fn lcd_task_update_resources(
         block_on(unsafe { cancel_arg(cancel) }, task.task.update_resources(json))
     })
 }
-
 
 /// Frees a task handle. NULL does nothing. The containerd task itself is not touched; the
 /// FIFOs of a prepared task that was never created are removed.

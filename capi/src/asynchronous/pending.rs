@@ -303,13 +303,6 @@ pub(super) fn finish_into<T>(
     })
 }
 
-
-
-
-
-
-
-
 /// Frees a pending handle. A call still running is not cancelled (fire its cancel token for
 /// that): it runs to its end and its result is dropped (a task it made is not deleted), and
 /// once this returns it no longer writes to a descriptor given to `lcd_pending_notify`. NULL
