@@ -140,23 +140,29 @@ test-go: lib
 # The docker CLI end to end against both builds of each dockerd version in DOCKERD_VERSIONS
 # (expectation checks on each, then their transcripts of the same CLI script compared): any
 # difference is a bug. A version whose lcd adapter is not in this checkout yet runs on stock only
-# and says so. Every version runs; the first failure fails the target at the end.
+# and says so. Every version runs; the first failure fails the target at the end, after the
+# failed checks and differing steps of every version are repeated there (CI shows a log's end).
 test-dockerd:
-	status=0; for v in $(DOCKERD_VERSIONS); do \
-	  start=$$SECONDS; \
+	status=0; failed=; for v in $(DOCKERD_VERSIONS); do \
+	  start=$$SECONDS; log=$(BUILD)/dockerd-e2e-v$$v.log; \
+	  { rc=0; \
 	  if LCD_DOCKERD_VERSION=$$v bash dockerd/build.sh has-adapter; then \
 	    nm $(BUILD)/dockerd/bin/dockerd-$$v-lcd | grep -q ' T lcd_client_connect$$' && \
 	    ! ldd $(BUILD)/dockerd/bin/dockerd-$$v-lcd | grep -q libcontainerd_ffi && \
 	    ! nm $(BUILD)/dockerd/bin/dockerd-$$v-stock | grep -q ' T lcd_' && \
 	    echo "dockerd-$$v-lcd has the Rust library linked in statically; dockerd-$$v-stock does not" && \
-	    LCD_DOCKERD_VERSION=$$v bash tests/dockerd_e2e.sh compare || status=1; \
+	    LCD_DOCKERD_VERSION=$$v bash tests/dockerd_e2e.sh compare || rc=1; \
 	  else \
 	    echo "=== dockerd v$$v: its lcd adapter is not in this checkout: the end-to-end test on stock only"; \
 	    LCD_DOCKERD_VERSION=$$v LCD_E2E_DIR=$${LCD_E2E_DIR:-/tmp/lcd-dockerd-e2e}-v$$v-stock \
-	      bash tests/dockerd_e2e.sh stock || status=1; \
+	      bash tests/dockerd_e2e.sh stock || rc=1; \
 	  fi; \
+	  exit $$rc; } 2>&1 | tee $$log; \
+	  if [ $${PIPESTATUS[0]} -ne 0 ]; then status=1; failed="$$failed $$v"; fi; \
 	  echo "=== dockerd v$$v on containerd $${LCD_CONTAINERD_VERSION:-2}: $$((SECONDS - start)) s"; \
-	done; exit $$status
+	done; \
+	for v in $$failed; do echo "=== dockerd v$$v failed:"; grep -E '^(FAIL|--- differs|[0-9]+ of [0-9]+ transcript)|: [0-9]+ passed' $(BUILD)/dockerd-e2e-v$$v.log; done; \
+	exit $$status
 
 # dockerd-lcd under faults (issue 21) and failing commands (issue 19), each in its own
 # directory (tests/dockerd_faults.sh, tests/dockerd_leaks.sh): containerd killed -9 at random

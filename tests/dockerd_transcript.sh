@@ -388,13 +388,15 @@ transcript_steps() {
     --type-after '# ' 'echo mark$((40+6))\r' --type-after 'mark46' '\x10\x11' docker start -ai t-attach
   step "running again" docker inspect -f '{{.State.Status}}' t-attach
   step "attach to a missing container" docker attach t-no-such-container
-  # The pause before the exit: stock's attach can end before it copied output written just
-  # before the process exited (seen once in CI with a 1 s pause, and once more with 1 s for
-  # dockerd v27 on a machine running two test passes at once: "got hello" missing from stock's
-  # transcript).
+  # stdin stays open for 1 s after the line: when an attach's stdin ends, moby closes that
+  # attach's stdout and stderr (container/stream/attach.go, unless the container was started with
+  # stdin-once), so output written after the end is lost in both builds, and with the input
+  # closed at once "got hello" raced that close (missing from stock's or lcd's transcript, one
+  # run in two for dockerd v24 on containerd 2). The pause before the exit keeps the container
+  # running until then.
   step "run -di without a terminal" docker run -di --name t-attach-i "$i" sh -c 'read line; echo "got $line"; sleep 3; exit 3'
   state t-attach-i "running 0"
-  input $'hello\n' step "attach with piped input" docker attach t-attach-i
+  sh_step "attach with piped input, kept open for 1 s" "(printf 'hello\\n'; sleep 1) | docker attach t-attach-i"
   state t-attach-i "exited 3"
   step "logs of the attached container" docker logs t-attach-i
   step "rm -f the attached containers" docker rm -f t-attach t-attach-i
