@@ -7,6 +7,7 @@
 //! [`socket`].
 
 pub mod bundle;
+mod callback;
 pub mod checkpoint;
 pub mod client;
 pub mod container;

@@ -5,14 +5,15 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::cell::Cell;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once};
+use std::sync::{Arc, Once};
 
 use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
 use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::Layer;
+
+use crate::callback::CallbackSlot;
 
 /// One log record as the sink sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,9 +27,7 @@ pub struct LogRecord {
 /// The host's log sink.
 pub type Sink = Arc<dyn Fn(&LogRecord) + Send + Sync>;
 
-static SINK: Mutex<Option<Sink>> = Mutex::new(None);
-/// Woken whenever a callback returns, for a `set_sink` waiting for the old sink's callbacks.
-static CALLBACK_RETURNED: Condvar = Condvar::new();
+static SINK: CallbackSlot<dyn Fn(&LogRecord) + Send + Sync> = CallbackSlot::new();
 static MAX_RANK: AtomicU8 = AtomicU8::new(0);
 static INSTALL: Once = Once::new();
 /// The target prefix of this crate's records.
@@ -44,15 +43,6 @@ fn level_rank(level: &Level) -> u8 {
     }
 }
 
-thread_local! {
-    /// How many sink callbacks this thread is inside (a callback may log or set the sink).
-    static IN_CALLBACK: Cell<usize> = const { Cell::new(0) };
-}
-
-fn sink_slot() -> MutexGuard<'static, Option<Sink>> {
-    SINK.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// Registers `sink` for records at `max_level` or more severe; `None` silences the library
 /// again. Installs the library's subscriber as the process-wide default on first use (if the
 /// host process already installed one, records go there instead and the sink sees none).
@@ -63,18 +53,8 @@ fn sink_slot() -> MutexGuard<'static, Option<Sink>> {
 /// sink is then not called again, but callbacks already running finish on their own.
 pub fn set_sink(sink: Option<Sink>, max_level: Level) {
     let rank = if sink.is_some() { level_rank(&max_level) } else { 0 };
-    let mut slot = sink_slot();
-    let old = std::mem::replace(&mut *slot, sink);
     MAX_RANK.store(rank, Ordering::SeqCst);
-    if let Some(old) = old {
-        // Each running callback holds a clone of its sink: wait until only ours is left.
-        if IN_CALLBACK.with(Cell::get) == 0 {
-            while Arc::strong_count(&old) > 1 {
-                slot = CALLBACK_RETURNED.wait(slot).unwrap_or_else(|p| p.into_inner());
-            }
-        }
-    }
-    drop(slot);
+    SINK.replace(sink);
     INSTALL.call_once(|| {
         let subscriber = tracing_subscriber::registry().with(SinkLayer);
         if tracing::subscriber::set_global_default(subscriber).is_err() {
@@ -82,21 +62,6 @@ pub fn set_sink(sink: Option<Sink>, max_level: Level) {
         }
     });
     tracing::callsite::rebuild_interest_cache();
-}
-
-/// A sink call in progress: holds the sink (which `set_sink` counts) and tells a waiting
-/// `set_sink` when it is over.
-struct RunningCallback(Option<Sink>);
-
-impl Drop for RunningCallback {
-    fn drop(&mut self) {
-        IN_CALLBACK.with(|depth| depth.set(depth.get() - 1));
-        // Under the lock, so a `set_sink` between its count check and its wait cannot miss it.
-        let slot = sink_slot();
-        drop(self.0.take());
-        drop(slot);
-        CALLBACK_RETURNED.notify_all();
-    }
 }
 
 struct SinkLayer;
@@ -136,23 +101,19 @@ impl<S: Subscriber> Layer<S> for SinkLayer {
     }
 
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
-        let Some(sink) = sink_slot().clone() else { return };
-        IN_CALLBACK.with(|depth| depth.set(depth.get() + 1));
-        let running = RunningCallback(Some(sink));
-        let mut visitor = FieldCollector::default();
-        event.record(&mut visitor);
-        let metadata = event.metadata();
-        let record = LogRecord {
-            level: *metadata.level(),
-            target: metadata.target().to_owned(),
-            message: visitor.message,
-            fields: visitor.fields,
-        };
-        // No lock is held here: the sink may take as long as it likes, log, or call the library.
-        if let Some(sink) = &running.0 {
-            sink(&record);
-        }
-        drop(running);
+        // No library lock is held while the sink runs: it may take its time, log, or call the
+        // library.
+        SINK.call(|sink| {
+            let mut visitor = FieldCollector::default();
+            event.record(&mut visitor);
+            let metadata = event.metadata();
+            sink(&LogRecord {
+                level: *metadata.level(),
+                target: metadata.target().to_owned(),
+                message: visitor.message,
+                fields: visitor.fields,
+            });
+        });
     }
 }
 

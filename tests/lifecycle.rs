@@ -141,7 +141,7 @@ fn readable(fd: i32, timeout_ms: i32) -> bool {
 fn event_stream_can_be_polled_through_its_descriptor_and_drained_without_waiting() {
     let client = client("evpoll");
     let events = client.subscribe().unwrap();
-    let fd = events.ready_fd();
+    let fd = events.ready_fd().unwrap();
     assert!(!readable(fd, 0), "nothing to read yet");
     assert!(events.try_next().unwrap().is_none());
 
@@ -165,6 +165,49 @@ fn event_stream_can_be_polled_through_its_descriptor_and_drained_without_waiting
     drop((task, container, client));
     assert!(readable(fd, 10_000), "the end of the stream wakes a poller");
     assert_eq!(events.try_next().unwrap_err().kind(), ErrorKind::Unavailable);
+}
+
+#[test]
+fn event_stream_ready_callback_fires_for_queued_events_and_never_after_close() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let client = client("evcallback");
+    let events = client.subscribe().unwrap();
+    let (woken, wakes) = std::sync::mpsc::channel::<()>();
+    let woken = std::sync::Mutex::new(woken);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    events
+        .set_ready_callback(Some(Arc::new(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let _ = woken.lock().unwrap().send(());
+        })))
+        .unwrap();
+
+    let container = create_container(&client, "evcb", &["true"], false).unwrap();
+    let task = run(Task::create(&container, false)).unwrap();
+    run(task.start()).unwrap();
+    let mut kinds = Vec::new();
+    while kinds.last() != Some(&EventKind::Exit) {
+        wakes.recv_timeout(Duration::from_secs(10)).expect("the callback runs when events are queued");
+        while let Some(event) = events.try_next().unwrap() {
+            assert_eq!(event.container_id, "evcb");
+            kinds.push(event.kind);
+        }
+    }
+    assert_eq!(kinds, [EventKind::Create, EventKind::Start, EventKind::Exit]);
+    assert!(calls.load(Ordering::SeqCst) >= 3, "one call per queued event at least");
+
+    events.close();
+    let after_close = calls.load(Ordering::SeqCst);
+    run(task.delete()).unwrap();
+    run(container.delete()).unwrap();
+    let again = create_container(&client, "evcb2", &["true"], false).unwrap();
+    run(again.delete()).unwrap();
+    drop((task, container, again, client));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(calls.load(Ordering::SeqCst), after_close, "the callback ran after the stream was closed");
 }
 
 #[test]

@@ -135,6 +135,11 @@ typedef struct lcd_event {
   int64_t exited_at_unix_nanos;
 } lcd_event;
 
+// Tells the caller that the stream may have something to report: called with `user_data`
+// whenever `lcd_event_stream_try_next` may have an event, or the end of the stream, to report
+// (the same moments the readiness descriptor becomes readable).
+typedef void (*lcd_event_ready_fn)(void *user_data);
+
 // One key-value field of a log record; the strings are valid only during the callback.
 typedef struct lcd_log_field {
   const char *key;
@@ -896,13 +901,38 @@ enum lcd_status lcd_event_stream_try_next(const struct lcd_event_stream *stream,
                                           struct lcd_error **err);
 
 // The stream's readiness descriptor (a non-blocking eventfd): readable (POLLIN) whenever
-// `lcd_event_stream_try_next` may have an event, or the end of the stream, to report. -1 for
-// NULL.
+// `lcd_event_stream_try_next` may have an event, or the end of the stream, to report. Made on
+// the first call (a stream watched through `lcd_event_stream_set_ready_callback` needs none).
+// -1 for NULL, or when the descriptor cannot be made (the process is out of descriptors).
 //
 // Ownership: owned by the stream and valid until `lcd_event_stream_free`; do not read, write or
 // close it (duplicate it with `dup` to hand it to a poller that closes what it is given).
 // Thread-safe; no RPC.
 int32_t lcd_event_stream_fd(const struct lcd_event_stream *stream);
+
+// Calls `callback(user_data)` whenever the stream may have an event, or its end, to report:
+// after each queued event, and when the stream's client is gone. An event-loop alternative
+// to the readiness descriptor that costs no descriptor (Go's binding uses it). On each call,
+// take events with `lcd_event_stream_try_next` until it gives NULL; a call may find none. A
+// NULL callback removes the current one. Replaces an earlier callback.
+//
+// The callback runs on library threads (and, for the end, on the thread that frees the
+// stream's client), concurrently with any library call; no library lock
+// is held while it runs, so it may call non-blocking library functions (including
+// `lcd_event_stream_try_next`, this one and `lcd_event_stream_free`). It must not block for
+// long: events wait meanwhile. Blocking library calls made from it fail with `LCD_INTERNAL`.
+//
+// Lifetime: once this function (or `lcd_event_stream_free`) returns, the callback it replaced
+// is not running on any thread and will never be called again, so its `user_data` may be
+// freed; to give that promise it waits for a call still running. Exception: called from
+// inside a library callback (on that callback's thread) it does not wait, since the callback
+// would wait for itself; the old callback is then not called again, but a call already
+// running finishes on its own.
+// Thread-safe; no RPC. Errors: `LCD_INVALID_ARGUMENT` for a NULL stream.
+enum lcd_status lcd_event_stream_set_ready_callback(const struct lcd_event_stream *stream,
+                                                    lcd_event_ready_fn callback,
+                                                    void *user_data,
+                                                    struct lcd_error **err);
 
 // Closes an event stream; events not yet read are discarded. NULL does nothing.
 //

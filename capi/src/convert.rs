@@ -15,6 +15,13 @@ use libcontainerd::exit::ExitStatus;
 use libcontainerd::process::{ProcessState, ProcessStatus, StdioPaths};
 use libcontainerd::runtime::CancelToken;
 
+/// A caller's user data pointer for a callback, passed back as it is.
+#[derive(Clone, Copy)]
+pub(crate) struct UserData(pub(crate) *mut std::ffi::c_void);
+// SAFETY: the library never dereferences it; the caller promised it may be used from any thread.
+unsafe impl Send for UserData {}
+unsafe impl Sync for UserData {}
+
 /// Borrows a caller's `(pointer, length)` byte string. NULL is allowed only with length 0.
 pub(crate) unsafe fn bytes_arg<'a>(what: &str, ptr: *const u8, len: usize) -> Result<&'a [u8]> {
     if ptr.is_null() {

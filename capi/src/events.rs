@@ -1,6 +1,6 @@
 //! C ABI of the event stream.
 
-use std::ffi::{c_char, CString};
+use std::ffi::{c_char, c_void, CString};
 use std::sync::Arc;
 
 use super::client::lcd_client;
@@ -159,15 +159,61 @@ pub unsafe extern "C" fn lcd_event_stream_try_next(
 }
 
 /// The stream's readiness descriptor (a non-blocking eventfd): readable (POLLIN) whenever
-/// `lcd_event_stream_try_next` may have an event, or the end of the stream, to report. -1 for
-/// NULL.
+/// `lcd_event_stream_try_next` may have an event, or the end of the stream, to report. Made on
+/// the first call (a stream watched through `lcd_event_stream_set_ready_callback` needs none).
+/// -1 for NULL, or when the descriptor cannot be made (the process is out of descriptors).
 ///
 /// Ownership: owned by the stream and valid until `lcd_event_stream_free`; do not read, write or
 /// close it (duplicate it with `dup` to hand it to a poller that closes what it is given).
 /// Thread-safe; no RPC.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lcd_event_stream_fd(stream: *const lcd_event_stream) -> i32 {
-    boundary_infallible(-1, || unsafe { stream.as_ref() }.map_or(-1, |s| s.stream.ready_fd()))
+    boundary_infallible(-1, || unsafe { stream.as_ref() }.map_or(-1, |s| s.stream.ready_fd().unwrap_or(-1)))
+}
+
+/// Tells the caller that the stream may have something to report: called with `user_data`
+/// whenever `lcd_event_stream_try_next` may have an event, or the end of the stream, to report
+/// (the same moments the readiness descriptor becomes readable).
+pub type lcd_event_ready_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+/// Calls `callback(user_data)` whenever the stream may have an event, or its end, to report:
+/// after each queued event, and when the stream's client is gone. An event-loop alternative
+/// to the readiness descriptor that costs no descriptor (Go's binding uses it). On each call,
+/// take events with `lcd_event_stream_try_next` until it gives NULL; a call may find none. A
+/// NULL callback removes the current one. Replaces an earlier callback.
+///
+/// The callback runs on library threads (and, for the end, on the thread that frees the
+/// stream's client), concurrently with any library call; no library lock
+/// is held while it runs, so it may call non-blocking library functions (including
+/// `lcd_event_stream_try_next`, this one and `lcd_event_stream_free`). It must not block for
+/// long: events wait meanwhile. Blocking library calls made from it fail with `LCD_INTERNAL`.
+///
+/// Lifetime: once this function (or `lcd_event_stream_free`) returns, the callback it replaced
+/// is not running on any thread and will never be called again, so its `user_data` may be
+/// freed; to give that promise it waits for a call still running. Exception: called from
+/// inside a library callback (on that callback's thread) it does not wait, since the callback
+/// would wait for itself; the old callback is then not called again, but a call already
+/// running finishes on its own.
+/// Thread-safe; no RPC. Errors: `LCD_INVALID_ARGUMENT` for a NULL stream.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lcd_event_stream_set_ready_callback(
+    stream: *const lcd_event_stream,
+    callback: lcd_event_ready_fn,
+    user_data: *mut c_void,
+    err: *mut *mut lcd_error,
+) -> lcd_status {
+    boundary(err, || {
+        let stream = unsafe { handle_arg("event stream", stream)? };
+        let user_data = UserData(user_data);
+        let callback = callback.map(|callback| {
+            Arc::new(move || {
+                let user_data = user_data;
+                // SAFETY: the caller registered a valid function for this user data.
+                unsafe { callback(user_data.0) }
+            }) as Arc<dyn Fn() + Send + Sync>
+        });
+        stream.stream.set_ready_callback(callback)
+    })
 }
 
 /// Closes an event stream; events not yet read are discarded. NULL does nothing.

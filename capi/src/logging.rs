@@ -39,13 +39,6 @@ pub type lcd_log_fn = Option<
     ),
 >;
 
-/// The caller's user data pointer, passed back as it is.
-#[derive(Clone, Copy)]
-struct UserData(*mut c_void);
-// SAFETY: the library never dereferences it; the caller promised it may be used from any thread.
-unsafe impl Send for UserData {}
-unsafe impl Sync for UserData {}
-
 /// A level from C, where any integer can arrive: below ERROR counts as ERROR, above TRACE as
 /// TRACE.
 fn level_of(level: i32) -> Level {

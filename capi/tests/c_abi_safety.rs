@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 use common::*;
 use libcontainerd_capi::client::{lcd_client, lcd_client_connect, lcd_client_free, lcd_client_version};
 use libcontainerd_capi::asynchronous::container::lcd_container_load_async;
-use libcontainerd_capi::events::{lcd_client_subscribe, lcd_event, lcd_event_free, lcd_event_stream, lcd_event_stream_free, lcd_event_stream_next};
+use libcontainerd_capi::events::{
+    lcd_client_subscribe, lcd_event, lcd_event_free, lcd_event_stream, lcd_event_stream_free, lcd_event_stream_next,
+    lcd_event_stream_set_ready_callback, lcd_event_stream_try_next,
+};
 use libcontainerd_capi::logging::{lcd_log_field, lcd_log_level, lcd_set_log_sink};
 use libcontainerd_capi::asynchronous::finish::lcd_pending_finish_container;
 use libcontainerd_capi::asynchronous::pending::{lcd_pending, lcd_pending_fd, lcd_pending_free, lcd_pending_notify};
@@ -104,6 +107,99 @@ fn freeing_an_event_stream_wakes_its_blocked_reader_with_cancelled() {
         );
         unsafe { lcd_event_stream_free(next) };
     }
+    unsafe { lcd_client_free(client) };
+}
+
+/// What the ready callback of `a_ready_callback_may_free_its_stream_and_free_waits_for_a_running_one`
+/// sees: how it was called, and what it does on its first call.
+struct ReadyProbe {
+    calls: AtomicUsize,
+    /// The stream the callback frees from inside its first call (null: it sleeps instead).
+    free_from_inside: AtomicPtr<lcd_event_stream>,
+    /// Set while a call runs; a call after the free returned is a broken promise.
+    running: AtomicBool,
+    after_free: AtomicBool,
+    entered: Mutex<Option<mpsc::Sender<()>>>,
+}
+
+unsafe extern "C" fn ready_probe(user_data: *mut c_void) {
+    let probe = unsafe { &*(user_data as *const ReadyProbe) };
+    if probe.after_free.load(Ordering::SeqCst) {
+        panic!("the ready callback ran after lcd_event_stream_free returned");
+    }
+    probe.running.store(true, Ordering::SeqCst);
+    if probe.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+        if let Some(entered) = probe.entered.lock().unwrap().take() {
+            let _ = entered.send(());
+        }
+        let stream = probe.free_from_inside.swap(ptr::null_mut(), Ordering::SeqCst);
+        if stream.is_null() {
+            std::thread::sleep(Duration::from_millis(300));
+        } else {
+            // Re-entering: take what is queued, then free the stream from inside its callback.
+            let mut event: *mut lcd_event = ptr::null_mut();
+            let status = unsafe { lcd_event_stream_try_next(stream, &mut event, ptr::null_mut()) };
+            assert_eq!(status, lcd_status::LCD_OK, "try_next from inside the ready callback");
+            unsafe { lcd_event_free(event) };
+            unsafe { lcd_event_stream_free(stream) };
+        }
+    }
+    probe.running.store(false, Ordering::SeqCst);
+}
+
+#[test]
+fn a_ready_callback_may_free_its_stream_and_free_waits_for_a_running_one() {
+    let core = client("ready-callback");
+    let client = connect("ready-callback");
+    for free_inside in [true, false] {
+        let probe: &'static ReadyProbe = Box::leak(Box::new(ReadyProbe {
+            calls: AtomicUsize::new(0),
+            free_from_inside: AtomicPtr::new(ptr::null_mut()),
+            running: AtomicBool::new(false),
+            after_free: AtomicBool::new(false),
+            entered: Mutex::new(None),
+        }));
+        let (entered_tx, entered) = mpsc::channel();
+        *probe.entered.lock().unwrap() = Some(entered_tx);
+        let mut stream: *mut lcd_event_stream = ptr::null_mut();
+        assert_eq!(unsafe { lcd_client_subscribe(client, &mut stream, ptr::null_mut()) }, lcd_status::LCD_OK);
+        if free_inside {
+            probe.free_from_inside.store(stream, Ordering::SeqCst);
+        }
+        let status = unsafe {
+            lcd_event_stream_set_ready_callback(stream, Some(ready_probe), probe as *const ReadyProbe as *mut c_void, ptr::null_mut())
+        };
+        assert_eq!(status, lcd_status::LCD_OK);
+
+        let id = if free_inside { "freed-inside" } else { "freed-outside" };
+        let container = create_container(&core, id, &["true"], false).unwrap();
+        let task = run(libcontainerd::Task::create(&container, false)).unwrap();
+        entered.recv_timeout(Duration::from_secs(10)).expect("the ready callback runs for a task event");
+        if !free_inside {
+            // The callback is asleep inside its first call: the free must wait for it.
+            let stream = Shared(stream);
+            within(Duration::from_secs(10), "free while the ready callback runs", move || {
+                let stream = stream;
+                unsafe { lcd_event_stream_free(stream.0) }
+            });
+            assert!(!probe.running.load(Ordering::SeqCst), "lcd_event_stream_free returned while its callback ran");
+        } else {
+            until("the callback's free of its own stream", Duration::from_secs(10), || {
+                probe.free_from_inside.load(Ordering::SeqCst).is_null() && !probe.running.load(Ordering::SeqCst)
+            });
+        }
+        probe.after_free.store(true, Ordering::SeqCst);
+        run(task.start()).unwrap();
+        run(task.wait()).unwrap();
+        run(task.delete()).unwrap();
+        run(container.delete()).unwrap();
+        // The client may open a new stream: the old one is gone either way.
+        let mut next: *mut lcd_event_stream = ptr::null_mut();
+        assert_eq!(unsafe { lcd_client_subscribe(client, &mut next, ptr::null_mut()) }, lcd_status::LCD_OK);
+        unsafe { lcd_event_stream_free(next) };
+    }
+    let status = unsafe { lcd_event_stream_set_ready_callback(ptr::null(), None, ptr::null_mut(), ptr::null_mut()) };
+    assert_eq!(status, lcd_status::LCD_INVALID_ARGUMENT, "a NULL stream is refused");
     unsafe { lcd_client_free(client) };
 }
 

@@ -8,8 +8,6 @@ import "C"
 
 import (
 	"context"
-	"os"
-	"syscall"
 	"time"
 )
 
@@ -93,98 +91,4 @@ type Event struct {
 	Pid         uint32
 	ExitCode    uint32
 	ExitedAt    time.Time
-}
-
-// EventStream is the client's stream of task events in containerd's order.
-//
-// Waiting for an event happens in Go's poller on the stream's readiness descriptor, not in a
-// blocking C call: no OS thread is held in the library while the stream is idle, and the Go
-// scheduler does not have to take a processor back from a long cgo call for every wait.
-type EventStream struct {
-	h     handle[*C.lcd_event_stream]
-	ready *os.File // a duplicate of the stream's readiness descriptor, in Go's poller
-	raw   syscall.RawConn
-}
-
-// Subscribe opens the client's event stream (one at a time per client).
-func (c *Client) Subscribe() (*EventStream, error) {
-	var p *C.lcd_event_stream
-	err := c.h.use(func(cp *C.lcd_client) error {
-		var cerr *C.lcd_error
-		return check(C.lcd_client_subscribe(cp, &p, &cerr), cerr)
-	})
-	if err != nil {
-		return nil, err
-	}
-	ready, raw, err := pollable(C.lcd_event_stream_fd(p), "lcd-event-stream")
-	if err != nil {
-		C.lcd_event_stream_free(p)
-		return nil, err
-	}
-	s := &EventStream{ready: ready, raw: raw}
-	s.h.init(p, "EventStream", func(p *C.lcd_event_stream) { C.lcd_event_stream_free(p) })
-	track(s, (*EventStream).Close)
-	return s, nil
-}
-
-// Next waits for the next event, or until ctx ends or the stream is closed.
-func (s *EventStream) Next(ctx context.Context) (ev Event, err error) {
-	if err := ctx.Err(); err != nil {
-		return ev, contextError(err)
-	}
-	// A past read deadline wakes the poller when ctx ends; clear one left by an earlier call.
-	if err := s.ready.SetReadDeadline(time.Time{}); err != nil {
-		return ev, streamClosed()
-	}
-	stop := context.AfterFunc(ctx, func() { _ = s.ready.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
-	got := false
-	waitErr := s.raw.Read(func(uintptr) bool {
-		got, err = s.tryNext(&ev)
-		return got || err != nil
-	})
-	switch {
-	case got || err != nil:
-		return ev, err
-	case ctx.Err() != nil:
-		return ev, contextError(ctx.Err())
-	case waitErr != nil:
-		return ev, streamClosed()
-	}
-	return ev, nil
-}
-
-// tryNext takes a queued event without waiting (one short cgo call).
-func (s *EventStream) tryNext(ev *Event) (got bool, err error) {
-	err = s.h.use(func(p *C.lcd_event_stream) error {
-		var e *C.lcd_event
-		var cerr *C.lcd_error
-		if err := check(C.lcd_event_stream_try_next(p, &e, &cerr), cerr); err != nil || e == nil {
-			return err
-		}
-		*ev = Event{
-			Kind:        EventKind(e.kind),
-			ContainerID: C.GoString(e.container_id),
-			ProcessID:   C.GoString(e.process_id),
-			Pid:         uint32(e.pid),
-			ExitCode:    uint32(e.exit_code),
-			ExitedAt:    timeFromNanos(e.exited_at_unix_nanos),
-		}
-		C.lcd_event_free(e)
-		got = true
-		return nil
-	})
-	return got, err
-}
-
-func streamClosed() error {
-	return &Error{Status: Unavailable, Message: "event stream closed"}
-}
-
-// Close closes the stream, waking callers waiting in Next; unread events are discarded.
-// Idempotent.
-func (s *EventStream) Close() error {
-	_ = s.ready.Close()
-	s.h.close()
-	return nil
 }

@@ -2,13 +2,14 @@
 //! readiness descriptor for event loops.
 
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 
 use super::hub::HubShared;
+use crate::callback::CallbackSlot;
 use super::Event;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -22,31 +23,59 @@ pub(super) struct Subscriber {
     pub(super) ready: Arc<Readiness>,
 }
 
-/// Readiness as a file descriptor (a non-blocking eventfd) that C event loops and Go's poller
-/// wait on: readable once signalled, until reset. An event stream signals it after each queued
-/// event and its reader resets it when it finds the queue empty.
-#[derive(Debug)]
-pub(crate) struct Readiness(EventFd);
+/// How the caller learns that the stream may have something to report: an eventfd (made only
+/// when the caller asks for one, so a stream watched through its callback costs no descriptor)
+/// and a callback. The stream signals both after each queued event and at its end; its reader
+/// resets the descriptor when it finds the queue empty.
+pub(crate) struct Readiness {
+    fd: OnceLock<EventFd>,
+    /// Serializes the descriptor's creation.
+    making_fd: Mutex<()>,
+    callback: CallbackSlot<dyn Fn() + Send + Sync>,
+}
+
+impl std::fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Readiness").field("fd", &self.fd.get().map(AsRawFd::as_raw_fd)).finish_non_exhaustive()
+    }
+}
 
 impl Readiness {
-    pub(crate) fn new() -> Result<Self> {
-        EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
-            .map(Readiness)
-            .map_err(|e| Error::internal(format!("create an eventfd: {e}")))
+    pub(crate) fn new() -> Self {
+        Readiness { fd: OnceLock::new(), making_fd: Mutex::new(()), callback: CallbackSlot::new() }
     }
 
     pub(crate) fn signal(&self) {
-        // Fails only when the counter would overflow, and then the descriptor is readable.
-        let _ = self.0.write(1);
+        self.signal_fd();
+        self.callback.call(|callback| callback());
+    }
+
+    fn signal_fd(&self) {
+        if let Some(fd) = self.fd.get() {
+            // Fails only when the counter would overflow, and then the descriptor is readable.
+            let _ = fd.write(1);
+        }
     }
 
     fn reset(&self) {
-        // EAGAIN when it was not signalled: nothing to reset.
-        let _ = self.0.read();
+        if let Some(fd) = self.fd.get() {
+            // EAGAIN when it was not signalled: nothing to reset.
+            let _ = fd.read();
+        }
     }
 
-    pub(crate) fn fd(&self) -> RawFd {
-        self.0.as_raw_fd()
+    /// The descriptor, made on first use (unsignalled).
+    fn fd(&self) -> Result<RawFd> {
+        if let Some(fd) = self.fd.get() {
+            return Ok(fd.as_raw_fd());
+        }
+        let _making = self.making_fd.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(fd) = self.fd.get() {
+            return Ok(fd.as_raw_fd());
+        }
+        let fd = EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+            .map_err(|e| Error::internal(format!("create the event stream's readiness eventfd: {e}")))?;
+        Ok(self.fd.get_or_init(|| fd).as_raw_fd())
     }
 }
 
@@ -79,7 +108,7 @@ impl EventStream {
                 "this client already has an open event stream; free it before opening another",
             ));
         }
-        let ready = Arc::new(Readiness::new()?);
+        let ready = Arc::new(Readiness::new());
         let (tx, rx) = mpsc::channel(EVENT_QUEUE_CAPACITY);
         *subscriber = Some(Subscriber { tx, ready: ready.clone() });
         Ok(EventStream {
@@ -108,6 +137,21 @@ impl EventStream {
                 *subscriber = None;
             }
         }
+        self.ready.callback.replace(None);
+    }
+
+    /// Calls `callback` (on a library thread, or on the thread of a call that ends the
+    /// stream) whenever [`Self::try_next`] may have an event or the stream's end to report:
+    /// after each queued event, and at the end. Replaces an earlier callback, with the promise
+    /// of [`crate::logging::set_sink`]: once this (or [`Self::close`]) returns, the replaced
+    /// callback is not running and will not be called again, except when called from inside a
+    /// callback, where it cannot wait.
+    pub fn set_ready_callback(&self, callback: Option<Arc<dyn Fn() + Send + Sync>>) -> Result<()> {
+        if self.closed.is_cancelled() && callback.is_some() {
+            return Err(stream_freed());
+        }
+        self.ready.callback.replace(callback);
+        Ok(())
     }
 
     /// The next event if one is queued, without waiting. When the queue is empty this resets
@@ -137,8 +181,24 @@ impl EventStream {
     }
 
     /// The readiness descriptor: readable (POLLIN) when [`Self::try_next`] may have an event or
-    /// the stream's end to report. Owned by the stream.
-    pub fn ready_fd(&self) -> RawFd {
-        self.ready.fd()
+    /// the stream's end to report. Owned by the stream, and made on the first call (a stream
+    /// watched through [`Self::set_ready_callback`] never makes one).
+    pub fn ready_fd(&self) -> Result<RawFd> {
+        let fd = self.ready.fd()?;
+        // Events queued, or the end reached, before the descriptor existed signalled nothing. A
+        // reader holding the queue may be taking them; then a signal too many only costs it one
+        // empty look.
+        if self.rx.try_lock().map_or(true, |rx| !rx.is_empty() || rx.is_closed()) {
+            self.ready.signal_fd();
+        }
+        Ok(fd)
+    }
+}
+
+impl Drop for EventStream {
+    /// A stream dropped without [`Self::close`] stops the callback too: nothing the library
+    /// calls outlives it.
+    fn drop(&mut self) {
+        self.close();
     }
 }

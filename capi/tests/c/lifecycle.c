@@ -1,10 +1,18 @@
 /* The C harness (harness.c): a container's life, kill and stats, a prepared task, idempotent starts. */
 #include "harness.h"
 
+#include <stdatomic.h>
+
+/* Counts the stream's ready callbacks (they run on library threads). */
+static void count_ready(void *user_data) { atomic_fetch_add((atomic_int *)user_data, 1); }
+
 void test_lifecycle(lcd_client *client) {
   lcd_error *err = NULL;
   lcd_event_stream *events = NULL;
   expect_error(lcd_client_subscribe(client, &events, &err), LCD_OK, &err, "subscribe", NULL);
+  static atomic_int ready_calls;
+  expect_error(lcd_event_stream_set_ready_callback(events, count_ready, &ready_calls, &err), LCD_OK, &err,
+               "set the ready callback", NULL);
 
   lcd_container *container = create(client, "c-life", "[\"sh\",\"-c\",\"echo out; echo err >&2; exit 5\"]");
   if (!container)
@@ -52,6 +60,11 @@ void test_lifecycle(lcd_client *client) {
     lcd_event_free(event);
   }
   CHECK(saw_create && saw_start && saw_exit, "create, start, exit events in order");
+  CHECK(atomic_load(&ready_calls) >= 3, "the ready callback ran for each event: %d calls", atomic_load(&ready_calls));
+  expect_error(lcd_event_stream_set_ready_callback(events, NULL, NULL, &err), LCD_OK, &err,
+               "remove the ready callback", NULL);
+  expect_error(lcd_event_stream_set_ready_callback(NULL, count_ready, &ready_calls, &err), LCD_INVALID_ARGUMENT, &err,
+               "ready callback of NULL", "event stream");
 
   uint32_t code = 0;
   int64_t exited_at = 0;
