@@ -12,6 +12,7 @@ import (
 	"context"
 	"runtime/cgo"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -24,8 +25,13 @@ import (
 type EventStream struct {
 	h handle[*C.lcd_event_stream]
 	// ready gets a token whenever the library may have an event for tryNext (capacity 1:
-	// Next always empties the queue before it waits, so one pending token is enough).
+	// Next always looks at the queue before it waits, so one pending token is enough).
 	ready chan struct{}
+	// waiting counts the callers in Next: one that takes an event while others wait passes a
+	// token on. A waiter woken by the token of a second event can find the queue busy (the
+	// library's try_next gives nothing while another caller holds the queue) and wait again,
+	// with that event left queued and its token spent.
+	waiting atomic.Int32
 	// closed is closed by Close, waking callers waiting in Next.
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -64,20 +70,29 @@ func (c *Client) Subscribe() (*EventStream, error) {
 
 //export lcdGoEventStreamReady
 func lcdGoEventStreamReady(userData unsafe.Pointer) {
-	ready := cgo.Handle(*(*C.uintptr_t)(userData)).Value().(chan struct{})
+	signal(cgo.Handle(*(*C.uintptr_t)(userData)).Value().(chan struct{}))
+}
+
+// signal leaves a token in ready unless one is pending already.
+func signal(ready chan struct{}) {
 	select {
 	case ready <- struct{}{}:
-	default: // a token is already pending
+	default:
 	}
 }
 
 // Next waits for the next event, or until ctx ends or the stream is closed.
 func (s *EventStream) Next(ctx context.Context) (ev Event, err error) {
+	s.waiting.Add(1)
+	defer s.waiting.Add(-1)
 	for {
 		if err := ctx.Err(); err != nil {
 			return ev, contextError(err)
 		}
 		if got, err := s.tryNext(&ev); got || err != nil {
+			if got && s.waiting.Load() > 1 {
+				signal(s.ready) // more may be queued for the others
+			}
 			if IsClosed(err) {
 				return ev, streamClosed()
 			}
