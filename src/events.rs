@@ -13,9 +13,11 @@
 //! settled before the event is queued, but while the pump is held back later exits wait too,
 //! so a caller that opens a stream must keep reading it.
 //!
-//! Waiting: [`EventStream::next`] blocks a thread per waiting caller. An event loop (or Go's
-//! poller) can instead wait for the stream's readiness descriptor ([`EventStream::ready_fd`],
-//! an eventfd) and drain with [`EventStream::try_next`], so no thread sits in the library.
+//! Waiting: [`EventStream::next`] blocks a thread per waiting caller. An event loop can instead
+//! wait for the stream's readiness descriptor ([`EventStream::ready_fd`], an eventfd made on
+//! first use) or be called back ([`EventStream::set_ready_callback`], what the Go binding does:
+//! no descriptor at all), and drain with [`EventStream::try_next`], so no thread sits in the
+//! library.
 //!
 //! Reconnecting: when the stream breaks the pump resubscribes after 100 ms, then backs off
 //! (doubling, at most every second) while containerd stays away, logging only while the delay
