@@ -531,10 +531,17 @@ fn a_container_create_whose_answer_was_lost_is_undone_once_containerd_answers() 
 
     // A container made again under that id after the failed create, while the library could
     // not reach containerd, is left alone once it can.
+    // The library's connection is up before the relay refuses new ones and is armed: else the
+    // create below could fail to connect, and containerd would never see it.
+    let up = run(client.containerd().get_container("none")).expect_err("no such container");
+    assert_eq!(up.kind(), libcontainerd::ErrorKind::NotFound, "{up}");
     relay.block(true);
     relay.arm();
-    create_container(&client, "again", &["true"], false).expect_err("the answer is lost");
-    until("containerd made it", Duration::from_secs(5), || run(direct.containerd().get_container("again")).is_ok());
+    let err = create_container(&client, "again", &["true"], false).expect_err("the answer is lost");
+    assert_eq!(err.kind(), libcontainerd::ErrorKind::Unavailable, "{err}");
+    until(&format!("containerd made it (the create failed with: {err})"), Duration::from_secs(5), || {
+        run(direct.containerd().get_container("again")).is_ok()
+    });
     run(direct.containerd().delete_container("again")).unwrap();
     let remade = create_container(&direct, "again", &["true"], false).unwrap();
     relay.block(false);
