@@ -168,6 +168,31 @@ fn event_stream_can_be_polled_through_its_descriptor_and_drained_without_waiting
 }
 
 #[test]
+fn a_readiness_descriptor_made_after_events_were_queued_is_readable_at_once() {
+    let client = client("evlatefd");
+    let events = client.subscribe().unwrap();
+    let container = create_container(&client, "evlate", &["true"], false).unwrap();
+    let task = run(Task::create(&container, false)).unwrap();
+    run(task.start()).unwrap();
+    run(task.wait()).unwrap();
+    // The create and start events were queued before the descriptor existed.
+    let fd = events.ready_fd().unwrap();
+    assert!(readable(fd, 0), "a descriptor made with events queued starts readable");
+    assert_eq!(events.ready_fd().unwrap(), fd, "one descriptor per stream");
+    let mut kinds = Vec::new();
+    while kinds.last() != Some(&EventKind::Exit) {
+        assert!(readable(fd, 10_000), "readable while events are queued");
+        while let Some(event) = events.try_next().unwrap() {
+            kinds.push(event.kind);
+        }
+    }
+    assert_eq!(kinds, [EventKind::Create, EventKind::Start, EventKind::Exit]);
+    assert!(!readable(fd, 0), "draining to None resets it");
+    run(task.delete()).unwrap();
+    run(container.delete()).unwrap();
+}
+
+#[test]
 fn event_stream_ready_callback_fires_for_queued_events_and_never_after_close() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;

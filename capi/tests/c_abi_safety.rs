@@ -152,13 +152,15 @@ fn a_ready_callback_may_free_its_stream_and_free_waits_for_a_running_one() {
     let core = client("ready-callback");
     let client = connect("ready-callback");
     for free_inside in [true, false] {
-        let probe: &'static ReadyProbe = Box::leak(Box::new(ReadyProbe {
+        // Freed at the end of the round: once the stream is freed the callback never runs again.
+        let owned = Box::into_raw(Box::new(ReadyProbe {
             calls: AtomicUsize::new(0),
             free_from_inside: AtomicPtr::new(ptr::null_mut()),
             running: AtomicBool::new(false),
             after_free: AtomicBool::new(false),
             entered: Mutex::new(None),
         }));
+        let probe = unsafe { &*owned };
         let (entered_tx, entered) = mpsc::channel();
         *probe.entered.lock().unwrap() = Some(entered_tx);
         let mut stream: *mut lcd_event_stream = ptr::null_mut();
@@ -197,6 +199,7 @@ fn a_ready_callback_may_free_its_stream_and_free_waits_for_a_running_one() {
         let mut next: *mut lcd_event_stream = ptr::null_mut();
         assert_eq!(unsafe { lcd_client_subscribe(client, &mut next, ptr::null_mut()) }, lcd_status::LCD_OK);
         unsafe { lcd_event_stream_free(next) };
+        drop(unsafe { Box::from_raw(owned) });
     }
     let status = unsafe { lcd_event_stream_set_ready_callback(ptr::null(), None, ptr::null_mut(), ptr::null_mut()) };
     assert_eq!(status, lcd_status::LCD_INVALID_ARGUMENT, "a NULL stream is refused");

@@ -64,18 +64,18 @@ impl Readiness {
         }
     }
 
-    /// The descriptor, made on first use (unsignalled).
-    fn fd(&self) -> Result<RawFd> {
+    /// The descriptor, and whether this call made it (unsignalled).
+    fn fd(&self) -> Result<(RawFd, bool)> {
         if let Some(fd) = self.fd.get() {
-            return Ok(fd.as_raw_fd());
+            return Ok((fd.as_raw_fd(), false));
         }
         let _making = self.making_fd.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(fd) = self.fd.get() {
-            return Ok(fd.as_raw_fd());
+            return Ok((fd.as_raw_fd(), false));
         }
         let fd = EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
             .map_err(|e| Error::internal(format!("create the event stream's readiness eventfd: {e}")))?;
-        Ok(self.fd.get_or_init(|| fd).as_raw_fd())
+        Ok((self.fd.get_or_init(|| fd).as_raw_fd(), true))
     }
 }
 
@@ -184,11 +184,11 @@ impl EventStream {
     /// the stream's end to report. Owned by the stream, and made on the first call (a stream
     /// watched through [`Self::set_ready_callback`] never makes one).
     pub fn ready_fd(&self) -> Result<RawFd> {
-        let fd = self.ready.fd()?;
+        let (fd, made) = self.ready.fd()?;
         // Events queued, or the end reached, before the descriptor existed signalled nothing. A
         // reader holding the queue may be taking them; then a signal too many only costs it one
         // empty look.
-        if self.rx.try_lock().map_or(true, |rx| !rx.is_empty() || rx.is_closed()) {
+        if made && self.rx.try_lock().map_or(true, |rx| !rx.is_empty() || rx.is_closed()) {
             self.ready.signal_fd();
         }
         Ok(fd)
