@@ -2,9 +2,10 @@
 //! readiness descriptor for event loops.
 
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Weak};
 
 use nix::sys::eventfd::{EfdFlags, EventFd};
+use once_cell::sync::OnceCell;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 
@@ -28,9 +29,7 @@ pub(super) struct Subscriber {
 /// and a callback. The stream signals both after each queued event and at its end; its reader
 /// resets the descriptor when it finds the queue empty.
 pub(crate) struct Readiness {
-    fd: OnceLock<EventFd>,
-    /// Serializes the descriptor's creation.
-    making_fd: Mutex<()>,
+    fd: OnceCell<EventFd>,
     callback: CallbackSlot<dyn Fn() + Send + Sync>,
 }
 
@@ -42,7 +41,7 @@ impl std::fmt::Debug for Readiness {
 
 impl Readiness {
     pub(crate) fn new() -> Self {
-        Readiness { fd: OnceLock::new(), making_fd: Mutex::new(()), callback: CallbackSlot::new() }
+        Readiness { fd: OnceCell::new(), callback: CallbackSlot::new() }
     }
 
     pub(crate) fn signal(&self) {
@@ -66,16 +65,13 @@ impl Readiness {
 
     /// The descriptor, and whether this call made it (unsignalled).
     fn fd(&self) -> Result<(RawFd, bool)> {
-        if let Some(fd) = self.fd.get() {
-            return Ok((fd.as_raw_fd(), false));
-        }
-        let _making = self.making_fd.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(fd) = self.fd.get() {
-            return Ok((fd.as_raw_fd(), false));
-        }
-        let fd = EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
-            .map_err(|e| Error::internal(format!("create the event stream's readiness eventfd: {e}")))?;
-        Ok((self.fd.get_or_init(|| fd).as_raw_fd(), true))
+        let mut made = false;
+        let fd = self.fd.get_or_try_init(|| {
+            made = true;
+            EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+                .map_err(|e| Error::internal(format!("create the event stream's readiness eventfd: {e}")))
+        })?;
+        Ok((fd.as_raw_fd(), made))
     }
 }
 
