@@ -149,16 +149,25 @@ func (d *daemon) removeAll() {
 	if err != nil {
 		return
 	}
+	ids := make([]string, len(list))
+	for i, c := range list {
+		ids[i] = c.ID
+	}
+	d.remove(ctx, ids)
+}
+
+// remove force-removes the containers ids, 8 at a time.
+func (d *daemon) remove(ctx context.Context, ids []string) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
-	for _, c := range list {
+	for _, id := range ids {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func(id string) {
 			defer wg.Done()
 			d.cli.ContainerRemove(ctx, id, types.ContainerRemoveOptions{Force: true})
 			<-sem
-		}(c.ID)
+		}(id)
 	}
 	wg.Wait()
 }

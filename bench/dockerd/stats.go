@@ -27,20 +27,7 @@ func statsPhase(ctx context.Context, d *daemon, image string, o options, res res
 		}
 		ids[i] = id
 	}
-	defer func() {
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 8)
-		for _, id := range ids {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func(id string) {
-				defer wg.Done()
-				d.cli.ContainerRemove(ctx, id, types.ContainerRemoveOptions{Force: true})
-				<-sem
-			}(id)
-		}
-		wg.Wait()
-	}()
+	defer d.remove(ctx, ids)
 	for _, n := range o.statsCounts {
 		var sweeps []time.Duration
 		for s := 0; s < 3; s++ {
