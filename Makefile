@@ -141,8 +141,10 @@ test-go: lib
 # (expectation checks on each, then their transcripts of the same CLI script compared): any
 # difference is a bug. A version whose lcd adapter is not in this checkout yet runs on stock only
 # and says so. Every version runs; the first failure fails the target at the end, after the
-# failed checks and differing steps of every version are repeated there (CI shows a log's end).
+# failed checks, differing steps and their changed lines of every version are repeated there
+# (CI shows a log's end). First, the normalizer's own tests.
 test-dockerd:
+	python3 tests/dockerd_transcript_test.py
 	status=0; failed=; for v in $(DOCKERD_VERSIONS); do \
 	  start=$$SECONDS; log=$(BUILD)/dockerd-e2e-v$$v.log; \
 	  { rc=0; \
@@ -161,7 +163,7 @@ test-dockerd:
 	  if [ $${PIPESTATUS[0]} -ne 0 ]; then status=1; failed="$$failed $$v"; fi; \
 	  echo "=== dockerd v$$v on containerd $${LCD_CONTAINERD_VERSION:-2}: $$((SECONDS - start)) s"; \
 	done; \
-	for v in $$failed; do echo "=== dockerd v$$v failed:"; grep -E '^(FAIL|--- differs|[0-9]+ of [0-9]+ transcript)|: [0-9]+ passed' $(BUILD)/dockerd-e2e-v$$v.log; done; \
+	for v in $$failed; do echo "=== dockerd v$$v failed:"; grep -E '^(FAIL|--- differs|    [-+][^-+]|[0-9]+ of [0-9]+ transcript)|: [0-9]+ passed' $(BUILD)/dockerd-e2e-v$$v.log; done; \
 	exit $$status
 
 # dockerd-lcd under faults (issue 21) and failing commands (issue 19), each in its own
