@@ -6,11 +6,12 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
+use common::hang_up_relay::HangUpRelay;
+use common::log_capture::{capture_logs, logged, logged_at};
 use common::*;
-use libcontainerd::logging::{set_sink, LogRecord};
 use libcontainerd::{CancelToken, Event, EventKind, EventStream, Task};
 
 /// The tests here stop containerd; one at a time.
@@ -25,30 +26,6 @@ fn skipped() -> bool {
         return true;
     }
     false
-}
-
-/// Every log record at info or above, with when it was logged.
-fn capture_logs() -> Arc<Mutex<Vec<(Instant, LogRecord)>>> {
-    let records = Arc::new(Mutex::new(Vec::new()));
-    let sink = records.clone();
-    set_sink(Some(Arc::new(move |r: &LogRecord| sink.lock().unwrap().push((Instant::now(), r.clone())))), tracing::Level::INFO);
-    records
-}
-
-/// When each record with `message` and field `namespace` = `namespace` was logged, in order.
-fn logged(records: &Mutex<Vec<(Instant, LogRecord)>>, message: &str, namespace: &str) -> Vec<Instant> {
-    records
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(_, r)| r.message == message && r.fields.iter().any(|(k, v)| k == "namespace" && v == namespace))
-        .map(|(at, _)| *at)
-        .collect()
-}
-
-/// When the first such record was logged.
-fn logged_at(records: &Mutex<Vec<(Instant, LogRecord)>>, message: &str, namespace: &str) -> Option<Instant> {
-    logged(records, message, namespace).first().copied()
 }
 
 /// The next event within `timeout`, or `None`.
@@ -406,97 +383,6 @@ fn resubscription_stops_once_the_client_is_closed_and_containerd_is_gone() {
     let container = run(libcontainerd::Container::load(&cleaner, "left")).unwrap();
     run(run(Task::load(&container)).unwrap().force_delete()).unwrap();
     run(container.delete()).unwrap();
-}
-
-/// A relay between the library and the test bed's containerd, on a socket of its own: it passes
-/// bytes both ways until armed; armed, it hangs up on the library instead of passing on the next
-/// answer to a call (containerd carried the call out), its own connection to containerd staying
-/// open for 2 s more. As when containerd is killed after it made something and
-/// before its answer went out (tests/dockerd_faults.sh met it: a containerd container record
-/// that neither dockerd nor the library knew).
-struct HangUpRelay {
-    path: std::path::PathBuf,
-    armed: Arc<std::sync::atomic::AtomicBool>,
-    /// New connections are closed at once (containerd away) while set.
-    blocked: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl HangUpRelay {
-    fn start(name: &str) -> HangUpRelay {
-        use std::io::{Read, Write};
-        use std::os::unix::net::{UnixListener, UnixStream};
-        use std::sync::atomic::Ordering;
-        let path = std::env::temp_dir().join(format!("lcd-relay-{name}-{}.sock", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        let listener = UnixListener::bind(&path).unwrap();
-        let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let blocked = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let target = testbed().socket.clone();
-        let (trigger, refuse) = (armed.clone(), blocked.clone());
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(client) = conn else { return };
-                if refuse.load(Ordering::SeqCst) {
-                    continue;
-                }
-                let Ok(server) = UnixStream::connect(&target) else { continue };
-                let (mut from_client, mut to_server) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut from_client, &mut to_server);
-                    // containerd must not see the hang-up before it has carried the call out.
-                    std::thread::sleep(Duration::from_secs(2));
-                    let _ = to_server.shutdown(std::net::Shutdown::Both);
-                });
-                let (mut from_server, mut to_client, trigger) = (server, client, trigger.clone());
-                // containerd's side frame by frame (HTTP/2: a 9-byte header with a 24-bit
-                // length, the type, flags and stream id): armed, the first HEADERS frame of a
-                // stream, a call's answer, is not passed on and the library is hung up on.
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 16384];
-                    let mut pending = Vec::new();
-                    loop {
-                        let n = match from_server.read(&mut buf) {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => n,
-                        };
-                        pending.extend_from_slice(&buf[..n]);
-                        while pending.len() >= 9 {
-                            let len = (usize::from(pending[0]) << 16) | (usize::from(pending[1]) << 8) | usize::from(pending[2]);
-                            if pending.len() < 9 + len {
-                                break;
-                            }
-                            let stream = u32::from_be_bytes([pending[5], pending[6], pending[7], pending[8]]) & 0x7fff_ffff;
-                            if pending[3] == 1 && stream != 0 && trigger.swap(false, Ordering::SeqCst) {
-                                let _ = to_client.shutdown(std::net::Shutdown::Both);
-                                let _ = from_server.set_read_timeout(Some(Duration::from_secs(2)));
-                                while matches!(from_server.read(&mut buf), Ok(n) if n > 0) {}
-                                return;
-                            }
-                            if to_client.write_all(&pending[..9 + len]).is_err() {
-                                return;
-                            }
-                            pending.drain(..9 + len);
-                        }
-                    }
-                });
-            }
-        });
-        HangUpRelay { path, armed, blocked }
-    }
-
-    fn arm(&self) {
-        self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    fn block(&self, blocked: bool) {
-        self.blocked.store(blocked, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-impl Drop for HangUpRelay {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
 }
 
 /// Issue 21: a container create whose answer is lost with the connection may have been carried

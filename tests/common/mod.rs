@@ -1,6 +1,7 @@
 //! Shared support for the integration tests: the real containerd test bed (started once by
 //! `tests/testbed.sh`, or named by the environment), a client per test in its own namespace,
-//! and busybox runtime specs (`busybox_spec.rs`).
+//! busybox runtime specs (`busybox_spec.rs`); for the outage tests, a relay that loses a call's
+//! answer (`hang_up_relay.rs`) and the library's log records (`log_capture.rs`).
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -13,6 +14,8 @@ use std::time::{Duration, Instant};
 use libcontainerd::{CancelToken, Client, Container, ContainerConfig, Result};
 
 mod busybox_spec;
+pub mod hang_up_relay;
+pub mod log_capture;
 use busybox_spec::busybox_spec;
 
 pub struct Testbed {
