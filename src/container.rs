@@ -300,10 +300,6 @@ impl Container {
         &self.shared.bundle
     }
 
-    pub fn spec_info(&self) -> SpecInfo {
-        self.shared.spec
-    }
-
     /// Deletes the container record and its bundle directory (kept when
     /// `LIBCONTAINERD_NOCLEAN=1`). Refused while the container has a task. One RPC
     /// (Containers.Delete) when the handle knows there is no task: it created the container
