@@ -66,7 +66,7 @@ class TranscriptComparison(unittest.TestCase):
     def test_a_timed_out_probe_killed_with_137_or_dropped_with_127_is_the_same_transcript(self):
         # moby's exit handler logs 127 for an exec it no longer holds; the probe's
         # ContainerExecStart drops the exec once its kill returned: which comes first is a race
-        # inside dockerd, seen with both builds (about 1 probe in 30 logs 137).
+        # inside dockerd, seen with both builds (about 1 probe in 50 logs 137).
         lcd = timed_out_probe(137, "1" * 64, "2" * 64)
         stock = timed_out_probe(127, "3" * 64, "4" * 64)
         self.assertEqual(self.differing_sections(stock, lcd), [])
